@@ -1,0 +1,156 @@
+"""The one object every model is fitted on: id maps, a CSR user x item matrix, user and item attributes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass
+class ColumnRoles:
+    """Which column of the source table plays which part. Names are the table's own headers."""
+
+    user: str
+    item: str
+    time: str | None = None
+    weight: str | None = None
+    #: how ``weight`` is read: "rating", "quantity", "revenue", "event" (mapped by event weights) or None (count 1)
+    weight_kind: str | None = None
+    user_attrs: tuple[str, ...] = ()
+    #: item attribute column -> canonical name ("title", "category", "price" or the column itself)
+    item_attrs: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"user": self.user, "item": self.item, "time": self.time, "weight": self.weight,
+                "weight_kind": self.weight_kind, "user_attrs": list(self.user_attrs),
+                "item_attrs": dict(self.item_attrs)}
+
+
+@dataclass
+class Interactions:
+    """Users x items interactions with reversible id maps.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_matrix of shape (n_users, n_items), float32
+        Aggregated interaction strength (weighting scheme and time decay already applied).
+    user_ids, item_ids : numpy object arrays of str
+        Index -> the id exactly as it was in the source (leading zeros and long numbers kept).
+    user_features : DataFrame with n_users rows (row i describes user i)
+        Categorical context as strings (segment, region, age band, ...); may have no columns.
+    item_features : DataFrame with n_items rows
+        Canonical columns when known: ``title``, ``category``, ``price``; plus any other item attributes.
+    events : DataFrame or None
+        One row per source event: ``user_idx``, ``item_idx``, ``weight`` and, when known, ``time``
+        (datetime64). Temporal splits need it.
+    """
+
+    matrix: sp.csr_matrix
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_features: pd.DataFrame = field(default_factory=pd.DataFrame)
+    item_features: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: pd.DataFrame | None = None
+    roles: ColumnRoles | None = None
+    source: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.matrix = sp.csr_matrix(self.matrix, dtype=np.float32)
+        self.user_ids = np.asarray(self.user_ids, dtype=object)
+        self.item_ids = np.asarray(self.item_ids, dtype=object)
+        if self.matrix.shape != (len(self.user_ids), len(self.item_ids)):
+            raise ValueError(f"matrix shape {self.matrix.shape} does not match "
+                             f"{len(self.user_ids)} users x {len(self.item_ids)} items")
+        if self.user_features is None or len(self.user_features.columns) == 0:
+            self.user_features = pd.DataFrame(index=pd.RangeIndex(len(self.user_ids)))
+        if self.item_features is None or len(self.item_features.columns) == 0:
+            self.item_features = pd.DataFrame(index=pd.RangeIndex(len(self.item_ids)))
+        self._user_pos: dict | None = None
+        self._item_pos: dict | None = None
+
+    # --- sizes -----------------------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.matrix.shape[1]
+
+    @property
+    def nnz(self) -> int:
+        return int(self.matrix.nnz)
+
+    @property
+    def sparsity(self) -> float:
+        cells = self.n_users * self.n_items
+        return 1.0 - self.nnz / cells if cells else 1.0
+
+    # --- id maps ---------------------------------------------------------------------------
+    def user_index(self, ids) -> np.ndarray:
+        """Indices of the given user ids (as strings); -1 for an id this data has never seen."""
+        if self._user_pos is None:
+            self._user_pos = {u: i for i, u in enumerate(self.user_ids)}
+        return np.array([self._user_pos.get(str(u), -1) for u in ids], dtype=np.int64)
+
+    def item_index(self, ids) -> np.ndarray:
+        """Indices of the given item ids (as strings); -1 for an unknown id."""
+        if self._item_pos is None:
+            self._item_pos = {t: i for i, t in enumerate(self.item_ids)}
+        return np.array([self._item_pos.get(str(t), -1) for t in ids], dtype=np.int64)
+
+    # --- derived views ---------------------------------------------------------------------
+    def with_matrix(self, matrix: sp.spmatrix, events: pd.DataFrame | None = None) -> "Interactions":
+        """Same users, items and attributes, another matrix (a split's train or test part)."""
+        return replace(self, matrix=sp.csr_matrix(matrix, dtype=np.float32), events=events,
+                       warnings=list(self.warnings))
+
+    def binary(self) -> sp.csr_matrix:
+        """The matrix with every stored positive entry set to 1."""
+        m = self.matrix.copy()
+        m.data = (m.data > 0).astype(np.float32)
+        m.eliminate_zeros()
+        return m
+
+    # --- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, user_col: str, item_col: str, weight_col: str | None = None,
+                   time_col: str | None = None, user_attr_cols=(), item_attr_cols: dict | None = None,
+                   **kwargs) -> "Interactions":
+        """Build from a clean frame (ids already validated). Ids are kept as strings, sorted.
+
+        Duplicate (user, item) pairs are summed; ``weight_col`` defaults to a count of 1 per row.
+        """
+        users = df[user_col].astype(str).to_numpy(dtype=object)
+        items = df[item_col].astype(str).to_numpy(dtype=object)
+        user_ids, u_idx = np.unique(users, return_inverse=True)
+        item_ids, i_idx = np.unique(items, return_inverse=True)
+        w = (np.ones(len(df), dtype=np.float32) if weight_col is None
+             else pd.to_numeric(df[weight_col]).to_numpy(dtype=np.float32))
+        matrix = sp.csr_matrix((w, (u_idx, i_idx)), shape=(len(user_ids), len(item_ids)), dtype=np.float32)
+        matrix.sum_duplicates()
+        events = pd.DataFrame({"user_idx": u_idx.astype(np.int32), "item_idx": i_idx.astype(np.int32),
+                               "weight": w})
+        if time_col is not None:
+            events["time"] = pd.to_datetime(df[time_col]).to_numpy()
+        user_features = _first_per_index(df, u_idx, len(user_ids), list(user_attr_cols), None)
+        item_attr_cols = dict(item_attr_cols or {})
+        item_features = _first_per_index(df, i_idx, len(item_ids), list(item_attr_cols), item_attr_cols)
+        return cls(matrix=matrix, user_ids=user_ids, item_ids=item_ids, user_features=user_features,
+                   item_features=item_features, events=events, **kwargs)
+
+
+def _first_per_index(df, idx, n, cols, rename) -> pd.DataFrame:
+    """One row per user/item: the first non-null value of each attribute column."""
+    if not cols:
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    part = df[cols].copy()
+    part["__idx"] = idx
+    first = part.groupby("__idx", sort=True).first().reindex(range(n))
+    first.index = pd.RangeIndex(n)
+    if rename:
+        first = first.rename(columns=rename)
+    return first
