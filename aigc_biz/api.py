@@ -1,0 +1,166 @@
+"""The Python API: the same verbs as the CLI, one function each (load, inspect, train, recommend,
+evaluate, copy, report, write, run). A nightly batch job calls these; the CLI is a skin over them.
+
+Example
+-------
+>>> import aigc_biz.api as ab                                    # doctest: +SKIP
+>>> data = ab.load("orders.csv")
+>>> model = ab.train(data, "cvae", save="models/cvae")
+>>> recs = ab.recommend(data, model, top_k=10)
+>>> ab.write(recs, db="postgresql+psycopg://bi@warehouse/dw", table="recommendations", run_id="2026-11-23")
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from aigc_biz.data.interactions import Interactions
+from aigc_biz.errors import InputError
+from aigc_biz.models.base import Recommender
+from aigc_biz.ranking import BusinessRules, attach_item_info, recommend_with_rules
+
+ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
+              "event_weights", "time_decay_days", "returns", "sheet")
+
+
+def load(source: str | Path | None = None, *, db: str | None = None, table: str | None = None,
+         query: str | None = None, **role_flags) -> Interactions:
+    """Read a behaviour table (file path or SQLAlchemy URL) into :class:`Interactions`.
+
+    ``role_flags``: user_col, item_col, time_col, weight_col, user_attrs, item_attrs, event_weights,
+    time_decay_days, returns ("drop" | "net"), sheet.
+    """
+    from aigc_biz.data.loading import load_interactions
+    unknown = set(role_flags) - set(ROLE_FLAGS)
+    if unknown:
+        raise InputError(f"unknown load option(s): {', '.join(sorted(unknown))}",
+                         hint="valid: " + ", ".join(ROLE_FLAGS))
+    if db is not None and source is not None:
+        raise InputError("give either a data file or --db, not both")
+    src = db if db is not None else source
+    if src is None:
+        raise InputError("no data given", hint="pass a file path, or --db URL with --table or --query")
+    if db is not None and table is None and query is None:
+        raise InputError("--db needs --table or --query")
+    return load_interactions(str(src), table=table, query=query,
+                             **{k: v for k, v in role_flags.items() if v is not None})
+
+
+def inspect(data: Interactions) -> dict:
+    """Detected roles, sizes, sparsity, date range and loading warnings."""
+    from aigc_biz.data.profile import profile
+    return profile(data)
+
+
+def train(data: Interactions, model: str = "cvae", params: dict | None = None, *, device: str | None = None,
+          seed: int | None = None, save: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+          resume: bool = False, progress: Callable[[dict], None] | None = None) -> Recommender:
+    """Create the named model with ``params``, fit it on ``data`` and optionally save it to folder ``save``."""
+    from aigc_biz.models.registry import create_model
+    params = dict(params or {})
+    est = create_model(model, **params)
+    names = set(est.get_params())
+    for key, value in (("device", device), ("seed", seed), ("checkpoint_dir", checkpoint_dir),
+                       ("resume", resume or None)):
+        if value is not None and key in names and key not in params:
+            est.set_params(**{key: str(value) if key == "checkpoint_dir" else value})
+    est.fit(data, progress=progress)
+    if save is not None:
+        est.save(save)
+    return est
+
+
+def load_model(path: str | Path, data: Interactions | None = None) -> Recommender:
+    """A saved model (never runs pickled code); with ``data``, check that its schema matches."""
+    from aigc_biz.models.artifacts import check_schema, load_model as _load
+    model = _load(Path(path))
+    if data is not None:
+        check_schema(model, data)
+    return model
+
+
+def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: int = 10, users=None,
+              rules: BusinessRules | None = None, context: pd.DataFrame | None = None,
+              params: dict | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Top-``top_k`` items per customer: ``user_id, rank, item_id, score[, title, category]``.
+
+    ``model`` is a fitted model, or a registry name (then it is fitted on ``data`` first).
+    ``users``: ids to score (default: every customer in ``data``); ids not in the data are cold-start
+    customers described by ``context`` (a frame with ``user_id`` and attribute columns).
+    """
+    if isinstance(model, str):
+        model = train(data, model, params)
+    recs = recommend_with_rules(model, users=users, k=top_k, rules=rules,
+                                item_features=_aligned_item_features(model, data), context=context,
+                                progress=progress)
+    return attach_item_info(recs, model.item_ids_, _aligned_item_features(model, data))
+
+
+def _aligned_item_features(model: Recommender, data: Interactions) -> pd.DataFrame:
+    """Item attributes in the model's item order (a loaded model may index items differently)."""
+    features = data.item_features.copy()
+    features.index = pd.Index(data.item_ids, name="item_id")
+    return features.reindex(pd.Index(model.item_ids_, name="item_id")).reset_index(drop=True)
+
+
+def evaluate(data: Interactions, models=("pop", "itemknn", "ease", "cvae", "cgan"), split: str = "random",
+             ks=(10, 20, 50), seed: int = 0, params: dict | None = None, progress=None):
+    """Fit every model on a split of ``data`` and rank them: a Leaderboard (``.to_dict()``, ``.to_frame()``)."""
+    from aigc_biz.evaluation.protocol import evaluate as _evaluate
+    return _evaluate(data, list(models), split=split, ks=tuple(ks), seed=seed, params=params, progress=progress)
+
+
+def users_frame(data: Interactions) -> pd.DataFrame:
+    """User attributes keyed by ``user_id`` (for copy and reports)."""
+    frame = data.user_features.reset_index(drop=True).copy()
+    frame.insert(0, "user_id", data.user_ids)
+    return frame
+
+
+def items_frame(data: Interactions) -> pd.DataFrame:
+    """Item attributes keyed by ``item_id``."""
+    frame = data.item_features.reset_index(drop=True).copy()
+    frame.insert(0, "item_id", data.item_ids)
+    return frame
+
+
+def copy(recs: pd.DataFrame, data: Interactions | None = None, *, channel: str = "sms", locale: str = "zh",
+         campaign: str = "default", template: str | Path | None = None, strict: bool = False, **options):
+    """Personalised messages for every customer in ``recs``: a CopyResult (``.frame`` has the output columns)."""
+    from aigc_biz.copywriting import render_copy
+    users = users_frame(data) if data is not None else None
+    items = items_frame(data) if data is not None else None
+    return render_copy(recs, users=users, items=items, channel=channel, locale=locale, template=template,
+                       campaign=campaign, strict=strict, **options)
+
+
+def report(data: Interactions, output: str | Path, *, recs: pd.DataFrame | None = None,
+           leaderboard: dict | None = None, copy: pd.DataFrame | None = None, locale: str = "en",
+           meta: dict | None = None):
+    """One offline HTML file (and a JSON of its figures beside it)."""
+    from aigc_biz.reporting import build_report
+    if leaderboard is not None and hasattr(leaderboard, "to_dict"):
+        leaderboard = leaderboard.to_dict()
+    return build_report(data, output, recs=recs, leaderboard=leaderboard, copy=copy, locale=locale, meta=meta)
+
+
+def write(frame: pd.DataFrame, *, path: str | Path | None = None, db: str | None = None, table: str | None = None,
+          run_id: str | None = None, kind: str = "recommendations", model: str | None = None):
+    """Write a frame atomically to a file (csv, parquet, jsonl) or, in one transaction, to a SQL table."""
+    if (path is None) == (db is None):
+        raise InputError("write needs exactly one of a file path or a database URL")
+    if path is not None:
+        from aigc_biz.io.files import write_frame
+        return write_frame(frame, path)
+    if not table:
+        raise InputError("writing to a database needs a table name")
+    from aigc_biz.io.sql import write_table
+    return write_table(frame, db, table, run_id=run_id or "default", kind=kind, model=model)
+
+
+def run(pipeline: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None):
+    """Run a YAML batch job (load → train → recommend → copy → report → write)."""
+    from aigc_biz.pipeline import run_pipeline
+    return run_pipeline(pipeline, run_id=run_id, dry_run=dry_run, env=env)

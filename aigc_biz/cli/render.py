@@ -1,0 +1,97 @@
+"""Terminal rendering and small option readers for the CLI (no recommendation logic here)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from rich.table import Table
+
+from aigc_biz.cli.common import out_console
+from aigc_biz.errors import InputError
+
+
+def print_profile(summary: dict) -> None:
+    table = Table(title=f"aigc-biz inspect: {summary.get('source', '')}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    roles = summary.get("roles") or {}
+    for key in ("user", "item", "time", "weight", "weight_kind"):
+        if roles.get(key):
+            table.add_row(f"{key} column" if key != "weight_kind" else "weight read as", str(roles[key]))
+    if roles.get("user_attrs"):
+        table.add_row("customer attributes", ", ".join(roles["user_attrs"]))
+    if roles.get("item_attrs"):
+        table.add_row("item attributes", ", ".join(f"{c} ({n})" if c != n else c
+                                                    for c, n in roles["item_attrs"].items()))
+    for key, label in (("users", "customers"), ("items", "items"), ("interactions", "interactions")):
+        if key in summary:
+            table.add_row(label, f"{summary[key]:,}")
+    if "sparsity" in summary:
+        table.add_row("sparsity", f"{summary['sparsity']:.4%}")
+    date_range = summary.get("date_range")
+    if date_range and all(date_range):
+        table.add_row("date range", f"{date_range[0]} … {date_range[1]}")
+    out_console.print(table)
+    for warning in summary.get("warnings") or []:
+        out_console.print(f"Warning: {warning}", markup=False)
+
+
+def print_leaderboard(result: dict) -> None:
+    models = result.get("models") or []
+    if not models:
+        out_console.print("No model was evaluated.")
+        return
+    metric_names = [m for m in models[0]["metrics"] if m.startswith(("recall@", "ndcg@"))]
+    metric_names += [m for m in ("map@10", "hit_rate@10", "coverage@10", "coverage") if m in models[0]["metrics"]]
+    table = Table(title=f"Leaderboard ({result.get('split')} split; 95% bootstrap intervals)")
+    table.add_column("model", style="bold")
+    for name in metric_names:
+        table.add_column(name, justify="right")
+    table.add_column("fit s", justify="right")
+    for entry in models:
+        winner = " *" if entry["model"] == result.get("winner") else ""
+        cells = []
+        for name in metric_names:
+            m = entry["metrics"].get(name) or {}
+            mean = m.get("mean")
+            cells.append("–" if mean is None else f"{mean:.4f} [{m.get('low', 0):.3f}, {m.get('high', 0):.3f}]")
+        table.add_row(entry["model"] + winner, *cells, f"{entry.get('fit_seconds', 0):.1f}")
+    out_console.print(table)
+    if result.get("winner"):
+        out_console.print(f"* winner by NDCG@10: {result['winner']}", markup=False)
+
+
+def read_id_list(path: Path, id_col: str) -> tuple[list[str], pd.DataFrame | None]:
+    """Ids from a CSV/Parquet/Excel file: column ``id_col`` (or the first one); other columns as context."""
+    from aigc_biz.data.readers import read_table
+    frame = read_table(str(path))
+    col = id_col if id_col in frame.columns else frame.columns[0]
+    ids = frame[col].astype("string")
+    if ids.isna().any():
+        row = int(ids.isna().to_numpy().argmax()) + 2
+        raise InputError("empty id", file=str(path), column=col, row=row)
+    context = frame.rename(columns={col: "user_id"}) if len(frame.columns) > 1 else None
+    return [str(v) for v in ids], context
+
+
+def split_model_params(pairs) -> dict:
+    """``["cvae.epochs=20", "ease.l2=300"]`` -> {"cvae": {"epochs": 20}, "ease": {"l2": 300}}."""
+    from aigc_biz.models.registry import parse_params
+    params: dict[str, dict] = {}
+    for key, value in parse_params(pairs).items():
+        model, dot, name = key.partition(".")
+        if not dot:
+            raise InputError(f"--param {key}=… for evaluate must name the model, e.g. cvae.{key}=…")
+        params.setdefault(model, {})[name] = value
+    return params
+
+
+def leaderboard_rows(result: dict) -> pd.DataFrame:
+    """Leaderboard JSON -> one row per model x metric (the metrics table's schema)."""
+    rows = []
+    for entry in result.get("models", []):
+        for metric, m in entry["metrics"].items():
+            name, _, k = metric.partition("@")
+            rows.append({"model": entry["model"], "metric": name, "k": int(k) if k.isdigit() else None,
+                         "mean": m.get("mean"), "low": m.get("low"), "high": m.get("high")})
+    return pd.DataFrame(rows)

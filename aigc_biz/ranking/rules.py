@@ -1,0 +1,117 @@
+"""Business rules applied to a model's scores at recommendation time.
+
+Candidate pools, excluded categories and price bands become an ``allowed`` item mask that the model's
+chunked top-k honours; a per-category cap is applied greedily over a deeper top-k pool, so the
+memory bound of chunked scoring holds for every rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from aigc_biz.errors import InputError
+from aigc_biz.models.base import Recommender, indices_to_frame
+
+
+@dataclass
+class BusinessRules:
+    """What may be recommended. Every field's default leaves the model's ranking as it is."""
+
+    exclude_seen: bool = True
+    #: only these item ids (e.g. what is in stock); None = every item
+    candidates: list[str] | None = None
+    exclude_categories: list[str] = field(default_factory=list)
+    #: at most this many items of one category in a customer's list
+    max_per_category: int | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+
+    def allowed_mask(self, item_ids: np.ndarray, item_features: pd.DataFrame) -> np.ndarray | None:
+        """Boolean mask over items, or None when no rule restricts the catalogue."""
+        mask = np.ones(len(item_ids), dtype=bool)
+        restricted = False
+        if self.candidates is not None:
+            wanted = {str(c) for c in self.candidates}
+            mask &= np.array([str(t) in wanted for t in item_ids])
+            restricted = True
+        if self.exclude_categories:
+            category = self._column(item_features, "category", "--exclude-categories")
+            mask &= ~category.astype(str).isin([str(c) for c in self.exclude_categories]).to_numpy()
+            restricted = True
+        if self.min_price is not None or self.max_price is not None:
+            price = pd.to_numeric(self._column(item_features, "price", "--min-price/--max-price"),
+                                  errors="coerce").to_numpy(dtype=float)
+            ok = ~np.isnan(price)
+            if self.min_price is not None:
+                ok &= price >= self.min_price
+            if self.max_price is not None:
+                ok &= price <= self.max_price
+            mask &= ok
+            restricted = True
+        if restricted and not mask.any():
+            raise InputError("the business rules leave no item to recommend",
+                             hint="check --candidates, --exclude-categories and the price band")
+        return mask if restricted else None
+
+    @staticmethod
+    def _column(item_features: pd.DataFrame, name: str, flag: str) -> pd.Series:
+        if name not in item_features.columns:
+            raise InputError(f"{flag} needs an item {name} column, and the data has none",
+                             hint="name it with --item-attrs")
+        return item_features[name].reset_index(drop=True)
+
+
+def recommend_with_rules(model: Recommender, users=None, k: int = 10, rules: BusinessRules | None = None,
+                         item_features: pd.DataFrame | None = None, context: pd.DataFrame | None = None,
+                         batch_size: int = 1024, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """``model.recommend`` with business rules; returns ``user_id, rank, item_id, score``."""
+    rules = rules or BusinessRules()
+    model.check_fitted()
+    if k < 1:
+        raise InputError(f"--top-k must be at least 1, not {k}")
+    item_features = (item_features if item_features is not None
+                     else pd.DataFrame(index=pd.RangeIndex(model.n_items)))
+    users = model.user_ids_ if users is None else np.asarray([str(u) for u in users], dtype=object)
+    allowed = rules.allowed_mask(model.item_ids_, item_features)
+    history, ctx = model.history_for(users, context)
+    exclude = history if rules.exclude_seen else None
+    cap = rules.max_per_category
+    # a deeper pool so the per-category cap can still fill k slots
+    pool = k if not cap else min(model.n_items, max(4 * k, k + 50))
+    idx, scores = model.recommend_indices(history, pool, ctx, exclude, allowed, batch_size, progress)
+    if cap:
+        category = BusinessRules._column(item_features, "category", "--max-per-category").astype(str).to_numpy()
+        idx, scores = _cap_per_category(idx, scores, category, cap, k)
+    return indices_to_frame(users, model.item_ids_, idx[:, :k], scores[:, :k])
+
+
+def _cap_per_category(idx, scores, category, cap, k):
+    out_idx = np.full((idx.shape[0], k), -1, dtype=np.int64)
+    out_score = np.full((idx.shape[0], k), -np.inf, dtype=np.float32)
+    for row in range(idx.shape[0]):
+        counts: dict[str, int] = {}
+        filled = 0
+        for j in range(idx.shape[1]):
+            item = idx[row, j]
+            if item < 0 or filled == k:
+                break
+            c = category[item]
+            if counts.get(c, 0) < cap:
+                counts[c] = counts.get(c, 0) + 1
+                out_idx[row, filled], out_score[row, filled] = item, scores[row, j]
+                filled += 1
+    return out_idx, out_score
+
+
+def attach_item_info(recs: pd.DataFrame, item_ids: np.ndarray, item_features: pd.DataFrame,
+                     columns=("title", "category")) -> pd.DataFrame:
+    """Add item title/category (when known) to a recommendations frame, keyed by item_id."""
+    present = [c for c in columns if c in item_features.columns]
+    if not present or recs.empty:
+        return recs
+    info = item_features[present].copy()
+    info.index = pd.Index(np.asarray(item_ids, dtype=object), name="item_id")
+    return recs.join(info, on="item_id")
