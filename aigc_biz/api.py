@@ -116,6 +116,8 @@ def users_frame(data: Interactions) -> pd.DataFrame:
     """User attributes keyed by ``user_id`` (for copy and reports)."""
     frame = data.user_features.reset_index(drop=True).copy()
     frame.insert(0, "user_id", data.user_ids)
+    if data.user_names is not None:
+        frame.insert(1, "name", data.user_names)
     return frame
 
 

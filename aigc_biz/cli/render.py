@@ -18,6 +18,8 @@ def print_profile(summary: dict) -> None:
     for key in ("user", "item", "time", "weight", "weight_kind"):
         if roles.get(key):
             table.add_row(f"{key} column" if key != "weight_kind" else "weight read as", str(roles[key]))
+    if roles.get("user_name"):
+        table.add_row("customer name", str(roles["user_name"]))
     if roles.get("user_attrs"):
         table.add_row("customer attributes", ", ".join(roles["user_attrs"]))
     if roles.get("item_attrs"):

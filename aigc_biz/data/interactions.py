@@ -19,12 +19,14 @@ class ColumnRoles:
     #: how ``weight`` is read: "rating", "quantity", "revenue", "event" (mapped by event weights) or None (count 1)
     weight_kind: str | None = None
     user_attrs: tuple[str, ...] = ()
+    #: the customer's display name (for copy only; never a model feature)
+    user_name: str | None = None
     #: item attribute column -> canonical name ("title", "category", "price" or the column itself)
     item_attrs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"user": self.user, "item": self.item, "time": self.time, "weight": self.weight,
-                "weight_kind": self.weight_kind, "user_attrs": list(self.user_attrs),
+                "weight_kind": self.weight_kind, "user_attrs": list(self.user_attrs), "user_name": self.user_name,
                 "item_attrs": dict(self.item_attrs)}
 
 
@@ -42,6 +44,8 @@ class Interactions:
         Categorical context as strings (segment, region, age band, ...); may have no columns.
     item_features : DataFrame with n_items rows
         Canonical columns when known: ``title``, ``category``, ``price``; plus any other item attributes.
+    user_names : numpy object array of str or None
+        The customer's display name when the table has one (personalised copy); not a model feature.
     events : DataFrame or None
         One row per source event: ``user_idx``, ``item_idx``, ``weight`` and, when known, ``time``
         (datetime64). Temporal splits need it.
@@ -53,6 +57,7 @@ class Interactions:
     user_features: pd.DataFrame = field(default_factory=pd.DataFrame)
     item_features: pd.DataFrame = field(default_factory=pd.DataFrame)
     events: pd.DataFrame | None = None
+    user_names: np.ndarray | None = None
     roles: ColumnRoles | None = None
     source: str = ""
     warnings: list[str] = field(default_factory=list)

@@ -149,7 +149,8 @@ def validate_frame(df: pd.DataFrame, roles: ColumnRoles, *, source: str = "",
     rows = df.attrs.get("row_numbers")
     if rows is None:
         rows = np.arange(len(df)) + int(df.attrs.get("row_offset", 2))
-    attr_cols = list(dict.fromkeys([*roles.user_attrs, *roles.item_attrs]))
+    attr_cols = list(dict.fromkeys([*roles.user_attrs, *roles.item_attrs,
+                                    *([roles.user_name] if roles.user_name else [])]))
     work = pd.DataFrame({"user": _stripped(df[roles.user]), "item": _stripped(df[roles.item]),
                          "row": np.asarray(rows, dtype=np.int64)})
     for c in attr_cols:
@@ -285,8 +286,11 @@ def build_interactions(clean: pd.DataFrame, roles: ColumnRoles, *, source: str =
         item_columns[canonical] = (_median_price(i_idx, clean[column], len(item_ids)) if canonical == "price"
                                    else _mode_per_index(i_idx, clean[column], len(item_ids)))
     item_features = pd.DataFrame(item_columns, index=pd.RangeIndex(len(item_ids)))
+    user_names = (None if not roles.user_name else
+                  np.asarray(_mode_per_index(u_idx, clean[roles.user_name], len(user_ids)), dtype=object))
     return Interactions(matrix=matrix, user_ids=user_ids, item_ids=item_ids, user_features=user_features,
-                        item_features=item_features, events=events, roles=roles, source=source,
+                        item_features=item_features, events=events, user_names=user_names, roles=roles,
+                        source=source,
                         warnings=list(warnings or []))
 
 

@@ -47,6 +47,9 @@ _WEIGHT_NAMES = {
 _USER_ATTR_NAMES = ("segment", "customer_segment", "tier", "region", "city", "province", "country",
                     "age_band", "age_group", "gender", "会员等级", "客户分群", "地区", "城市", "省份", "年龄段",
                     "性别")
+#: a customer's display name: used in copy, never fed to a model
+_USER_NAME_NAMES = ("customer_name", "user_name", "member_name", "client_name", "full_name", "姓名", "客户姓名",
+                    "会员姓名", "用户名", "客户名称")
 _ITEM_ATTR_NAMES = {
     "title": ("title", "title_en", "name", "product_name", "item_name", "description", "商品名称", "标题",
               "名称"),
@@ -146,12 +149,18 @@ def detect_roles(df: pd.DataFrame, *, user_col: str | None = None, item_col: str
                                and _constant_share(df, user, c) >= _CONSTANT_SHARE)
     taken.update(user_attr_cols)
 
+    name = _first_by_name(columns, _normalized(_USER_NAME_NAMES), taken)
+    if name is not None and _constant_share(df, user, name) >= _CONSTANT_SHARE:
+        taken.add(name)
+    else:
+        name = None
+
     if item_attrs is not None:
         item_attr_map = _explicit_item_attrs(columns, item_attrs, file)
     else:
         item_attr_map = _detect_item_attrs(df, columns, item, user, taken)
     return ColumnRoles(user=user, item=item, time=time, weight=weight, weight_kind=kind,
-                       user_attrs=user_attr_cols, item_attrs=item_attr_map)
+                       user_attrs=user_attr_cols, user_name=name, item_attrs=item_attr_map)
 
 
 def _resolve(columns: list[str], wanted: str, flag: str, file) -> str:

@@ -122,3 +122,15 @@ def test_title_beats_description_which_keeps_its_name():
 def test_same_column_for_user_and_item_is_refused():
     with pytest.raises(InputError, match="cannot be both"):
         detect_roles(frame(user_id=["1"], item_id=["2"]), item_col="user_id")
+
+
+def test_customer_name_is_found_for_copy_but_kept_out_of_model_features(tmp_path):
+    from aigc_biz.data import load_interactions
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,customer_name,segment,product_id\n"
+                    "001,王芳,vip,A\n001,王芳,vip,B\n002,Emma Li,new,A\n", encoding="utf-8")
+    data = load_interactions(path)
+    assert data.roles.user_name == "customer_name"
+    assert list(data.user_names) == ["王芳", "Emma Li"]
+    assert "customer_name" not in data.user_features.columns
+    assert list(data.user_features.columns) == ["segment"]
