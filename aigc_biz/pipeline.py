@@ -1,0 +1,614 @@
+"""YAML batch jobs: load → train (or load a model) → recommend → copy → report → write.
+
+A pipeline file is checked completely before anything runs (unknown steps or keys, missing input
+files, steps whose inputs no earlier step produces); each step then calls one function of
+:mod:`aigc_biz.api`. See ``pipelines/README.md`` for the file format.
+
+Paths: inputs (``load.source``, a SQLite ``load.db``, ``copy.template``) resolve against the pipeline
+file's folder. Outputs (``train.save``, ``load_model.path``, ``report.output``, ``write`` files and
+SQLite databases) resolve against ``output_dir``; a relative ``output_dir`` is taken from the current
+directory, so an installed, read-only pipeline still writes where the job runs. Without
+``output_dir`` outputs resolve against the pipeline file's folder too.
+
+Strings may use ``${NAME}`` and ``${NAME:-default}`` (``$${`` writes a literal ``${``); a value that is
+a single placeholder is read as a YAML scalar, so ``epochs: ${EPOCHS:-20}`` gives the number 20.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import yaml
+
+from aigc_biz.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+TOP_LEVEL_KEYS = ("name", "description", "run_id", "output_dir", "steps")
+ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
+              "event_weights", "time_decay_days", "returns", "sheet")
+#: step name -> the keys it accepts
+STEP_KEYS: dict[str, tuple[str, ...]] = {
+    "load": ("source", "db", "table", "query") + ROLE_FLAGS,
+    "train": ("model", "params", "device", "seed", "save"),
+    "load_model": ("path",),
+    "evaluate": ("models", "split", "ks", "seed", "params", "output"),
+    "recommend": ("top_k", "users", "rules", "model", "params"),
+    "copy": ("channel", "locale", "campaign", "template", "strict", "max_items", "forbidden_words"),
+    "report": ("output", "locale"),
+    "write": ("recommendations", "copy", "metrics", "db", "recommendations_table", "copy_table",
+              "metrics_table"),
+}
+_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"-?[0-9]+\.[0-9]*([eE][-+]?[0-9]+)?|-?[0-9]+[eE][-+]?[0-9]+")
+_PLACEHOLDER = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class PipelineResult:
+    """What a run did: one ``{"step", "seconds", "summary"}`` per step, and where outputs went.
+
+    ``outputs`` maps names (``recommendations``, ``copy``, ``report``, ``model``, ``db.recommendations``…)
+    to file paths or ``URL#table`` strings with the password hidden. Both are JSON-ready.
+    """
+
+    name: str
+    run_id: str
+    steps: list[dict] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+@dataclass
+class PipelineStep:
+    """One checked step: its 1-based position, name and options (paths already resolved)."""
+
+    index: int
+    name: str
+    options: dict
+
+    @property
+    def label(self) -> str:
+        return f"step {self.index} ({self.name})"
+
+    def error(self, message: str, key: str | None = None, hint: str | None = None) -> ConfigError:
+        where = f"{self.label}, key {key!r}" if key else self.label
+        return ConfigError(f"{where}: {message}", hint=hint)
+
+
+@dataclass
+class PipelineJob:
+    """A checked pipeline file, ready to run."""
+
+    path: Path
+    name: str
+    run_id: str
+    input_dir: Path
+    output_dir: Path
+    steps: list[PipelineStep]
+
+
+# --- reading and checking the file ------------------------------------------------------------
+def substitute(value: Any, variables: dict[str, str], where: str = "", missing: list | None = None) -> Any:
+    """``value`` with ``${NAME}`` / ``${NAME:-default}`` replaced in every string (recursively).
+
+    An unset variable without a default is a ConfigError naming where it is used; with ``missing``
+    given, ``(where, NAME)`` pairs are collected there instead, so one error can list them all.
+    """
+    if isinstance(value, dict):
+        return {k: substitute(v, variables, f"{where}.{k}" if where else str(k), missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, variables, f"{where}[{i}]", missing) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        if name in variables:
+            return variables[name]
+        if default is not None:
+            return default
+        if missing is None:
+            raise ConfigError(f"{_describe(where)}: environment variable {name} is not set",
+                              hint=f"set {name}, or write ${{{name}:-default}}")
+        missing.append((where, name))
+        return ""
+
+    result = _PLACEHOLDER.sub(replace, value)
+    whole = _PLACEHOLDER.fullmatch(value)
+    if whole and whole.group(0) != "$${":
+        return _scalar(result)
+    return result
+
+
+def _describe(where: str) -> str:
+    """``steps[2].train.params.epochs`` -> ``step 3 (train), key 'params.epochs'``."""
+    match = re.fullmatch(r"steps\[(\d+)\]\.([^.]+)\.?(.*)", where)
+    if match:
+        key = f", key {match.group(3)!r}" if match.group(3) else ""
+        return f"step {int(match.group(1)) + 1} ({match.group(2)}){key}"
+    return f"key {where!r}" if where else "value"
+
+
+def _scalar(text: str):
+    """A lone placeholder's value as a number or boolean when it plainly is one ("007" stays text)."""
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("pipeline file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the pipeline file: {exc}", file=str(path)) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"not valid YAML: {where}{problem}", file=str(path)) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("a pipeline file is a mapping with a 'steps' list", file=str(path),
+                          hint="see pipelines/README.md")
+    return raw
+
+
+def _parse_steps(raw_steps: Any, path: Path) -> list[PipelineStep]:
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise ConfigError("'steps' must be a non-empty list", file=str(path))
+    steps = []
+    for index, entry in enumerate(raw_steps, start=1):
+        if isinstance(entry, str):
+            entry = {entry: {}}
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ConfigError(f"step {index}: each step is one name with its options, e.g. '- recommend: "
+                              "{top_k: 10}'", file=str(path))
+        name, options = next(iter(entry.items()))
+        options = {} if options is None else options
+        step = PipelineStep(index, str(name), options)
+        if step.name not in STEP_KEYS:
+            raise ConfigError(f"step {index}: unknown step {step.name!r}", file=str(path),
+                              hint="steps: " + ", ".join(STEP_KEYS))
+        if not isinstance(options, dict):
+            raise ConfigError(f"{step.label}: options must be a mapping", file=str(path))
+        unknown = [k for k in options if k not in STEP_KEYS[step.name]]
+        if unknown:
+            raise ConfigError(f"{step.label}: unknown key {unknown[0]!r}", file=str(path),
+                              hint="valid: " + ", ".join(STEP_KEYS[step.name]))
+        steps.append(step)
+    return steps
+
+
+def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | None = None) -> PipelineJob:
+    """Read, substitute and check a pipeline file; ConfigError names the step and key at fault."""
+    path = Path(path).resolve()
+    raw = _read_yaml(path)
+    unknown = [k for k in raw if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise ConfigError(f"unknown top-level key {unknown[0]!r}", file=str(path),
+                          hint="valid: " + ", ".join(TOP_LEVEL_KEYS))
+    variables = {**os.environ, **{str(k): str(v) for k, v in (env or {}).items()}}
+    if run_id is not None:  # the caller's run id wins, also where the file says ${RUN_ID}
+        variables["RUN_ID"] = run_id
+    missing: list[tuple[str, str]] = []
+    raw = substitute(raw, variables, missing=missing)
+    if missing:
+        first_use = {}
+        for where, name in missing:
+            first_use.setdefault(name, where)
+        raise ConfigError("environment variable(s) not set: " + "; ".join(
+            f"{name} (first used in {_describe(where)})" for name, where in first_use.items()), file=str(path),
+            hint="set " + ", ".join(first_use) + ", or write ${NAME:-default} in the file")
+    steps = _parse_steps(raw.get("steps"), path)
+    job_run_id = run_id or raw.get("run_id") or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    output_dir = raw.get("output_dir")
+    output_dir = Path(output_dir).expanduser().resolve() if output_dir else path.parent
+    job = PipelineJob(path=path, name=str(raw.get("name") or path.stem), run_id=str(job_run_id),
+               input_dir=path.parent, output_dir=output_dir, steps=steps)
+    if len(job.run_id) > 64:
+        raise ConfigError(f"run_id is longer than 64 characters: {job.run_id!r}", file=str(path))
+    for step in steps:
+        try:
+            _CHECKS[step.name](step, job)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, file=str(path), hint=exc.hint) from None
+    _check_order(job)
+    return job
+
+
+def _input_path(job: PipelineJob, value, step: PipelineStep, key: str, must_exist: bool = True) -> Path:
+    if not isinstance(value, (str, Path)) or not str(value):
+        raise step.error("expected a file path", key)
+    path = Path(value).expanduser()
+    path = (path if path.is_absolute() else job.input_dir / path).resolve()
+    if must_exist and not path.exists():
+        raise step.error(f"file not found: {path}", key)
+    return path
+
+
+def _output_path(job: PipelineJob, value, step: PipelineStep, key: str) -> Path:
+    if not isinstance(value, (str, Path)) or not str(value):
+        raise step.error("expected a file path", key)
+    path = Path(value).expanduser()
+    return (path if path.is_absolute() else job.output_dir / path).resolve()
+
+
+def _db_url(value, base: Path, step: PipelineStep, key: str) -> str:
+    """The URL with a relative SQLite path made absolute against ``base`` (other URLs unchanged)."""
+    import sqlalchemy as sa
+    if not isinstance(value, str) or not value:
+        raise step.error("expected a SQLAlchemy URL, e.g. sqlite:///warehouse.db", key)
+    try:
+        url = sa.make_url(value)
+    except sa.exc.ArgumentError:
+        from aigc_biz.io.sql import safe_url
+        raise step.error(f"not a database URL: {safe_url(value)}", key) from None
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:" \
+            and not database.startswith("file:") and not Path(database).is_absolute():
+        url = url.set(database=str((base / database).resolve()))
+    return url.render_as_string(hide_password=False)
+
+
+def _check_load(step: PipelineStep, job: PipelineJob) -> None:
+    opts = step.options
+    if ("source" in opts) == ("db" in opts):
+        raise step.error("give exactly one of 'source' (a file) or 'db' (a SQLAlchemy URL)")
+    if "source" in opts:
+        opts["source"] = str(_input_path(job, opts["source"], step, "source"))
+        for key in ("table", "query"):
+            if key in opts:
+                raise step.error("only used with 'db'", key)
+    else:
+        opts["db"] = _db_url(opts["db"], job.input_dir, step, "db")
+        if ("table" in opts) == ("query" in opts):
+            raise step.error("with 'db', give exactly one of 'table' or 'query'")
+
+
+def _check_train(step: PipelineStep, job: PipelineJob) -> None:
+    opts = step.options
+    if "params" in opts and not isinstance(opts["params"], dict):
+        raise step.error("expected a mapping of hyper-parameters", "params")
+    if "model" in opts and not isinstance(opts["model"], str):
+        raise step.error("expected a model name", "model")
+    if "save" in opts:
+        opts["save"] = str(_output_path(job, opts["save"], step, "save"))
+
+
+def _check_load_model(step: PipelineStep, job: PipelineJob) -> None:
+    if "path" not in step.options:
+        raise step.error("missing key", "path")
+    path = _output_path(job, step.options["path"], step, "path")
+    saved_earlier = any(s.name == "train" and s.options.get("save") == str(path)
+                        for s in job.steps[:step.index - 1])
+    if not saved_earlier and not path.exists():
+        raise step.error(f"no saved model at {path}", "path",
+                         hint="model folders resolve against output_dir; run a pipeline with train/save first")
+    step.options["path"] = str(path)
+
+
+def _check_evaluate(step: PipelineStep, job: PipelineJob) -> None:
+    if "models" in step.options and not isinstance(step.options["models"], list):
+        raise step.error("expected a list of model names", "models")
+    if "output" in step.options:
+        step.options["output"] = str(_output_path(job, step.options["output"], step, "output"))
+
+
+def _check_recommend(step: PipelineStep, job: PipelineJob) -> None:
+    opts = step.options
+    if "top_k" in opts and (not isinstance(opts["top_k"], int) or isinstance(opts["top_k"], bool)
+                            or opts["top_k"] < 1):
+        raise step.error("expected a positive whole number", "top_k")
+    if "rules" in opts:
+        from aigc_biz.ranking import BusinessRules
+        if not isinstance(opts["rules"], dict):
+            raise step.error("expected a mapping of business rules", "rules")
+        try:
+            BusinessRules(**opts["rules"])
+        except TypeError as exc:
+            raise step.error(str(exc), "rules") from None
+    if "users" in opts and not isinstance(opts["users"], (list, str)):
+        raise step.error("expected a list of user ids or a file with one id per line", "users")
+    if isinstance(opts.get("users"), str):
+        opts["users"] = str(_input_path(job, opts["users"], step, "users"))
+
+
+def _check_copy(step: PipelineStep, job: PipelineJob) -> None:
+    if "template" in step.options:
+        step.options["template"] = str(_input_path(job, step.options["template"], step, "template"))
+
+
+def _check_report(step: PipelineStep, job: PipelineJob) -> None:
+    if "output" not in step.options:
+        raise step.error("missing key", "output")
+    step.options["output"] = str(_output_path(job, step.options["output"], step, "output"))
+
+
+def _check_write(step: PipelineStep, job: PipelineJob) -> None:
+    opts = step.options
+    frames = ("recommendations", "copy", "metrics")
+    if "db" in opts:
+        opts["db"] = _db_url(opts["db"], job.output_dir, step, "db")
+        for kind in frames:
+            if kind in opts:
+                raise step.error(f"with 'db', name the table with '{kind}_table'", kind)
+        if not any(f"{kind}_table" in opts for kind in frames):
+            raise step.error("with 'db', give at least one of " + ", ".join(f"{k}_table" for k in frames))
+        from aigc_biz.io.sql import validate_identifier
+        for kind in frames:
+            if f"{kind}_table" in opts:
+                try:
+                    validate_identifier(opts[f"{kind}_table"])
+                except Exception as exc:
+                    raise step.error(str(exc), f"{kind}_table") from None
+    else:
+        for kind in frames:
+            if f"{kind}_table" in opts:
+                raise step.error("a table needs 'db'", f"{kind}_table")
+        if not any(kind in opts for kind in frames):
+            raise step.error("nothing to write: give recommendations, copy or metrics (files) or db")
+        from aigc_biz.io.files import format_of
+        for kind in frames:
+            if kind in opts:
+                path = _output_path(job, opts[kind], step, kind)
+                try:
+                    format_of(path)
+                except Exception as exc:
+                    raise step.error(str(exc), kind) from None
+                opts[kind] = str(path)
+
+
+_CHECKS: dict[str, Callable[[PipelineStep, PipelineJob], None]] = {
+    "load": _check_load, "train": _check_train, "load_model": _check_load_model, "evaluate": _check_evaluate,
+    "recommend": _check_recommend, "copy": _check_copy, "report": _check_report, "write": _check_write,
+}
+
+#: what each step needs from earlier steps, and what it makes
+_NEEDS = {"train": ("data",), "evaluate": ("data",), "recommend": ("data",), "copy": ("recs",),
+          "report": ("data",)}
+_MAKES = {"load": ("data",), "train": ("model",), "load_model": ("model",), "evaluate": ("leaderboard",),
+          "recommend": ("recs",), "copy": ("copy",)}
+_WRITES = {"recommendations": "recs", "copy": "copy", "metrics": "leaderboard"}
+
+
+def _check_order(job: PipelineJob) -> None:
+    """Every step's inputs are made by an earlier step (a plan that cannot work fails before it starts)."""
+    made: set[str] = set()
+    for step in job.steps:
+        needs = list(_NEEDS.get(step.name, ()))
+        if step.name == "recommend" and "model" not in step.options:
+            needs.append("model")
+        if step.name == "write":
+            needs += [_WRITES[k] for k in _WRITES if k in step.options or f"{k}_table" in step.options]
+        for need in needs:
+            if need not in made:
+                maker = {"data": "load", "model": "train or load_model", "recs": "recommend",
+                         "copy": "copy", "leaderboard": "evaluate"}[need]
+                raise ConfigError(f"{step.label}: needs the result of an earlier '{maker}' step",
+                                  file=str(job.path))
+        made.update(_MAKES.get(step.name, ()))
+
+
+# --- running ----------------------------------------------------------------------------------
+def _run_load(api, opts, state, job):
+    flags = {k: v for k, v in opts.items() if k in ROLE_FLAGS}
+    state["data"] = api.load(opts.get("source"), db=opts.get("db"), table=opts.get("table"),
+                             query=opts.get("query"), **flags)
+    data = state["data"]
+    return f"{data.n_users:,} users x {data.n_items:,} items, {data.nnz:,} interactions"
+
+
+def _run_train(api, opts, state, job):
+    model = opts.get("model", "cvae")
+    state["model"] = api.train(state["data"], model, opts.get("params"), device=opts.get("device"),
+                               seed=opts.get("seed"), save=opts.get("save"))
+    state["model_name"] = model
+    if opts.get("save"):
+        state["outputs"]["model"] = opts["save"]
+    return f"fitted {model}" + (f", saved to {opts['save']}" if opts.get("save") else "")
+
+
+def _run_load_model(api, opts, state, job):
+    state["model"] = api.load_model(opts["path"], state.get("data"))
+    state["model_name"] = getattr(state["model"], "name", None)
+    return f"loaded {state['model_name']} from {opts['path']}"
+
+
+def _run_evaluate(api, opts, state, job):
+    kwargs = {k: opts[k] for k in ("split", "seed", "params") if k in opts}
+    if "models" in opts:
+        kwargs["models"] = opts["models"]
+    if "ks" in opts:
+        kwargs["ks"] = tuple(opts["ks"])
+    board = api.evaluate(state["data"], **kwargs)
+    state["leaderboard"] = board
+    if opts.get("output"):
+        from aigc_biz.io.files import write_json
+        state["outputs"]["leaderboard"] = str(write_json(board.to_dict(), opts["output"]))
+    return f"winner {getattr(board, 'winner', '?')}"
+
+
+def _users(value) -> list[str] | None:
+    if value is None or isinstance(value, list):
+        return None if value is None else [str(v) for v in value]
+    return [line.strip() for line in Path(value).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _run_recommend(api, opts, state, job):
+    rules = None
+    if opts.get("rules"):
+        from aigc_biz.ranking import BusinessRules
+        rules = BusinessRules(**opts["rules"])
+    model = opts.get("model", state.get("model"))
+    recs = api.recommend(state["data"], model, top_k=opts.get("top_k", 10), users=_users(opts.get("users")),
+                         rules=rules, params=opts.get("params"))
+    if isinstance(model, str):
+        state["model_name"] = model
+    state["recs"] = recs
+    return f"{recs['user_id'].nunique():,} customers, {len(recs):,} rows"
+
+
+def _run_copy(api, opts, state, job):
+    options = {k: v for k, v in opts.items() if k in ("max_items", "forbidden_words")}
+    result = api.copy(state["recs"], state.get("data"), channel=opts.get("channel", "sms"),
+                      locale=opts.get("locale", "zh"), campaign=opts.get("campaign", "default"),
+                      template=opts.get("template"), strict=opts.get("strict", False), **options)
+    state["copy"] = result
+    return f"{len(result.frame):,} {opts.get('channel', 'sms')} messages"
+
+
+def _run_report(api, opts, state, job):
+    copy = state.get("copy")
+    result = api.report(state["data"], opts["output"], recs=state.get("recs"), leaderboard=state.get("leaderboard"),
+                        copy=copy.frame if copy is not None else None, locale=opts.get("locale", "en"),
+                        meta={"pipeline": job.name, "run_id": job.run_id})
+    state["outputs"]["report"] = str(getattr(result, "html_path", opts["output"]))
+    return f"wrote {state['outputs']['report']}"
+
+
+def metrics_frame(leaderboard) -> "pd.DataFrame":
+    """A leaderboard as rows ``model, metric, k, mean, low, high`` (the ``metrics`` table kind)."""
+    import pandas as pd
+    rows = []
+    for model in leaderboard.to_dict().get("models", []):
+        for name, values in model.get("metrics", {}).items():
+            metric, _, k = name.partition("@")
+            rows.append({"model": model["model"], "metric": metric, "k": int(k) if k.isdigit() else None,
+                         "mean": values.get("mean"), "low": values.get("low"), "high": values.get("high")})
+    return pd.DataFrame(rows, columns=["model", "metric", "k", "mean", "low", "high"])
+
+
+def _frame_for(kind: str, state):
+    if kind == "recommendations":
+        return state["recs"]
+    if kind == "copy":
+        return state["copy"].frame
+    return metrics_frame(state["leaderboard"])
+
+
+def _run_write(api, opts, state, job):
+    from aigc_biz.io.sql import safe_url
+    written = []
+    for kind in _WRITES:
+        frame = None
+        if opts.get(kind):
+            frame = _frame_for(kind, state)
+            api.write(frame, path=opts[kind])
+            state["outputs"][kind] = opts[kind]
+        elif opts.get(f"{kind}_table"):
+            frame = _frame_for(kind, state)
+            if opts["db"].startswith("sqlite"):
+                _make_sqlite_folder(opts["db"])
+            table = opts[f"{kind}_table"]
+            api.write(frame, db=opts["db"], table=table, run_id=job.run_id, kind=kind,
+                      model=state.get("model_name") if kind == "recommendations" else None)
+            state["outputs"][f"db.{kind}"] = f"{safe_url(opts['db'])}#{table}"
+        if frame is not None:
+            written.append(f"{len(frame):,} {kind} rows")
+    return ", ".join(written)
+
+
+def _make_sqlite_folder(url: str) -> None:
+    import sqlalchemy as sa
+    database = sa.make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+#: step name -> function(api module, options, state, job) -> one-line summary
+STEP_RUNNERS: dict[str, Callable] = {
+    "load": _run_load, "train": _run_train, "load_model": _run_load_model, "evaluate": _run_evaluate,
+    "recommend": _run_recommend, "copy": _run_copy, "report": _run_report, "write": _run_write,
+}
+
+
+def _plan(step: PipelineStep) -> str:
+    shown = {k: v for k, v in step.options.items() if k not in ("db",)}
+    if "db" in step.options:
+        from aigc_biz.io.sql import safe_url
+        shown["db"] = safe_url(step.options["db"])
+    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "defaults"
+
+
+def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None,
+                 log: logging.Logger | None = None) -> PipelineResult:
+    """Run the pipeline file at ``path``, step by step.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+    run_id : str, optional
+        Overrides the file's ``run_id`` (rows of an earlier run with this id are replaced); the file
+        sees it as ``${RUN_ID}``, whatever the environment says.
+    dry_run : bool
+        Check the file (keys, input files, step order) and return the plan; run nothing.
+    env : dict, optional
+        Variables for ``${...}`` substitution, on top of ``os.environ``.
+    log : logging.Logger, optional
+        Where step progress goes (default: the ``aigc_biz.pipeline`` logger).
+
+    Returns
+    -------
+    PipelineResult
+
+    Raises
+    ------
+    ConfigError
+        The file is wrong: bad YAML, unknown step or key (named with the step's number), missing input.
+    AigcBizError
+        A step failed: the library's own error (InputError, ModelError, OutputError…), unchanged.
+    """
+    out = log if log is not None else logger
+    job = load_pipeline(path, run_id=run_id, env=env)
+    result = PipelineResult(name=job.name, run_id=job.run_id, dry_run=dry_run)
+    context = {"pipeline": job.name, "run_id": job.run_id}
+    if dry_run:
+        for step in job.steps:
+            result.steps.append({"step": step.name, "seconds": 0.0, "summary": "planned: " + _plan(step)})
+            out.info("%s: planned: %s", step.label, _plan(step), extra={**context, "step": step.name,
+                                                                           "index": step.index})
+        return result
+    from aigc_biz import api
+    state: dict[str, Any] = {"outputs": result.outputs}
+    total = time.perf_counter()
+    out.info("pipeline %s started, run_id %s, %d steps", job.name, job.run_id, len(job.steps), extra=context)
+    for step in job.steps:
+        started = time.perf_counter()
+        fields = {**context, "step": step.name, "index": step.index}
+        out.info("%s started", step.label, extra=fields)
+        try:
+            summary = STEP_RUNNERS[step.name](api, step.options, state, job)
+        except Exception as exc:
+            seconds = time.perf_counter() - started
+            out.error("%s failed after %.2f s: %s", step.label, seconds, exc,
+                         extra={**fields, "seconds": round(seconds, 3)})
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"in {step.label} of pipeline {job.path}")
+            raise
+        seconds = time.perf_counter() - started
+        result.steps.append({"step": step.name, "seconds": round(seconds, 3), "summary": summary})
+        out.info("%s done in %.2f s: %s", step.label, seconds, summary,
+                    extra={**fields, "seconds": round(seconds, 3)})
+    out.info("pipeline %s finished in %.2f s", job.name, time.perf_counter() - total,
+                extra={**context, "seconds": round(time.perf_counter() - total, 3)})
+    return result
