@@ -1,0 +1,317 @@
+"""build_report: figures -> charts -> one offline HTML file (Jinja2, autoescaped) + the same figures as JSON."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from aigc_biz.data import Interactions
+from aigc_biz.errors import InputError
+from aigc_biz.io.files import atomic_output
+from aigc_biz.reporting import charts
+from aigc_biz.reporting.coverage import recommendation_stats
+from aigc_biz.reporting.customers import sample_customers as sample_customer_section
+from aigc_biz.reporting.leaderboard import normalize_leaderboard, normalize_segments
+from aigc_biz.reporting.metadata import merge_meta
+from aigc_biz.reporting.profile import profile_data
+from aigc_biz.reporting.strings import HTML_LANG, strings_for
+from aigc_biz.resources import resource_path
+
+TEMPLATE_NAME = "report.html.j2"
+JSON_SCHEMA = "aigc-biz-report/1"
+RECS_COLUMNS = ("user_id", "rank", "item_id", "score")
+COPY_COLUMNS = ("user_id", "channel", "body")
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where the report went and what it cost.
+
+    Attributes
+    ----------
+    html_path, json_path : Path
+        The HTML report and the JSON file with the same figures, side by side.
+    seconds : float
+        Wall time of the whole build.
+    bytes : int
+        Size of the HTML file.
+    """
+
+    html_path: Path
+    json_path: Path
+    seconds: float
+    bytes: int
+
+
+def build_report(data: Interactions, output: str | Path, *, recs: pd.DataFrame | None = None,
+                 leaderboard: dict | None = None, copy: pd.DataFrame | None = None, locale: str = "en",
+                 meta: dict | None = None, sample_customers: int = 8, seed: int = 0) -> ReportResult:
+    """Write a self-contained offline HTML report for analysts, and its figures as JSON beside it.
+
+    Parameters
+    ----------
+    data : Interactions
+        The loaded interactions (profile, popularity, histories, titles and categories).
+    output : str or Path
+        The HTML file to write; the JSON goes to the same path with suffix ``.json``.
+    recs : DataFrame, optional
+        Recommendations with columns user_id, rank, item_id, score (title, category optional).
+        Enables the coverage / popularity-bias section and the recommendations of sampled customers.
+    leaderboard : dict, optional
+        The evaluation module's leaderboard JSON (``models`` with ``metrics`` -> mean/low/high,
+        ``winner``, optional ``by_segment``). Enables the leaderboard and segment sections.
+    copy : DataFrame, optional
+        Marketing copy per customer (user_id, channel, body; locale, variant, subject, item_ids,
+        chars, sms_parts, warnings optional), shown for sampled customers.
+    locale : {"en", "zh"}
+        Language of the report's own words.
+    meta : dict, optional
+        Run metadata (versions, device, parameters, seed, duration...); package versions, a data
+        fingerprint and the report time are filled in when missing.
+    sample_customers : int
+        How many customers the per-customer section shows (fixed, whatever the data size).
+    seed : int
+        Chooses the sampled customers; the same seed shows the same customers.
+
+    Returns
+    -------
+    ReportResult
+
+    Raises
+    ------
+    InputError
+        Unknown locale, a table missing a required column, a malformed leaderboard, a bad path.
+        Nothing is written then, and an earlier report at ``output`` stays as it was.
+    OutputError
+        The files could not be written (the earlier report, if any, is intact).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, tempfile, pathlib
+    >>> from aigc_biz.data import Interactions
+    >>> df = pd.DataFrame({"user": ["u1", "u1", "u2"], "item": ["a", "b", "a"]})
+    >>> data = Interactions.from_frame(df, "user", "item")
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "report.html"
+    >>> result = build_report(data, out, locale="zh", sample_customers=2)
+    >>> result.json_path.name
+    'report.json'
+    """
+    started = time.perf_counter()
+    if not isinstance(data, Interactions):
+        raise TypeError(f"data must be an aigc_biz.data.Interactions, not {type(data).__name__}")
+    words = strings_for(locale)
+    html_path, json_path = _output_paths(output)
+    if isinstance(sample_customers, bool) or not isinstance(sample_customers, (int, np.integer)) \
+            or sample_customers < 0:
+        raise InputError(f"sample_customers must be a whole number >= 0, got {sample_customers!r}")
+    _require_columns(recs, RECS_COLUMNS, "recommendations", numeric=("rank", "score"))
+    _require_columns(copy, COPY_COLUMNS, "copy")
+
+    figures = collect_figures(data, recs=recs, leaderboard=leaderboard, copy=copy, meta=meta,
+                              sample_customers=int(sample_customers), seed=seed)
+    figures["locale"] = locale
+    chart_svgs = draw_charts(figures, words)
+    figures["charts"] = sorted(chart_svgs)
+    html = render_html(figures, chart_svgs, words, locale)
+    payload = json.dumps(_json_ready(figures), ensure_ascii=False, indent=1, allow_nan=False)
+    html_bytes = html.encode("utf-8")
+    _write_pair_atomically(html_path, html_bytes, json_path, payload.encode("utf-8"))
+    return ReportResult(html_path=html_path, json_path=json_path, seconds=time.perf_counter() - started,
+                        bytes=len(html_bytes))
+
+
+def collect_figures(data: Interactions, *, recs=None, leaderboard=None, copy=None, meta=None,
+                    sample_customers: int = 8, seed: int = 0) -> dict:
+    """Every number the report shows, section by section (the content of report.json)."""
+    segment_sizes = _segment_sizes(data)
+    figures = {
+        "schema": JSON_SCHEMA,
+        "profile": profile_data(data),
+        "leaderboard": None,
+        "segments": None,
+        "coverage": None,
+        "customers": {"seed": seed, "requested": sample_customers,
+                      "rows": sample_customer_section(data, recs, copy, sample_customers, seed)},
+        "meta": merge_meta(data, meta),
+    }
+    if leaderboard is not None:
+        figures["leaderboard"] = normalize_leaderboard(leaderboard)
+        segments = normalize_segments(leaderboard, list(segment_sizes))
+        if segments is not None:
+            segments["customers"] = {s: segment_sizes.get(s) for s in segments["segments"]}
+            figures["segments"] = segments
+    if recs is not None:
+        figures["coverage"] = recommendation_stats(recs, data)
+    return figures
+
+
+def draw_charts(figures: dict, words: dict) -> dict[str, str]:
+    """Chart id -> inline SVG for every chart the figures allow."""
+    profile = figures["profile"]
+    drawn = {
+        "chart-activity": charts.activity_chart(profile["activity"]["histogram"], words["activity_x"],
+                                                words["activity_y"]),
+        "chart-longtail": charts.longtail_chart(profile["popularity"]["curve"], words["longtail_x"],
+                                                words["longtail_y"]),
+        "chart-timeline": charts.timeline_chart(profile["over_time"], words["timeline_y"]),
+    }
+    board = figures["leaderboard"]
+    if board is not None and board["primary_metric"]:
+        drawn["chart-leaderboard"] = charts.leaderboard_chart(board["models"], board["primary_metric"],
+                                                              board["winner"])
+    if figures["segments"] is not None:
+        drawn["chart-segments"] = charts.segments_chart(figures["segments"], figures["segments"]["metric"])
+    coverage = figures["coverage"]
+    if coverage is not None:
+        drawn["chart-deciles"] = charts.paired_share_chart(
+            [str(d) for d in range(1, 11)], coverage["deciles"]["in_data"], coverage["deciles"]["in_recs"],
+            words["in_data"], words["in_recs"], words["decile"], "deciles")
+        if coverage["categories"]:
+            drawn["chart-categories"] = charts.paired_share_chart(
+                coverage["categories"]["category"], coverage["categories"]["in_data"],
+                coverage["categories"]["in_recs"], words["in_data"], words["in_recs"], words["share"],
+                "categories", horizontal=True)
+    return {name: svg for name, svg in drawn.items() if svg}
+
+
+def render_html(figures: dict, chart_svgs: dict[str, str], words: dict, locale: str) -> str:
+    """The report page. Every value is autoescaped; only matplotlib's SVG is marked safe."""
+    sections = [("profile", words["profile"])]
+    if figures["leaderboard"] is not None:
+        sections.append(("leaderboard", words["leaderboard"]))
+    if figures["segments"] is not None:
+        sections.append(("segments", words["segments"]))
+    if figures["coverage"] is not None:
+        sections.append(("coverage", words["coverage"]))
+    sections += [("customers", words["sample"]), ("meta", words["meta"])]
+    template = _environment(str(resource_path("templates", "report"))).get_template(TEMPLATE_NAME)
+    return template.render(
+        t=words, lang=HTML_LANG[locale], sections=sections, f=figures,
+        charts={name: Markup(svg) for name, svg in chart_svgs.items()},
+        meta_rows=_flatten_meta(figures["meta"]),
+    )
+
+
+@lru_cache(maxsize=4)
+def _environment(template_folder: str) -> Environment:
+    """One Jinja2 environment per template folder (it caches compiled templates, and checks their mtime)."""
+    env = Environment(loader=FileSystemLoader(template_folder),
+                      autoescape=select_autoescape(enabled_extensions=("html", "html.j2", "j2"),
+                                                   default_for_string=True, default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=_format_number, pct=_format_percent, fixed=_format_fixed, json_text=_json_text)
+    return env
+
+
+# --- validation ---------------------------------------------------------------------------------
+def _output_paths(output) -> tuple[Path, Path]:
+    html_path = Path(output)
+    if html_path.is_dir():
+        raise InputError("the report output is a folder, expected a file name", file=str(html_path),
+                         hint="e.g. -o report.html")
+    json_path = html_path.with_suffix(".json")
+    if json_path == html_path:
+        raise InputError("the report output must not end in .json (the JSON is written beside it)",
+                         file=str(html_path))
+    return html_path, json_path
+
+
+def _require_columns(frame, columns, what: str, numeric=()) -> None:
+    if frame is None:
+        return
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{what} must be a table (DataFrame), not {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what} table lacks column(s) {', '.join(missing)}", column=missing[0],
+                         hint="required: " + ", ".join(columns))
+    for column in numeric:
+        bad = pd.to_numeric(frame[column], errors="coerce").isna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{what} table has a missing or non-numeric {column} "
+                             f"({frame[column].iloc[row]!r})", column=column, row=row)
+
+
+def _segment_sizes(data: Interactions) -> dict[str, int]:
+    if "segment" not in data.user_features.columns:
+        return {}
+    counts = data.user_features["segment"].dropna().astype(str).value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+# --- output ---------------------------------------------------------------------------------------
+def _write_pair_atomically(html_path: Path, html: bytes, json_path: Path, payload: bytes) -> None:
+    """Write both files through temporary siblings; nothing is replaced unless both were written whole.
+
+    The JSON is moved into place first and the HTML last, so a failure anywhere leaves the earlier
+    HTML report as it was (io.files.atomic_output removes the temporary files and raises OutputError).
+    """
+    with atomic_output(html_path) as html_stream:
+        with atomic_output(json_path) as json_stream:
+            json_stream.write(payload)
+            html_stream.write(html)
+
+
+def _json_ready(value):
+    """Plain JSON types only: numpy scalars to Python, NaN/inf to null, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return str(pd.Timestamp(value).isoformat())
+    return str(value)
+
+
+def _flatten_meta(meta: dict, prefix: str = "") -> list[tuple[str, str]]:
+    rows = []
+    for key, value in meta.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            rows += _flatten_meta(value, name + ".")
+        elif isinstance(value, (list, tuple, dict)):
+            rows.append((name, json.dumps(_json_ready(value), ensure_ascii=False)))
+        else:
+            rows.append((name, "" if value is None else str(value)))
+    return rows
+
+
+# --- number formats used by the template ------------------------------------------------------------
+def _format_number(value) -> str:
+    """1,234 for whole numbers, 3 significant digits below 100, one decimal above."""
+    if value is None:
+        return "–"
+    number = float(value)
+    if number.is_integer():
+        return f"{int(number):,}"
+    return f"{number:,.1f}" if abs(number) >= 100 else f"{number:.3g}"
+
+
+def _format_percent(value, digits: int = 1) -> str:
+    return "–" if value is None else f"{100 * float(value):.{digits}f}%"
+
+
+def _json_text(value) -> str:
+    """JSON as plain text (the template escapes it like any other value)."""
+    return json.dumps(_json_ready(value), ensure_ascii=False, sort_keys=True)
+
+
+def _format_fixed(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{float(value):.{digits}f}"
