@@ -39,28 +39,35 @@ def print_profile(summary: dict) -> None:
 
 
 def print_leaderboard(result: dict) -> None:
+    """Metrics as rows and models as columns, so five models fit an 80-column terminal."""
     models = result.get("models") or []
     if not models:
         out_console.print("No model was evaluated.")
         return
-    metric_names = [m for m in models[0]["metrics"] if m.startswith(("recall@", "ndcg@"))]
-    metric_names += [m for m in ("map@10", "hit_rate@10", "coverage@10", "coverage") if m in models[0]["metrics"]]
-    table = Table(title=f"Leaderboard ({result.get('split')} split; 95% bootstrap intervals)")
-    table.add_column("model", style="bold")
-    for name in metric_names:
-        table.add_column(name, justify="right")
-    table.add_column("fit s", justify="right")
+    wanted = ("ndcg@10", "recall@10", "ndcg@20", "recall@20", "ndcg@50", "recall@50", "map@10", "hit_rate@10",
+              "coverage@10", "novelty@10", "diversity@10", "popularity@10")
+    names = [m for m in wanted if m in models[0]["metrics"]]
+    table = Table(title=f"Leaderboard, {result.get('split')} split",
+                  caption="± is half the 95% bootstrap interval; * marks the winner by NDCG@10")
+    table.add_column("metric", style="bold")
     for entry in models:
-        winner = " *" if entry["model"] == result.get("winner") else ""
+        star = "*" if entry["model"] == result.get("winner") else ""
+        table.add_column(entry["model"] + star, justify="right")
+    for name in names:
         cells = []
-        for name in metric_names:
+        for entry in models:
             m = entry["metrics"].get(name) or {}
-            mean = m.get("mean")
-            cells.append("–" if mean is None else f"{mean:.4f} [{m.get('low', 0):.3f}, {m.get('high', 0):.3f}]")
-        table.add_row(entry["model"] + winner, *cells, f"{entry.get('fit_seconds', 0):.1f}")
+            mean, low, high = m.get("mean"), m.get("low"), m.get("high")
+            if mean is None:
+                cells.append("–")
+            elif low is None or high is None:
+                cells.append(f"{mean:.3f}")
+            else:
+                cells.append(f"{mean:.3f} ±{(high - low) / 2:.3f}")
+        table.add_row(name, *cells)
+    table.add_row("fit s", *[f"{e.get('fit_seconds') or 0:.1f}" for e in models])
+    table.add_row("score s", *[f"{e.get('score_seconds') or 0:.2f}" for e in models])
     out_console.print(table)
-    if result.get("winner"):
-        out_console.print(f"* winner by NDCG@10: {result['winner']}", markup=False)
 
 
 def read_id_list(path: Path, id_col: str) -> tuple[list[str], pd.DataFrame | None]:
