@@ -487,14 +487,8 @@ def _run_report(api, opts, state, job):
 
 def metrics_frame(leaderboard) -> "pd.DataFrame":
     """A leaderboard as rows ``model, metric, k, mean, low, high`` (the ``metrics`` table kind)."""
-    import pandas as pd
-    rows = []
-    for model in leaderboard.to_dict().get("models", []):
-        for name, values in model.get("metrics", {}).items():
-            metric, _, k = name.partition("@")
-            rows.append({"model": model["model"], "metric": metric, "k": int(k) if k.isdigit() else None,
-                         "mean": values.get("mean"), "low": values.get("low"), "high": values.get("high")})
-    return pd.DataFrame(rows, columns=["model", "metric", "k", "mean", "low", "high"])
+    from aigc_biz.evaluation.leaderboard import metrics_rows
+    return metrics_rows(leaderboard)
 
 
 def _frame_for(kind: str, state):

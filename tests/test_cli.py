@@ -162,3 +162,55 @@ def test_installed_console_script_end_to_end(tmp_path):
     assert "out/recs.csv" in done.stderr and out.exists()
     bad = subprocess.run([str(script), "inspect", str(tmp_path / "missing.csv")], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "missing.csv" in bad.stderr
+
+
+def test_train_then_score_with_saved_model_and_cold_start_users(tmp_path):
+    """The nightly path: train once, score later without retraining; new customers get context-based lists."""
+    model_dir = tmp_path / "models" / "cvae"
+    result = invoke("train", SAMPLE, "--model", "cvae", "-p", "epochs=3", "-o", model_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert (model_dir / "model.json").exists()
+    new = ROOT / "sample_data" / "new_customers.csv"
+    out = tmp_path / "new.csv"
+    result = invoke("recommend", SAMPLE, "--model-path", model_dir, "--users", new, "-k", "5", "-o", out)
+    assert result.exit_code == 0, result.output
+    recs = pd.read_csv(out, dtype=str)
+    wanted = pd.read_csv(new, dtype=str)["customer_id"]
+    assert set(recs["user_id"]) == set(wanted)            # none dropped silently
+    assert (recs.groupby("user_id").size() == 5).all()
+    # context matters: customers with different attributes do not all get one list
+    assert recs.groupby("user_id")["item_id"].apply(tuple).nunique() > 1
+
+
+def test_evaluate_writes_json_and_metrics_table(tmp_path):
+    import sqlalchemy as sa
+    db = f"sqlite:///{tmp_path / 'dw.db'}"
+    result = invoke("evaluate", SAMPLE, "--models", "pop,itemknn", "--json-out", tmp_path / "eval.json",
+                    "--out-db", db, "--run-id", "r1", "-q")
+    assert result.exit_code == 0, result.output
+    board = json.loads((tmp_path / "eval.json").read_text())
+    assert board["winner"] == "itemknn"
+    ndcg = {m["model"]: m["metrics"]["ndcg@10"] for m in board["models"]}
+    assert ndcg["itemknn"]["low"] > ndcg["pop"]["high"]
+    with sa.create_engine(db).connect() as conn:
+        rows = conn.execute(sa.text("select count(*) from metrics where run_id = 'r1'")).scalar()
+    assert rows == sum(len(m["metrics"]) for m in board["models"])
+
+
+def test_copy_and_report_commands(tmp_path):
+    recs = tmp_path / "recs.csv"
+    assert invoke("recommend", SAMPLE, "--model", "pop", "-k", "3", "-o", recs).exit_code == 0
+    sms = tmp_path / "sms.jsonl"
+    result = invoke("copy", recs, "--data", SAMPLE, "--channel", "sms", "--locale", "zh", "--preview", "2",
+                    "-o", sms)
+    assert result.exit_code == 0, result.output
+    assert "回T退订" in result.stdout                     # the preview shows real messages
+    rows = [json.loads(line) for line in sms.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == pd.read_csv(recs, dtype=str)["user_id"].nunique()
+    assert list(rows[0]) == ["user_id", "channel", "locale", "variant", "subject", "body", "item_ids", "chars",
+                             "sms_parts", "warnings"]
+    html = tmp_path / "report.html"
+    result = invoke("report", "--data", SAMPLE, "--recs", recs, "--copy", sms, "-o", html, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["bytes"] == html.stat().st_size
+    assert (tmp_path / "report.json").exists()

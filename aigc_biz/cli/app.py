@@ -258,8 +258,8 @@ def evaluate(
         write_json(result, json_path)
         info(f"Wrote leaderboard JSON: {display_path(json_path)}", quiet)
     if out_db:
-        from aigc_biz.cli.render import leaderboard_rows
-        api.write(leaderboard_rows(result), db=out_db, table=out_table, run_id=_run_id(run_id), kind="metrics")
+        from aigc_biz.evaluation import metrics_rows
+        api.write(metrics_rows(result), db=out_db, table=out_table, run_id=_run_id(run_id), kind="metrics")
     if report is not None:
         api.report(loaded, report, leaderboard=result, locale=locale)
         info(f"Wrote report: {display_path(report)}", quiet)

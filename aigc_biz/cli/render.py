@@ -93,14 +93,3 @@ def split_model_params(pairs) -> dict:
             raise InputError(f"--param {key}=… for evaluate must name the model, e.g. cvae.{key}=…")
         params.setdefault(model, {})[name] = value
     return params
-
-
-def leaderboard_rows(result: dict) -> pd.DataFrame:
-    """Leaderboard JSON -> one row per model x metric (the metrics table's schema)."""
-    rows = []
-    for entry in result.get("models", []):
-        for metric, m in entry["metrics"].items():
-            name, _, k = metric.partition("@")
-            rows.append({"model": entry["model"], "metric": name, "k": int(k) if k.isdigit() else None,
-                         "mean": m.get("mean"), "low": m.get("low"), "high": m.get("high")})
-    return pd.DataFrame(rows)

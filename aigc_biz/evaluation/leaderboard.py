@@ -190,3 +190,18 @@ def _json_safe(value):
     if isinstance(value, (float, np.floating)):
         return _finite_or_none(value)
     return str(value)
+
+
+def metrics_rows(board) -> pd.DataFrame:
+    """A leaderboard (object or its ``to_dict()``) as rows ``model, metric, k, mean, low, high``.
+
+    This is the schema of the warehouse's ``metrics`` table; ``k`` is None for metrics without a cut-off.
+    """
+    result = board.to_dict() if hasattr(board, "to_dict") else board
+    rows = []
+    for model in result.get("models", []):
+        for name, values in model.get("metrics", {}).items():
+            metric, _, k = name.partition("@")
+            rows.append({"model": model["model"], "metric": metric, "k": int(k) if k.isdigit() else None,
+                         "mean": values.get("mean"), "low": values.get("low"), "high": values.get("high")})
+    return pd.DataFrame(rows, columns=["model", "metric", "k", "mean", "low", "high"])
