@@ -165,14 +165,16 @@ def recommend(
             api.write(copy_frame, db=out_db, table="marketing_copy", run_id=run, kind="copy")
         summary["copy_messages"] = int(len(copy_frame))
     if report is not None:
-        result = api.report(loaded, report, recs=recs, copy=copy_frame, locale=locale)
+        meta = {"model": fitted.name, "parameters": fitted.get_params(), "seed": seed, "top_k": top_k,
+                "device": str(getattr(fitted, "device_", "cpu"))}
+        result = api.report(loaded, report, recs=recs, copy=copy_frame, locale=locale, meta=meta)
         written["report"] = display_path(result.html_path)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     if json_out:
         emit_json(summary)
     else:
         info(f"Wrote {summary['rows']:,} recommendations ({top_k} per customer, {summary['customers']:,} customers, "
-             f"model {fitted.name}) to {written['recommendations']} in {summary['seconds']:.1f} s", False)
+             f"model {fitted.name}) to {written['recommendations']} in {summary['seconds']:.1f} s", quiet)
         for key, value in written.items():
             if key != "recommendations":
                 info(f"Wrote {key.replace('_', ' ')}: {value}", quiet)
@@ -212,7 +214,7 @@ def train(
     if json_out:
         emit_json(summary)
     else:
-        info(f"Saved {fitted.name} to {summary['path']} ({summary['seconds']:.1f} s)", False)
+        info(f"Saved {fitted.name} to {summary['path']} ({summary['seconds']:.1f} s)", quiet)
 
 
 @app.command(epilog="Examples:\n\n"
@@ -316,7 +318,7 @@ def copy_cmd(
         emit_json(summary)
     else:
         info(f"Wrote {summary['messages']:,} {channel} messages to {summary['output']}"
-             + (f" ({summary['dropped']} dropped by --strict)" if strict else ""), False)
+             + (f" ({summary['dropped']} dropped by --strict)" if strict else ""), quiet)
         if summary["rule_counts"]:
             info("Rule warnings: " + ", ".join(f"{k} {v}" for k, v in summary["rule_counts"].items()), quiet)
 
@@ -356,7 +358,7 @@ def report(
     if json_out:
         emit_json(summary)
     else:
-        info(f"Wrote report {summary['html']} ({summary['bytes'] / 1024:.0f} KiB, {summary['seconds']:.1f} s)", False)
+        info(f"Wrote report {summary['html']} ({summary['bytes'] / 1024:.0f} KiB, {summary['seconds']:.1f} s)", quiet)
 
 
 @app.command(epilog="Examples:\n\n"
