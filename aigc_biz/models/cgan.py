@@ -15,8 +15,7 @@ from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError, ModelError
 from aigc_biz.models.base import Recommender
 from aigc_biz.models.context import ContextEncoder
-from aigc_biz.models.training import (TrainingRuntime, TrainingSettings, TrainingTask, carve_validation,
-                                      resolve_device, run_training, seed_everything)
+from aigc_biz.models.training import (TrainingRuntime, TrainingTask, resolve_device, run_training, prepare_fit, record_report)
 
 
 class PurchaseGenerator(nn.Module):
@@ -250,30 +249,14 @@ class ConditionalGAN(Recommender):
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
         self._check_params()
-        matrix = self.history_.copy()
-        matrix.data = (matrix.data > 0).astype(np.float32)
-        matrix.eliminate_zeros()
-        self.context_encoder_ = ContextEncoder().fit(self.user_features_)
-        context = self.context_encoder_.transform(self.user_features_) if self.context_encoder_.n_features_ else None
-        validation = carve_validation(matrix, self.val_fraction, seed=self.seed)
-        train = matrix if validation is None else validation.train
-        device = resolve_device(self.device)
-        rng = seed_everything(self.seed)
-        generator, discriminator = self._build(matrix.shape[1], 0 if context is None else context.shape[1])
-        generator, discriminator = generator.to(device), discriminator.to(device)
+        fit = prepare_fit(self)
+        generator, discriminator = self._build(fit.matrix.shape[1], fit.n_context)
+        generator, discriminator = generator.to(fit.device), discriminator.to(fit.device)
         task = _CGANTask(generator, discriminator, self)
-        settings = TrainingSettings(epochs=int(self.epochs), batch_size=int(self.batch_size),
-                                    patience=int(self.patience), device=str(device), seed=int(self.seed),
-                                    precision=self.precision, checkpoint_dir=self.checkpoint_dir,
-                                    resume=bool(self.resume))
-        report = run_training(task, train, settings, context=context, validation=validation,
-                              progress=progress, rng=rng)
+        report = run_training(task, fit.train, fit.settings, context=fit.context, validation=fit.validation,
+                              progress=progress, rng=fit.rng)
         self.generator_, self.discriminator_ = generator.eval(), discriminator.eval()
-        self.device_ = report.device
-        self.n_epochs_ = report.n_epochs
-        self.best_epoch_ = report.best_epoch
-        self.best_val_ndcg_ = report.best_val_ndcg
-        self.training_curve_ = report.curve
+        record_report(self, report)
 
     def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None) -> torch.Tensor:
         """G's pre-sigmoid output (rows, n_items) for each history row and its context."""

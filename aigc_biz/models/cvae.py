@@ -16,8 +16,7 @@ from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError, ModelError
 from aigc_biz.models.base import Recommender
 from aigc_biz.models.context import ContextEncoder
-from aigc_biz.models.training import (TrainingRuntime, TrainingSettings, TrainingTask, carve_validation,
-                                      resolve_device, run_training, seed_everything)
+from aigc_biz.models.training import (TrainingRuntime, TrainingTask, resolve_device, run_training, prepare_fit, record_report)
 
 
 def ease_weights(matrix: sp.csr_matrix, l2: float, device: torch.device) -> torch.Tensor:
@@ -305,30 +304,18 @@ class ConditionalVAE(Recommender):
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
         self._check_params()
-        matrix = self.history_.copy()
-        matrix.data = (matrix.data > 0).astype(np.float32)
-        matrix.eliminate_zeros()
-        self.context_encoder_ = ContextEncoder().fit(self.user_features_)
-        context = self.context_encoder_.transform(self.user_features_) if self.context_encoder_.n_features_ else None
-        validation = carve_validation(matrix, self.val_fraction, seed=self.seed)
-        train = matrix if validation is None else validation.train
-        device = resolve_device(self.device)
-        rng = seed_everything(self.seed)
-        n_context = 0 if context is None else context.shape[1]
+        fit = prepare_fit(self)
+        matrix, train, device, rng = fit.matrix, fit.train, fit.device, fit.rng
         self.linear_path_ = self._use_linear(matrix.shape[1])
-        net = self._build_net(matrix.shape[1], n_context, self.linear_path_).to(device)
+        net = self._build_net(matrix.shape[1], fit.n_context, self.linear_path_).to(device)
         if self.linear_path_:
             net.item_item.copy_(ease_weights(train, float(self.linear_l2), device))
             scale = best_softmax_scale(net.item_item, train, rng, device)
             net.linear_weight.fill_(scale)
         n_rows = int((np.diff(train.indptr) > 0).sum())
         steps = int(self.anneal_steps) if self.anneal_steps else int(self.epochs) * -(-n_rows // int(self.batch_size))
-        task = _CVAETask(net, self, steps, context is not None)
-        settings = TrainingSettings(epochs=int(self.epochs), batch_size=int(self.batch_size),
-                                    patience=int(self.patience), device=str(device), seed=int(self.seed),
-                                    precision=self.precision, checkpoint_dir=self.checkpoint_dir,
-                                    resume=bool(self.resume))
-        report = run_training(task, train, settings, context=context, validation=validation,
+        task = _CVAETask(net, self, steps, fit.context is not None)
+        report = run_training(task, train, fit.settings, context=fit.context, validation=fit.validation,
                               progress=progress, rng=rng)
         net.eval()
         self.linear_mix_ = None
@@ -338,11 +325,7 @@ class ConditionalVAE(Recommender):
             net.item_item.copy_(ease_weights(matrix, float(self.linear_l2), device))
             net.linear_weight.fill_(self.linear_mix_ * best_softmax_scale(net.item_item, matrix, rng, device))
         self.net_ = net
-        self.device_ = report.device
-        self.n_epochs_ = report.n_epochs
-        self.best_epoch_ = report.best_epoch
-        self.best_val_ndcg_ = report.best_val_ndcg
-        self.training_curve_ = report.curve
+        record_report(self, report)
 
     # --- scoring ------------------------------------------------------------------------------
     def _context_tensor(self, context: pd.DataFrame | None, n_rows: int) -> torch.Tensor | None:

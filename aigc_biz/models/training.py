@@ -389,3 +389,52 @@ def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSe
     return TrainingReport(n_epochs=len(curve), best_epoch=best_epoch, best_val_ndcg=best_score,
                           stopped_early=done and len(curve) < settings.epochs, curve=curve,
                           device=str(device), precision=precision, best_variant=best_variant)
+
+
+@dataclass
+class PreparedFit:
+    """What every torch model's ``_fit`` starts from: binary history, context, validation, device, seed."""
+
+    matrix: sp.csr_matrix
+    train: sp.csr_matrix
+    context: torch.Tensor | None
+    validation: ValidationSlice | None
+    device: torch.device
+    rng: np.random.Generator
+    settings: TrainingSettings
+
+    @property
+    def n_context(self) -> int:
+        return 0 if self.context is None else int(self.context.shape[1])
+
+
+def prepare_fit(model) -> PreparedFit:
+    """Binarise the fitted history, encode context (sets ``model.context_encoder_``), carve the
+    validation slice from the training data, pick the device, seed everything, collect the settings.
+
+    ``model`` is a fitted-in-progress torch Recommender with the shared hyper-parameters
+    (epochs, batch_size, patience, val_fraction, device, precision, seed, checkpoint_dir, resume).
+    """
+    from aigc_biz.models.context import ContextEncoder
+    matrix = model.history_.copy()
+    matrix.data = (matrix.data > 0).astype(np.float32)
+    matrix.eliminate_zeros()
+    model.context_encoder_ = ContextEncoder().fit(model.user_features_)
+    context = model.context_encoder_.transform(model.user_features_) if model.context_encoder_.n_features_ else None
+    validation = carve_validation(matrix, model.val_fraction, seed=model.seed)
+    settings = TrainingSettings(epochs=int(model.epochs), batch_size=int(model.batch_size),
+                                patience=int(model.patience), device=str(resolve_device(model.device)),
+                                seed=int(model.seed), precision=model.precision,
+                                checkpoint_dir=model.checkpoint_dir, resume=bool(model.resume))
+    return PreparedFit(matrix=matrix, train=matrix if validation is None else validation.train, context=context,
+                       validation=validation, device=torch.device(settings.device),
+                       rng=seed_everything(model.seed), settings=settings)
+
+
+def record_report(model, report: TrainingReport) -> None:
+    """The fitted attributes every torch model exposes after training."""
+    model.device_ = report.device
+    model.n_epochs_ = report.n_epochs
+    model.best_epoch_ = report.best_epoch
+    model.best_val_ndcg_ = report.best_val_ndcg
+    model.training_curve_ = report.curve
