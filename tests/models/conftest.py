@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from aigc_biz.data import Interactions
 
@@ -66,3 +67,12 @@ def checkerboard() -> Checkerboard:
 
 def pytest_collection_modifyitems(config, items):
     mark_slow_contract_classes(items)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: a second intra-op thread only adds contention on a shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

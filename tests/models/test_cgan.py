@@ -13,15 +13,6 @@ from aigc_biz.models.cgan import ConditionalGAN
 from .contract import RecommenderContract
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # 20 items: sampling 30 % of the unpurchased ones (not the 70 % used on real catalogues) keeps D's
 # task from being trivial; stable over seeds 0-4 in our runs
 SMALL = dict(hidden_g=32, hidden_d=16, context_dim=4, epochs=40, batch_size=16, lr_g=0.005, lr_d=0.005,

@@ -17,15 +17,6 @@ from .contract import RecommenderContract
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # tiny network, many small steps: the checkerboard is learned in well under a second
 SMALL = dict(hidden=32, latent=8, context_dim=4, epochs=40, batch_size=16, lr=0.01, linear_l2=5.0,
              val_fraction=0.0, device="cpu", seed=0)

@@ -15,15 +15,6 @@ from aigc_biz.models.training import (CHECKPOINT_NAME, TrainingSettings, Trainin
                                       seed_everything)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def block_matrix(n_users: int = 40, n_items: int = 12, seed: int = 0) -> sp.csr_matrix:
     """Two groups of users, each taking 4-5 random items of its own half."""
     rng = np.random.default_rng(seed)
