@@ -153,7 +153,9 @@ def recommend(
     if out_db:
         api.write(recs, db=out_db, table=out_table, run_id=run, kind="recommendations", model=fitted.name)
         written["recommendations_table"] = out_table
-    summary = {"model": fitted.name, "customers": int(recs["user_id"].nunique()), "rows": int(len(recs)),
+    customers = int(recs["user_id"].nunique())
+    short = int((recs.groupby("user_id").size() < top_k).sum()) + (n_users - customers)
+    summary = {"model": fitted.name, "customers": customers, "customers_short_of_k": short, "rows": int(len(recs)),
                "top_k": top_k, "run_id": run, "outputs": written}
     copy_frame = None
     if copy:
@@ -173,7 +175,8 @@ def recommend(
     if json_out:
         emit_json(summary)
     else:
-        info(f"Wrote {summary['rows']:,} recommendations ({top_k} per customer, {summary['customers']:,} customers, "
+        note = f"; {short:,} with fewer than {top_k} eligible items" if short else ""
+        info(f"Wrote {summary['rows']:,} recommendations (top {top_k} for {summary['customers']:,} customers{note}, "
              f"model {fitted.name}) to {written['recommendations']} in {summary['seconds']:.1f} s", quiet)
         for key, value in written.items():
             if key != "recommendations":
