@@ -109,6 +109,8 @@ def recommend(
     = None,
     locale: Annotated[str, typer.Option("--locale", help="zh or en (copy and report).")] = "zh",
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign name (A/B assignment key).")] = "default",
+    currency: Annotated[Optional[str], typer.Option(
+        "--currency", help="Currency symbol for prices in the copy (default: ¥ for zh, $ for en).")] = None,
     copy_output: Annotated[Optional[Path], typer.Option("--copy-output", help="Copy file (default: beside -o).")]
     = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report here.")] = None,
@@ -159,7 +161,7 @@ def recommend(
                "top_k": top_k, "run_id": run, "outputs": written}
     copy_frame = None
     if copy:
-        result = api.copy(recs, loaded, channel=copy, locale=locale, campaign=campaign)
+        result = api.copy(recs, loaded, channel=copy, locale=locale, campaign=campaign, currency=currency)
         copy_frame = result.frame
         target = copy_output or output.with_name(output.stem + f"_copy_{copy}.csv")
         written["copy"] = display_path(api.write(copy_frame, path=target))
@@ -290,6 +292,9 @@ def copy_cmd(
     = None,
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign name (A/B assignment key).")] = "default",
     strict: Annotated[bool, typer.Option("--strict", help="Drop messages that break a channel rule.")] = False,
+    currency: Annotated[Optional[str], typer.Option(
+        "--currency", help="Currency symbol for prices, e.g. '¥' in English copy about CNY prices "
+        "(default: ¥ for zh, $ for en; never converted).")] = None,
     preview: Annotated[int, typer.Option("--preview", help="Print this many rendered messages.")] = 0,
     output: Annotated[Path, typer.Option("--output", "-o", help=".csv, .jsonl or .parquet")]
     = Path("out/copy.csv"),
@@ -305,7 +310,7 @@ def copy_cmd(
     loaded = load_data(data, None, None, None, None, None, None, None, None, None, None, quiet) if data else None
     started = time.perf_counter()
     result = api.copy(read_recs(recs), loaded, channel=channel, locale=locale, campaign=campaign,
-                      template=template, strict=strict)
+                      template=template, strict=strict, currency=currency)
     seconds = time.perf_counter() - started
     path = api.write(result.frame, path=output)
     if out_db:

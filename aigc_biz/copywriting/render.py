@@ -132,7 +132,8 @@ def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items:
                 channel: str = "sms", locale: str = "zh", template: str | Path | None = None,
                 campaign: str = "default", date: dt.date | None = None, strict: bool = False,
                 forbidden_words: list[str] | None = None, limits: ChannelLimits | None = None,
-                max_items: int = 3, progress: Callable[[int, int], None] | None = None) -> CopyResult:
+                max_items: int = 3, progress: Callable[[int, int], None] | None = None,
+                currency: str | None = None) -> CopyResult:
     """Render one personalised message per customer from top-K recommendations, and check it.
 
     Parameters
@@ -163,6 +164,9 @@ def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items:
         Length limits and opt-out phrases; default ``ChannelLimits()``.
     max_items : int
         How many top recommendations per customer the template receives.
+    currency : str, optional
+        Currency symbol for prices (e.g. "¥" for CNY prices in English copy); default the locale's
+        own (¥ for zh, $ for en). Prices are printed as given, never converted.
     progress : callable(done, total), optional
         Called every 500 messages and once at the end.
 
@@ -190,7 +194,7 @@ def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items:
     limits = limits or ChannelLimits()
     words = list(DEFAULT_FORBIDDEN_WORDS if forbidden_words is None else forbidden_words)
     path = _resolve_template(template, channel, locale)
-    copy_template = CopyTemplate.load(path, channel, locale)
+    copy_template = CopyTemplate.load(path, channel, locale, currency)
     prepared = _prepare_recs(recs, max_items)
     item_table = build_item_table(recs, items, locale)
     user_ids = list(dict.fromkeys(prepared["user_id"].tolist()))

@@ -49,7 +49,8 @@ class CopySandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-def make_environment(folder: Path, channel: str, locale: str) -> ImmutableSandboxedEnvironment:
+def make_environment(folder: Path, channel: str, locale: str,
+                     currency: str | None = None) -> ImmutableSandboxedEnvironment:
     """The sandbox a copy template runs in: no mutation, no private attributes, strict undefined."""
     env = CopySandbox(
         loader=FileSystemLoader(str(folder)),
@@ -59,7 +60,7 @@ def make_environment(folder: Path, channel: str, locale: str) -> ImmutableSandbo
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(locale_filters(locale))
+    env.filters.update(locale_filters(locale, currency))
     env.globals["pick"] = pick
     env.tests["cjk"] = has_cjk
     env.tests["gsm7"] = is_gsm7
@@ -142,12 +143,12 @@ class CopyTemplate:
     _subject_macros: dict
 
     @classmethod
-    def load(cls, path: str | Path, channel: str, locale: str) -> CopyTemplate:
+    def load(cls, path: str | Path, channel: str, locale: str, currency: str | None = None) -> CopyTemplate:
         """Read, parse and statically check ``path``; raise InputError on any problem."""
         path = Path(path)
         if not path.is_file():
             raise InputError("template file not found", file=str(path))
-        env = make_environment(path.parent, channel, locale)
+        env = make_environment(path.parent, channel, locale, currency)
         try:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -31,17 +31,20 @@ def _to_decimal(value) -> Decimal:
     return number
 
 
-def money(value, locale: str = "zh") -> str:
+def money(value, locale: str = "zh", currency: str | None = None) -> str:
     """``1299`` -> ``¥1,299.00`` (zh) or ``$1,299.00`` (en); rounds half up to cents.
+
+    ``currency`` is the symbol to print instead of the locale's own (prices are never converted:
+    an English message about CNY prices should say ``¥``).
 
     Examples
     --------
-    >>> money(1299, "zh"), money("1299.5", "en"), money(-5, "en")
-    ('¥1,299.00', '$1,299.50', '-$5.00')
+    >>> money(1299, "zh"), money("1299.5", "en"), money(-5, "en"), money(1299, "en", "¥")
+    ('¥1,299.00', '$1,299.50', '-$5.00', '¥1,299.00')
     """
     number = _to_decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "-" if number < 0 else ""
-    return f"{sign}{_CURRENCY[locale]}{abs(number):,.2f}"
+    return f"{sign}{currency if currency is not None else _CURRENCY[locale]}{abs(number):,.2f}"
 
 
 def _to_date(value) -> dt.date:
@@ -169,12 +172,12 @@ def discount_label(fraction, locale: str = "zh") -> str:
     return f"{text}折"
 
 
-def locale_filters(locale: str) -> dict:
-    """The filters a template for ``locale`` gets, with the locale bound."""
+def locale_filters(locale: str, currency: str | None = None) -> dict:
+    """The filters a template for ``locale`` gets, with the locale (and currency symbol) bound."""
     if locale not in LOCALES:
         raise FilterInputError(f"unknown locale {locale!r}")
     return {
-        "money": lambda value: money(value, locale),
+        "money": lambda value: money(value, locale, currency),
         "date": lambda value: format_date(value, locale),
         "month_day": lambda value: format_month_day(value, locale),
         "truncate_width": truncate_width,

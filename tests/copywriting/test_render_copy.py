@@ -173,3 +173,15 @@ def test_every_item_has_every_column_and_customers_every_attribute(tmp_path):
     frame = render_copy(recs, users=users, items=items, channel="sms", locale="en", template=template).frame
     assert frame["body"].tolist() == ["Mug in red for gold. Reply STOP", "Cap in assorted colours for you. Reply STOP",
                                       "ghost in assorted colours for you. Reply STOP"]
+
+
+@pytest.mark.parametrize("channel", ["sms", "push", "email"])
+def test_currency_symbol_overrides_the_locale_default(small_shop, channel):
+    """English copy about CNY prices must not print dollars; prices are shown as given, never converted."""
+    recs, users, items = small_shop
+    default = render_copy(recs, users=users, items=items, channel=channel, locale="en").frame
+    yuan = render_copy(recs, users=users, items=items, channel=channel, locale="en", currency="¥").frame
+    text = lambda frame: " ".join(frame["subject"]) + " ".join(frame["body"])  # noqa: E731
+    assert "$" in text(default) and "¥" not in text(default)
+    assert "¥" in text(yuan) and "$" not in text(yuan)
+    assert text(yuan) == text(default).replace("$", "¥")
