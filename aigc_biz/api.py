@@ -4,10 +4,10 @@ evaluate, copy, report, write, run). A nightly batch job calls these; the CLI is
 Example
 -------
 >>> import aigc_biz.api as ab                                    # doctest: +SKIP
->>> data = ab.load("orders.csv")
->>> model = ab.train(data, "cvae", save="models/cvae")
->>> recs = ab.recommend(data, model, top_k=10)
->>> ab.write(recs, db="postgresql+psycopg://bi@warehouse/dw", table="recommendations", run_id="2026-11-23")
+>>> data = ab.load("orders.csv")  # doctest: +SKIP
+>>> model = ab.train(data, "cvae", save="models/cvae")  # doctest: +SKIP
+>>> recs = ab.recommend(data, model, top_k=10)  # doctest: +SKIP
+>>> ab.write(recs, db="postgresql+psycopg://bi@warehouse/dw", table="recommendations", run_id="2026-11-23")  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -92,10 +92,10 @@ def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: i
     """
     if isinstance(model, str):
         model = train(data, model, params)
-    recs = recommend_with_rules(model, users=users, k=top_k, rules=rules,
-                                item_features=_aligned_item_features(model, data), context=context,
-                                progress=progress)
-    return attach_item_info(recs, model.item_ids_, _aligned_item_features(model, data))
+    item_features = _aligned_item_features(model, data)
+    recs = recommend_with_rules(model, users=users, k=top_k, rules=rules, item_features=item_features,
+                                context=context, progress=progress)
+    return attach_item_info(recs, model.item_ids_, item_features)
 
 
 def _aligned_item_features(model: Recommender, data: Interactions) -> pd.DataFrame:

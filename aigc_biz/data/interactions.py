@@ -129,33 +129,20 @@ class Interactions:
 
         Duplicate (user, item) pairs are summed; ``weight_col`` defaults to a count of 1 per row.
         """
-        users = df[user_col].astype(str).to_numpy(dtype=object)
-        items = df[item_col].astype(str).to_numpy(dtype=object)
-        user_ids, u_idx = np.unique(users, return_inverse=True)
-        item_ids, i_idx = np.unique(items, return_inverse=True)
-        w = (np.ones(len(df), dtype=np.float32) if weight_col is None
-             else pd.to_numeric(df[weight_col]).to_numpy(dtype=np.float32))
-        matrix = sp.csr_matrix((w, (u_idx, i_idx)), shape=(len(user_ids), len(item_ids)), dtype=np.float32)
-        matrix.sum_duplicates()
-        events = pd.DataFrame({"user_idx": u_idx.astype(np.int32), "item_idx": i_idx.astype(np.int32),
-                               "weight": w})
+        from aigc_biz.data.loading import build_interactions  # loading imports this module
+        user_attr_cols, item_attr_cols = list(user_attr_cols), dict(item_attr_cols or {})
+        clean = pd.DataFrame({"user": df[user_col].astype(str).to_numpy(dtype=object),
+                              "item": df[item_col].astype(str).to_numpy(dtype=object),
+                              "weight": (np.ones(len(df)) if weight_col is None
+                                         else pd.to_numeric(df[weight_col]).to_numpy(dtype=np.float64))})
         if time_col is not None:
-            events["time"] = pd.to_datetime(df[time_col]).to_numpy()
-        user_features = _first_per_index(df, u_idx, len(user_ids), list(user_attr_cols), None)
-        item_attr_cols = dict(item_attr_cols or {})
-        item_features = _first_per_index(df, i_idx, len(item_ids), list(item_attr_cols), item_attr_cols)
-        return cls(matrix=matrix, user_ids=user_ids, item_ids=item_ids, user_features=user_features,
-                   item_features=item_features, events=events, **kwargs)
+            clean["time"] = pd.to_datetime(df[time_col]).to_numpy()
+        for column in dict.fromkeys([*user_attr_cols, *item_attr_cols]):
+            clean[column] = df[column].to_numpy()
+        roles = ColumnRoles(user=user_col, item=item_col, time=time_col, weight=weight_col,
+                            weight_kind="quantity" if weight_col else None, user_attrs=tuple(user_attr_cols),
+                            item_attrs=item_attr_cols)
+        data = build_interactions(clean, roles)
+        return replace(data, **kwargs) if kwargs else data
 
 
-def _first_per_index(df, idx, n, cols, rename) -> pd.DataFrame:
-    """One row per user/item: the first non-null value of each attribute column."""
-    if not cols:
-        return pd.DataFrame(index=pd.RangeIndex(n))
-    part = df[cols].copy()
-    part["__idx"] = idx
-    first = part.groupby("__idx", sort=True).first().reindex(range(n))
-    first.index = pd.RangeIndex(n)
-    if rename:
-        first = first.rename(columns=rename)
-    return first

@@ -214,7 +214,7 @@ def evaluate(data: Interactions, models, split="random", ks: Sequence[int] = DEF
     Examples
     --------
     >>> board = evaluate(data, ["pop", "itemknn"], split="random")          # doctest: +SKIP
-    >>> board.winner, board.to_frame()[["model", "ndcg@10", "ndcg@10_low", "ndcg@10_high"]]
+    >>> board.winner, board.to_frame()[["model", "ndcg@10", "ndcg@10_low", "ndcg@10_high"]]  # doctest: +SKIP
     """
     ks = _check_ks(ks)
     params = dict(params or {})

@@ -126,21 +126,21 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     Only text (object/string) columns change, and in them only ``str`` cells; numbers, also
     negative ones, stay numbers. Column names are escaped the same way.
     """
-    out = df.copy()
-    for col in out.columns:
-        if _is_text_column(out[col]):
-            out[col] = out[col].map(_escape_cell, na_action="ignore")
-    out.columns = [_escape_cell(c) if isinstance(c, str) else c for c in out.columns]
-    return out
+    return _map_text_cells(df, _escape_cell)
 
 
 def restore_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """Undo :func:`neutralise_formulas` (what :func:`read_recs` does for CSV files)."""
+    return _map_text_cells(df, _unescape_cell)
+
+
+def _map_text_cells(df: pd.DataFrame, fn) -> pd.DataFrame:
+    """A copy of ``df`` with ``fn`` applied to the cells of text columns and to text column names."""
     out = df.copy()
     for col in out.columns:
         if _is_text_column(out[col]):
-            out[col] = out[col].map(_unescape_cell, na_action="ignore")
-    out.columns = [_unescape_cell(c) if isinstance(c, str) else c for c in out.columns]
+            out[col] = out[col].map(fn, na_action="ignore")
+    out.columns = [fn(c) if isinstance(c, str) else c for c in out.columns]
     return out
 
 

@@ -154,11 +154,8 @@ class Recommender(ABC):
         allowed = None
         if candidates is not None:
             allowed = np.zeros(self.n_items, dtype=bool)
-            pos = {t: i for i, t in enumerate(self.item_ids_)}
-            for c in candidates:
-                i = pos.get(str(c))
-                if i is not None:
-                    allowed[i] = True
+            idx = self.item_positions(candidates, strict=False)
+            allowed[idx[idx >= 0]] = True
         idx, scores = self.recommend_indices(history, k, ctx, exclude, allowed, batch_size, progress)
         return indices_to_frame(users, self.item_ids_, idx, scores)
 
@@ -193,10 +190,7 @@ class Recommender(ABC):
         """Most similar items: ``DataFrame[item_id, rank, similar_item_id, score]`` (cosine of item vectors)."""
         self.check_fitted()
         vectors = self.item_vectors()
-        idx = np.array([{t: i for i, t in enumerate(self.item_ids_)}.get(str(t), -1) for t in items])
-        if (idx < 0).any():
-            missing = [str(t) for t, i in zip(items, idx) if i < 0][:3]
-            raise ModelError(f"unknown item id(s): {', '.join(missing)}")
+        idx = self.item_positions(items)
         v = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
         v = torch.nn.functional.normalize(v, dim=1)
         sims = v[torch.as_tensor(idx)] @ v.T
@@ -205,6 +199,17 @@ class Recommender(ABC):
         frame = indices_to_frame(np.asarray([str(t) for t in items], dtype=object), self.item_ids_,
                                  top.indices.numpy(), top.values.numpy())
         return frame.rename(columns={"user_id": "item_id", "item_id": "similar_item_id"})
+
+    def item_positions(self, items, strict: bool = True) -> np.ndarray:
+        """Indices of item ids in the fitted catalogue; unknown ids are -1, or a ModelError when ``strict``."""
+        self.check_fitted()
+        pos = {t: i for i, t in enumerate(self.item_ids_)}
+        items = [str(t) for t in items]
+        idx = np.array([pos.get(t, -1) for t in items], dtype=np.int64)
+        if strict and (idx < 0).any():
+            missing = [t for t, i in zip(items, idx) if i < 0][:3]
+            raise ModelError(f"unknown item id(s): {', '.join(missing)}")
+        return idx
 
     def item_vectors(self) -> np.ndarray:
         """One vector per item for ``similar_items``; default: the item's column of the history."""

@@ -48,7 +48,7 @@ class ContextEncoder:
     --------
     >>> enc = ContextEncoder().fit(pd.DataFrame({"segment": ["vip", "new", "vip"]}))
     >>> enc.transform(pd.DataFrame({"segment": ["new", "gold"]})).tolist()
-    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
     """
 
     def __init__(self, max_values: int = 1000):

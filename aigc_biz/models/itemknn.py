@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import torch
 
 from aigc_biz.data.interactions import Interactions
-from aigc_biz.errors import ConfigError, ModelError
+from aigc_biz.errors import ConfigError
 from aigc_biz.models.base import Recommender, indices_to_frame
 
 #: dense similarity block held at once while fitting (items x block columns), in float32 cells
@@ -84,11 +84,7 @@ class ItemKNN(Recommender):
     def similar_items(self, items, k: int = 10) -> pd.DataFrame:
         """The kept neighbours with the largest similarity; fewer than ``k`` when an item has fewer."""
         self.check_fitted()
-        position = {t: i for i, t in enumerate(self.item_ids_)}
-        idx = np.array([position.get(str(t), -1) for t in items], dtype=np.int64)
-        if (idx < 0).any():
-            missing = [str(t) for t, i in zip(items, idx) if i < 0][:3]
-            raise ModelError(f"unknown item id(s): {', '.join(missing)}")
+        idx = self.item_positions(items)
         # column j of S: items that count towards j; S + S^T covers neighbours in both directions
         symmetric = sp.csr_matrix(self.similarity_.maximum(self.similarity_.T))
         sims = torch.from_numpy(symmetric[idx].toarray())

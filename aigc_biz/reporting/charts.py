@@ -101,12 +101,7 @@ def activity_chart(histogram: dict, x_label: str, y_label: str) -> str | None:
     def draw(fig):
         ax = fig.add_subplot()
         ax.stairs(np.where(counts > 0, counts, np.nan), edges, fill=True, color=DATA_COLOR, alpha=0.85)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        _plain_log_ticks(ax.xaxis)
-        _plain_log_ticks(ax.yaxis)
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(y_label)
+        _log_log_axes(ax, x_label, y_label)
 
     return _render(draw, "activity")
 
@@ -120,14 +115,19 @@ def longtail_chart(curve: dict, x_label: str, y_label: str) -> str | None:
         ax = fig.add_subplot()
         ax.plot(curve["rank"], curve["customers"], color=DATA_COLOR, linewidth=1.8)
         ax.fill_between(curve["rank"], curve["customers"], 1, color=DATA_COLOR, alpha=0.15)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        _plain_log_ticks(ax.xaxis)
-        _plain_log_ticks(ax.yaxis)
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(y_label)
+        _log_log_axes(ax, x_label, y_label)
 
     return _render(draw, "longtail")
+
+
+def _log_log_axes(ax, x_label: str, y_label: str) -> None:
+    """Log scale on both axes with plain tick labels (1, 10, 100), and the axis labels."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_log_ticks(ax.xaxis)
+    _plain_log_ticks(ax.yaxis)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
 
 
 def timeline_chart(over_time: dict | None, y_label: str) -> str | None:
