@@ -11,6 +11,7 @@ Example
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +20,9 @@ import pandas as pd
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import InputError
 from aigc_biz.models.base import Recommender
-from aigc_biz.ranking import BusinessRules, attach_item_info, recommend_with_rules
+from aigc_biz.ranking import BusinessRules, aligned_item_features, attach_item_info, recommend_with_rules
+
+log = logging.getLogger(__name__)
 
 ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
               "event_weights", "time_decay_days", "returns", "sheet")
@@ -73,11 +76,18 @@ def train(data: Interactions, model: str = "cvae", params: dict | None = None, *
 
 
 def load_model(path: str | Path, data: Interactions | None = None) -> Recommender:
-    """A saved model (never runs pickled code); with ``data``, check that its schema matches."""
+    """A saved model (never runs pickled code); with ``data``, check that its schema matches.
+
+    Every way ``data`` was read differently from the training data is logged as a warning (and
+    kept in ``model.schema_warnings_``); a table that shares no item with the model is refused.
+    """
     from aigc_biz.models.artifacts import check_schema, load_model as _load
     model = _load(Path(path))
+    model.schema_warnings_ = []
     if data is not None:
-        check_schema(model, data)
+        model.schema_warnings_ = check_schema(model, data)
+        for warning in model.schema_warnings_:
+            log.warning("%s: %s", path, warning)
     return model
 
 
@@ -86,23 +96,20 @@ def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: i
               params: dict | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Top-``top_k`` items per customer: ``user_id, rank, item_id, score[, title, category]``.
 
+    Each customer is scored from their current history in ``data`` (the model keeps no copy of its
+    training data): what they bought since training is excluded, customers new since training are
+    folded in, and items the model does not know are never recommended (one warning counts them).
     ``model`` is a fitted model, or a registry name (then it is fitted on ``data`` first).
     ``users``: ids to score (default: every customer in ``data``); ids not in the data are cold-start
     customers described by ``context`` (a frame with ``user_id`` and attribute columns).
     """
     if isinstance(model, str):
         model = train(data, model, params)
-    item_features = _aligned_item_features(model, data)
-    recs = recommend_with_rules(model, users=users, k=top_k, rules=rules, item_features=item_features,
-                                context=context, progress=progress)
-    return attach_item_info(recs, model.item_ids_, item_features)
-
-
-def _aligned_item_features(model: Recommender, data: Interactions) -> pd.DataFrame:
-    """Item attributes in the model's item order (a loaded model may index items differently)."""
-    features = data.item_features.copy()
-    features.index = pd.Index(data.item_ids, name="item_id")
-    return features.reindex(pd.Index(model.item_ids_, name="item_id")).reset_index(drop=True)
+    top = recommend_with_rules(model, data, users=users, k=top_k, rules=rules, context=context, progress=progress)
+    recs = attach_item_info(top.to_frame(), model.item_ids_, aligned_item_features(model, data))
+    recs.attrs["warnings"] = ([f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "
+                               f"to the model and were never recommended"] if top.unknown_items.size else [])
+    return recs
 
 
 def evaluate(data: Interactions, models=("pop", "itemknn", "ease", "cvae", "cgan"), split: str = "random",

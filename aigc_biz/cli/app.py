@@ -134,6 +134,8 @@ def recommend(
     if model_path is not None:
         fitted = api.load_model(model_path, loaded)
         info(f"Loaded model {fitted.name} from {display_path(model_path)}", quiet)
+        for warning in fitted.schema_warnings_:
+            info(f"Warning: {warning}", quiet)
     else:
         with training_progress(model, quiet) as on_epoch:
             fitted = api.train(loaded, model, parse_params(param), device=device, seed=seed, save=save_model,
@@ -150,6 +152,8 @@ def recommend(
     with progress_bar("recommending", n_users, quiet) as advance:
         recs = api.recommend(loaded, fitted, top_k=top_k, users=user_ids, rules=rules, context=context,
                              progress=advance)
+    for warning in recs.attrs.get("warnings", []):
+        info(f"Warning: {warning}", quiet)
     written = {"recommendations": display_path(api.write(recs, path=output))}
     run = _run_id(run_id)
     if out_db:

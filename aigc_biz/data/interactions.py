@@ -61,6 +61,8 @@ class Interactions:
     roles: ColumnRoles | None = None
     source: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: how the table was read beyond the roles: ``event_weights``, ``time_decay_days``, ``returns``
+    load_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.matrix = sp.csr_matrix(self.matrix, dtype=np.float32)

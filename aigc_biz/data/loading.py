@@ -114,7 +114,10 @@ def load_interactions(source: str | Path | pd.DataFrame, *, table: str | None = 
                          weight_col=weight_col, user_attrs=user_attrs, item_attrs=item_attrs,
                          weight_kind=weight_kind, source=name)
     clean, warnings = validate_frame(frame, roles, source=name, event_weights=event_weights, returns=returns)
-    return build_interactions(clean, roles, source=name, warnings=warnings, time_decay_days=time_decay_days)
+    data = build_interactions(clean, roles, source=name, warnings=warnings, time_decay_days=time_decay_days)
+    data.load_options = {"event_weights": dict(event_weights) if event_weights else None,
+                         "time_decay_days": time_decay_days, "returns": returns}
+    return data
 
 
 def _check_options(returns, time_decay_days, event_weights) -> None:

@@ -109,25 +109,16 @@ def metrics_from_topk(topk: np.ndarray, target: sp.spmatrix, train: sp.spmatrix,
     return results, per_user
 
 
-def _test_context(split: "Split", rows: np.ndarray, n_rows: int) -> pd.DataFrame | None:
-    """User attributes of the evaluated rows, when the split's rows line up with the training users."""
-    features = getattr(split, "test_context", None)
-    if features is None:
-        features = split.train.user_features
-    if features is None or len(features.columns) == 0 or len(features) != n_rows:
-        return None
-    return features.iloc[rows].reset_index(drop=True)
-
-
 def score_split(model: "Recommender", split: "Split", ks: Sequence[int] = DEFAULT_KS, *, fit: bool = True,
                 exclude: sp.spmatrix | None = None, n_boot: int = 1000, seed: int = 0,
                 item_categories="auto", batch_size: int = 1024,
                 progress: Callable[[dict], None] | None = None) -> dict:
     """Fit ``model`` on ``split.train`` (unless ``fit=False``) and score its top-k lists on the test part.
 
-    Each user with held-out items gets ``recommend_indices(test_input row, k=max(ks), context=the user's
-    attributes, exclude=...)``; ``exclude`` defaults to ``split.test_input`` (never recommend what the
-    input already holds). Bench scripts pass e.g. train + valid to follow a published protocol.
+    Each user with held-out items is scored through the one scoring path, ``model.recommend_topk``, on
+    the split's test input (as an Interactions with the training data's users, items and attributes),
+    so evaluation ranks exactly as ``recommend`` does; what the input holds is never recommended, and
+    ``exclude`` adds more pairs (bench scripts pass e.g. train + valid to follow a published protocol).
 
     Returns
     -------
@@ -147,12 +138,13 @@ def score_split(model: "Recommender", split: "Split", ks: Sequence[int] = DEFAUL
     if len(rows) == 0:
         raise InputError(f"split {split.name!r} has no user with held-out items",
                          hint="the data may be too small to evaluate; add interactions or use another split")
-    exclude = test_input if exclude is None else sp.csr_matrix(exclude)
-    context = _test_context(split, rows, test_input.shape[0])
+    scored_data = split.train.with_matrix(test_input)
+    extra = None if exclude is None else _in_model_space(model, split.train, sp.csr_matrix(exclude)[rows])
     report({"stage": "score", "users": len(rows)})
     started = time.perf_counter()
-    topk, _ = model.recommend_indices(test_input[rows], k=ks[-1], context=context, exclude=exclude[rows],
-                                      batch_size=batch_size)
+    top = model.recommend_topk(scored_data, split.train.user_ids[rows], k=ks[-1], exclude=extra,
+                               batch_size=batch_size)
+    topk = _in_data_space(model, split.train, top.indices)
     score_seconds = time.perf_counter() - started
     if isinstance(item_categories, str) and item_categories == "auto":
         item_categories = item_categories_of(split.train)
@@ -160,6 +152,21 @@ def score_split(model: "Recommender", split: "Split", ks: Sequence[int] = DEFAUL
                                           item_categories=item_categories, n_boot=n_boot, seed=seed)
     return {"metrics": metrics, "per_user": per_user, "user_rows": rows, "topk": topk,
             "fit_seconds": fit_seconds, "score_seconds": score_seconds, "users_evaluated": int(len(rows))}
+
+
+def _in_model_space(model: "Recommender", data: Interactions, matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Columns of ``matrix`` (data's items) moved to the model's item columns; unknown items dropped."""
+    columns = model.item_positions(data.item_ids, strict=False)
+    keep = columns >= 0
+    move = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (np.flatnonzero(keep), columns[keep])),
+                         shape=(data.n_items, model.n_items))
+    return sp.csr_matrix(matrix @ move)
+
+
+def _in_data_space(model: "Recommender", data: Interactions, topk: np.ndarray) -> np.ndarray:
+    """Top-k model item indices as indices of ``data``'s items (-1 stays padding)."""
+    to_data = data.item_index(model.item_ids_)
+    return np.where(topk >= 0, to_data[np.clip(topk, 0, None)], -1)
 
 
 def _named_models(models, params: dict[str, dict], seed: int) -> list[tuple[str, "Recommender"]]:

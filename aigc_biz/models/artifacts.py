@@ -3,12 +3,14 @@
 A saved model is a folder::
 
     model.json              name, class, hyper-parameters, fitted metadata, versions, data schema, checksums
-    ids.json                user and item ids, exactly as strings (leading zeros kept)
-    arrays.safetensors      the fitted history (CSR parts) and the model's own arrays (``state.<key>``)
-    user_features.parquet   user attributes (only when the data had any)
+    ids.json                item ids, exactly as strings (leading zeros kept)
+    arrays.safetensors      the model's own arrays (``state.<key>``): weights, never the training data
 
-Loading reads data only (no code runs), checks the format version and every file's SHA-256,
-and rebuilds the model through the registry.
+A model holds weights and vocabularies only: it scores whatever interactions it is handed later.
+A model folder is untrusted input. Loading reads data only (no code runs), checks the format
+version and every file's SHA-256, then every array's dtype, shape and values against the metadata
+(CSR bounds, vocabulary sizes, NaN/inf) before the model is rebuilt through the registry: any
+violation is a :class:`ModelError` (exit 2), never a crash or a silently empty result.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as dump_arrays
@@ -28,13 +29,15 @@ from safetensors.numpy import save as dump_arrays
 from aigc_biz._version import __version__
 from aigc_biz.errors import AigcBizError, ModelError, OutputError
 
+#: tag written into every saved model so a later release can refuse what it cannot read
+#: (2: weights and vocabularies only, no training matrix; data schema recorded)
+FORMAT_VERSION = 2
+
 MODEL_FILE = "model.json"
 IDS_FILE = "ids.json"
 ARRAYS_FILE = "arrays.safetensors"
-USER_FEATURES_FILE = "user_features.parquet"
 
 _STATE_PREFIX = "state."
-_HISTORY_KEYS = ("history.data", "history.indices", "history.indptr", "history.shape")
 
 
 def save_model(model, path: Path) -> Path:
@@ -51,8 +54,6 @@ def save_model(model, path: Path) -> Path:
     OutputError
         The folder cannot be written (read-only disk, parent is a file...); an older model stays intact.
     """
-    from aigc_biz.models.base import FORMAT_VERSION
-
     model.check_fitted()
     path = Path(path)
     _refuse_to_clobber(path)
@@ -61,13 +62,9 @@ def save_model(model, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
         checksums = {}
-        ids = {"user_ids": [str(u) for u in model.user_ids_], "item_ids": [str(t) for t in model.item_ids_]}
+        ids = {"item_ids": [str(t) for t in model.item_ids_]}
         checksums[IDS_FILE] = _write_bytes(tmp / IDS_FILE, json.dumps(ids, ensure_ascii=False).encode("utf-8"))
         checksums[ARRAYS_FILE] = _write_bytes(tmp / ARRAYS_FILE, dump_arrays(_collect_arrays(model)))
-        features = model.user_features_
-        if len(features.columns):
-            _parquet_safe(features).to_parquet(tmp / USER_FEATURES_FILE, index=False)
-            checksums[USER_FEATURES_FILE] = _sha256(tmp / USER_FEATURES_FILE)
         manifest = {
             "format_version": FORMAT_VERSION,
             "aigc_biz_version": __version__,
@@ -76,9 +73,9 @@ def save_model(model, path: Path) -> Path:
             "params": _to_json(model.get_params(), "hyper-parameters", path),
             "meta": _to_json(model._meta(), "fitted metadata", path),
             "schema": {
-                "n_users": len(model.user_ids_),
                 "n_items": len(model.item_ids_),
-                "user_feature_columns": [str(c) for c in features.columns],
+                "user_feature_columns": [str(c) for c in model.user_feature_columns_],
+                "data": _to_json(getattr(model, "schema_", {}), "data schema", path),
             },
             "checksums": checksums,
         }
@@ -101,7 +98,6 @@ def load_model(path: Path):
         ``path`` is not a saved model folder, was written by another format version,
         or one of its files is missing, corrupt or changed since it was saved.
     """
-    from aigc_biz.models.base import FORMAT_VERSION
     from aigc_biz.models.registry import get_model_class
 
     path = Path(path)
@@ -144,34 +140,65 @@ def load_model(path: Path):
     try:
         ids = json.loads((path / IDS_FILE).read_text(encoding="utf-8"))
         arrays = load_arrays((path / ARRAYS_FILE).read_bytes())
-        user_ids = np.asarray([str(u) for u in ids["user_ids"]], dtype=object)
-        item_ids = np.asarray([str(t) for t in ids["item_ids"]], dtype=object)
-        shape = tuple(int(n) for n in arrays["history.shape"])
-        history = sp.csr_matrix((arrays["history.data"], arrays["history.indices"], arrays["history.indptr"]),
-                                shape=shape)
-        if USER_FEATURES_FILE in checksums:
-            features = pd.read_parquet(path / USER_FEATURES_FILE)
-        else:
-            features = pd.DataFrame(index=pd.RangeIndex(len(user_ids)))
-    except Exception as exc:  # noqa: BLE001 - safetensors, pyarrow and json each raise their own error types
+        item_list = ids["item_ids"]
+        columns = schema["user_feature_columns"]
+        if not isinstance(item_list, list) or not isinstance(columns, list):
+            raise TypeError("item ids and user feature columns must be lists")
+        item_ids = np.asarray([str(t) for t in item_list], dtype=object)
+        user_feature_columns = [str(c) for c in columns]
+    except Exception as exc:  # noqa: BLE001 - safetensors and json each raise their own error types
         raise ModelError(f"cannot read the saved arrays ({exc.__class__.__name__}: {exc})", file=where) from None
-    if (shape != (len(user_ids), len(item_ids)) or len(features) != len(user_ids)
-            or shape != (schema.get("n_users"), schema.get("n_items"))):
-        raise ModelError("ids, history and user attributes disagree on the number of users/items", file=where)
-    model.user_ids_ = user_ids
+    if len(item_ids) == 0 or schema.get("n_items") != len(item_ids) or len(set(item_ids)) != len(item_ids):
+        raise ModelError("the item vocabulary disagrees with model.json (size or duplicate ids)", file=where)
+    for key, value in arrays.items():
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ModelError(f"saved array {key!r} holds NaN or infinite values", file=where)
     model.item_ids_ = item_ids
-    model.history_ = history.astype(np.float32)
-    model.user_features_ = features.reset_index(drop=True)
+    model.user_feature_columns_ = user_feature_columns
+    model.schema_ = schema.get("data") if isinstance(schema.get("data"), dict) else {}
     state = {key[len(_STATE_PREFIX):]: value for key, value in arrays.items() if key.startswith(_STATE_PREFIX)}
     try:
         model._set_state(state, meta)
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise ModelError(f"saved state does not fit a {name!r} model ({exc})", file=where) from None
     return model
 
 
+def expect_array(state: dict, key: str, shape: tuple, kind: str = "f") -> np.ndarray:
+    """``state[key]`` if it has exactly ``shape`` (None = any length) and dtype kind ``kind``, else ValueError."""
+    if key not in state:
+        raise KeyError(f"array {key!r} is missing")
+    value = np.asarray(state[key])
+    if value.dtype.kind not in kind or value.ndim != len(shape) or any(
+            want is not None and got != want for got, want in zip(value.shape, shape)):
+        raise ValueError(f"array {key!r} has shape {value.shape} and dtype {value.dtype}, expected {shape} of kind "
+                         f"{kind!r}")
+    return value
+
+
+def checked_csr(state: dict, prefix: str, shape: tuple[int, int]) -> sp.csr_matrix:
+    """A CSR matrix from ``prefix.data/indices/indptr/shape`` after checking every bound against ``shape``.
+
+    scipy trusts its inputs: an out-of-range index would crash the process in a later product.
+    """
+    saved = tuple(int(n) for n in expect_array(state, f"{prefix}.shape", (2,), "iu"))
+    if saved != tuple(shape):
+        raise ValueError(f"{prefix} has shape {saved}, expected {tuple(shape)}")
+    data = expect_array(state, f"{prefix}.data", (None,), "f")
+    indices = expect_array(state, f"{prefix}.indices", (len(data),), "iu").astype(np.int64)
+    indptr = expect_array(state, f"{prefix}.indptr", (shape[0] + 1,), "iu").astype(np.int64)
+    if indptr[0] != 0 or indptr[-1] != len(data) or (np.diff(indptr) < 0).any():
+        raise ValueError(f"{prefix} has an inconsistent row pointer")
+    if len(indices) and (indices.min() < 0 or indices.max() >= shape[1]):
+        raise ValueError(f"{prefix} has a column index out of range")
+    return sp.csr_matrix((data.astype(np.float32), indices, indptr), shape=shape)
+
+
 def check_schema(model, data) -> list[str]:
     """Refuse to apply a fitted ``model`` to ``data`` described differently; return soft warnings.
+
+    Warnings name each way ``data`` was read differently from the training data (column roles,
+    event weights, time decay, returns handling) and count the items the model does not know.
 
     Raises
     ------
@@ -180,7 +207,7 @@ def check_schema(model, data) -> list[str]:
         data's items is known to the model.
     """
     model.check_fitted()
-    fitted_cols = [str(c) for c in model.user_features_.columns]
+    fitted_cols = [str(c) for c in model.user_feature_columns_]
     data_cols = [str(c) for c in data.user_features.columns]
     if set(fitted_cols) != set(data_cols):
         missing = sorted(set(fitted_cols) - set(data_cols))
@@ -193,44 +220,49 @@ def check_schema(model, data) -> list[str]:
     if len(data.item_ids) and shared == 0:
         raise ModelError(f"none of the {len(data.item_ids):,} items in the data is known to the "
                          f"{model.name!r} model", hint="is this the same catalogue (same item id column)?")
-    warnings = []
+    from aigc_biz.models.base import data_schema
+    warnings = schema_differences(getattr(model, "schema_", {}) or {}, data_schema(data))
     if shared < len(data.item_ids):
         warnings.append(f"{len(data.item_ids) - shared:,} of {len(data.item_ids):,} items are unknown to the "
                         f"model and will never be recommended")
     return warnings
 
 
+_ROLE_NAMES = {"user": "customer column", "item": "item column", "time": "time column",
+               "weight": "weight column", "weight_kind": "weight kind", "user_attrs": "user attributes",
+               "item_attrs": "item attributes"}
+
+
+def schema_differences(fitted: dict, current: dict) -> list[str]:
+    """One warning per way ``current`` (a :func:`~aigc_biz.models.base.data_schema`) differs from ``fitted``."""
+    if not fitted:
+        return []
+    out = []
+    old_roles, new_roles = fitted.get("roles") or {}, current.get("roles") or {}
+    for key, label in _ROLE_NAMES.items():
+        if key in old_roles and old_roles.get(key) != new_roles.get(key):
+            out.append(f"the data's {label} is {new_roles.get(key)!r}; the model was trained with "
+                       f"{old_roles.get(key)!r}")
+    for key, label in (("event_weights", "event weights"), ("time_decay_days", "time decay (days)"),
+                       ("returns", "returns handling")):
+        if fitted.get(key) != current.get(key):
+            out.append(f"the data was read with {label} {current.get(key)!r}; the model was trained with "
+                       f"{fitted.get(key)!r}")
+    return out
+
+
 # --- helpers -----------------------------------------------------------------------------------------
 def _collect_arrays(model) -> dict[str, np.ndarray]:
-    history = sp.csr_matrix(model.history_, dtype=np.float32)
-    history.sort_indices()
-    arrays = {
-        "history.data": np.ascontiguousarray(history.data, dtype=np.float32),
-        "history.indices": np.ascontiguousarray(history.indices, dtype=np.int64),
-        "history.indptr": np.ascontiguousarray(history.indptr, dtype=np.int64),
-        "history.shape": np.asarray(history.shape, dtype=np.int64),
-    }
+    arrays = {}
     for key, value in model._state().items():
         value = np.asarray(value)
         if value.dtype == object or value.dtype.kind in "USV":
             raise ModelError(f"state array {key!r} of model {model.name!r} is not numeric",
                              hint="put strings in _meta() instead")
         arrays[_STATE_PREFIX + key] = np.ascontiguousarray(value)
+    if not arrays:  # safetensors needs at least one tensor
+        arrays["n_items"] = np.asarray([len(model.item_ids_)], dtype=np.int64)
     return arrays
-
-
-def _parquet_safe(features: pd.DataFrame) -> pd.DataFrame:
-    """String column names, and text columns as str or missing (Parquet refuses mixed-type columns)."""
-    frame = features.reset_index(drop=True).copy()
-    frame.columns = [str(c) for c in frame.columns]
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda v: None if _is_missing(v) else str(v)).astype(object)
-    return frame
-
-
-def _is_missing(value) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
 def _to_json(value, what: str, path: Path):

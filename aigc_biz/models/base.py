@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
+from dataclasses import dataclass
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -21,9 +23,9 @@ import torch
 from aigc_biz._version import __version__
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ModelError, NotFittedError
+from aigc_biz.models.artifacts import FORMAT_VERSION
 
-#: tag written into every saved model so a later release can refuse what it cannot read
-FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 class Recommender(ABC):
@@ -61,19 +63,22 @@ class Recommender(ABC):
 
     # --- fitting -------------------------------------------------------------------------------
     def fit(self, data: Interactions, progress: Callable[[dict], None] | None = None) -> "Recommender":
-        """Fit on ``data`` and return ``self``. ``progress`` receives dicts (epoch, loss, ndcg...)."""
+        """Fit on ``data`` and return ``self``. ``progress`` receives dicts (epoch, loss, ndcg...).
+
+        The model keeps what scoring needs (weights, the item vocabulary, the data's schema), never the
+        training matrix: :meth:`recommend` scores the interactions it is handed.
+        """
         if data.n_users == 0 or data.n_items == 0 or data.nnz == 0:
             raise ModelError("cannot fit on an empty interaction matrix")
-        self.user_ids_ = np.asarray(data.user_ids, dtype=object)
         self.item_ids_ = np.asarray(data.item_ids, dtype=object)
-        self.history_ = sp.csr_matrix(data.matrix, dtype=np.float32)
-        self.user_features_ = data.user_features.reset_index(drop=True).copy()
+        self.user_feature_columns_ = [str(c) for c in data.user_features.columns]
+        self.schema_ = data_schema(data)
         self._fit(data, progress)
         return self
 
     @abstractmethod
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
-        """Learn the model's state from ``data`` (ids and history are already stored)."""
+        """Learn the model's state from ``data`` (the item vocabulary is already stored)."""
 
     @abstractmethod
     def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None) -> np.ndarray | torch.Tensor:
@@ -88,13 +93,67 @@ class Recommender(ABC):
         self.check_fitted()
         return len(self.item_ids_)
 
+    # --- the data handed in -> model-space history ------------------------------------------------
+    def history_matrix(self, data: Interactions) -> sp.csr_matrix:
+        """The (data users x data items) history this model scores from; default ``data.matrix``.
+
+        Models that weight history rows (recency) override this; it runs on the data being scored.
+        """
+        return data.matrix
+
+    def history_for(self, data: Interactions, users=None, context: pd.DataFrame | None = None) -> "ScoringInput":
+        """Each customer's current history, from ``data``, in the model's item space.
+
+        ``users`` default to every customer of ``data``; an id not in ``data`` has an empty history
+        (a cold-start customer described by ``context``). Items of ``data`` the model never saw are
+        dropped from the history (and so can never be recommended); ``unknown_items`` counts them.
+        """
+        self.check_fitted()
+        if not isinstance(data, Interactions):
+            raise ModelError(f"{self.name}: recommend/score needs the interactions to score (an Interactions), "
+                             f"not {type(data).__name__}", hint="model.recommend(data, users, k=10)")
+        users = (np.asarray(data.user_ids, dtype=object) if users is None
+                 else np.asarray([str(u) for u in users], dtype=object))
+        columns = self.item_positions(data.item_ids, strict=False)
+        known_items = columns >= 0
+        # data item j -> model item columns[j]; unknown items map nowhere
+        to_model = sp.csr_matrix((np.ones(int(known_items.sum()), dtype=np.float32),
+                                  (np.flatnonzero(known_items), columns[known_items])),
+                                 shape=(data.n_items, self.n_items))
+        rows = data.user_index(users)
+        known = rows >= 0
+        select = sp.csr_matrix((np.ones(int(known.sum()), dtype=np.float32), (np.flatnonzero(known), rows[known])),
+                               shape=(len(users), data.n_users))
+        source = sp.csr_matrix(self.history_matrix(data), dtype=np.float32)
+        history = sp.csr_matrix(select @ source @ to_model, dtype=np.float32)
+        history.eliminate_zeros()
+        history.sort_indices()
+        cols = list(self.user_feature_columns_)
+        ctx = pd.DataFrame(index=pd.RangeIndex(len(users)), columns=cols, dtype=object)
+        shared_data = [c for c in cols if c in data.user_features.columns]
+        if shared_data and known.any():
+            ctx.loc[known, shared_data] = data.user_features.iloc[rows[known]][shared_data].to_numpy()
+        if context is not None and cols:
+            given = context.set_index("user_id") if "user_id" in context.columns else context
+            given = given.copy()
+            given.index = given.index.astype(str)
+            given = given[~given.index.duplicated()]
+            hit = np.array([u in given.index for u in users], dtype=bool)
+            shared = [c for c in cols if c in given.columns]
+            if hit.any() and shared:
+                ctx.loc[hit, shared] = given.loc[users[hit], shared].to_numpy()
+        unknown = np.flatnonzero(~known_items)
+        return ScoringInput(users=users, history=history, context=ctx,
+                            unknown_items=np.asarray(data.item_ids, dtype=object)[unknown])
+
     # --- top-k in bounded memory ---------------------------------------------------------------
     def recommend_indices(self, history: sp.csr_matrix, k: int = 10, context: pd.DataFrame | None = None,
                           exclude: sp.csr_matrix | None = None, allowed: np.ndarray | None = None,
                           batch_size: int = 1024, progress: Callable[[int], None] | None = None
                           ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` item indices and scores for each history row, scored in chunks.
+        """Top-``k`` item indices and scores for each row of a model-space history, scored in chunks.
 
+        The low-level step under :meth:`recommend_topk`; call that one with an :class:`Interactions`.
         ``exclude``: sparse (n_rows, n_items); its stored entries are never recommended.
         ``allowed``: boolean mask over items; False items are never recommended.
         Rows with fewer than ``k`` eligible items are padded with index -1 and score -inf.
@@ -102,6 +161,8 @@ class Recommender(ABC):
         self.check_fitted()
         history = sp.csr_matrix(history, dtype=np.float32)
         n_rows, n_items = history.shape[0], self.n_items
+        if history.shape[1] != n_items:
+            raise ModelError(f"history has {history.shape[1]} item columns, the model knows {n_items}")
         k_eff = max(0, min(int(k), n_items))
         out_idx = np.full((n_rows, k), -1, dtype=np.int64)
         out_score = np.full((n_rows, k), -np.inf, dtype=np.float32)
@@ -114,6 +175,7 @@ class Recommender(ABC):
                 ctx = None if context is None else context.iloc[start:stop]
                 scores = self.score_batch(history[start:stop], ctx)
                 scores = torch.as_tensor(scores).detach().to("cpu", torch.float32).clone()
+                scores[~torch.isfinite(scores)] = -torch.inf
                 if banned is not None:
                     scores[:, banned] = -torch.inf
                 if exclude is not None:
@@ -129,62 +191,57 @@ class Recommender(ABC):
                     progress(stop - start)
         return out_idx, out_score
 
-    def recommend(self, users=None, k: int = 10, exclude_seen: bool = True, candidates=None,
-                  context: pd.DataFrame | None = None, batch_size: int = 1024,
-                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-        """Top-``k`` recommendations as ``DataFrame[user_id, rank, item_id, score]``.
+    def recommend_topk(self, data: Interactions, users=None, k: int = 10, *, exclude_seen: bool = True,
+                       candidates=None, allowed: np.ndarray | None = None, exclude: sp.spmatrix | None = None,
+                       context: pd.DataFrame | None = None, batch_size: int = 1024,
+                       progress: Callable[[int], None] | None = None) -> "TopK":
+        """The one scoring path: top-``k`` model item indices for customers of ``data``.
+
+        Library, CLI, pipelines and evaluation all come through here (business rules build ``allowed``).
 
         Parameters
         ----------
+        data : Interactions
+            The *current* interactions: each customer is scored from their history in it.
         users : iterable of str, optional
-            Ids to recommend for; default every user seen in ``fit``. An id never seen is a
-            cold-start user: empty history, context from ``context`` when given.
+            Default: every customer of ``data``. Ids not in ``data`` are cold-start customers.
         exclude_seen : bool
-            Never recommend what the user already interacted with in the fitted data.
+            Never recommend what the customer has in ``data`` (bought since training included).
         candidates : iterable of item ids, optional
-            Only these items may be recommended (e.g. what is in stock).
-        context : DataFrame, optional
-            Index or column ``user_id``; attribute columns as in the training data. Used for
-            cold-start users and, by context-aware models, for everyone listed.
+            Only these items may be recommended.
+        allowed : bool array over the model's items, optional
+            Another restriction, combined with ``candidates``.
+        exclude : sparse (len(users), n_items), optional
+            Extra (row, item) pairs never to recommend, in the model's item space.
         """
-        self.check_fitted()
-        users = self.user_ids_ if users is None else np.asarray([str(u) for u in users], dtype=object)
-        history, ctx = self.history_for(users, context)
-        exclude = history if exclude_seen else None
-        allowed = None
+        scoring = self.history_for(data, users, context)
+        if scoring.unknown_items.size:
+            log.warning("%s of %s items in the data are unknown to the %r model and are never recommended",
+                        f"{scoring.unknown_items.size:,}", f"{data.n_items:,}", self.name)
+        mask = None if allowed is None else np.asarray(allowed, dtype=bool).copy()
         if candidates is not None:
-            allowed = np.zeros(self.n_items, dtype=bool)
+            wanted = np.zeros(self.n_items, dtype=bool)
             idx = self.item_positions(candidates, strict=False)
-            allowed[idx[idx >= 0]] = True
-        idx, scores = self.recommend_indices(history, k, ctx, exclude, allowed, batch_size, progress)
-        return indices_to_frame(users, self.item_ids_, idx, scores)
+            wanted[idx[idx >= 0]] = True
+            mask = wanted if mask is None else (mask & wanted)
+        banned = scoring.history if exclude_seen else None
+        if exclude is not None:
+            extra = sp.csr_matrix(exclude, dtype=np.float32)
+            banned = extra if banned is None else sp.csr_matrix(banned + extra)
+        idx, scores = self.recommend_indices(scoring.history, k, scoring.context, banned, mask, batch_size, progress)
+        return TopK(users=scoring.users, item_ids=self.item_ids_, indices=idx, scores=scores,
+                    unknown_items=scoring.unknown_items)
 
-    def history_for(self, users: np.ndarray, context: pd.DataFrame | None = None
-                    ) -> tuple[sp.csr_matrix, pd.DataFrame]:
-        """History rows and context rows for the given ids (unknown ids get an empty history)."""
-        self.check_fitted()
-        pos = {u: i for i, u in enumerate(self.user_ids_)}
-        rows = np.array([pos.get(u, -1) for u in users], dtype=np.int64)
-        known = rows >= 0
-        history = sp.csr_matrix((len(users), self.n_items), dtype=np.float32)
-        if known.any():
-            sel = sp.csr_matrix((np.ones(known.sum(), dtype=np.float32),
-                                 (np.flatnonzero(known), rows[known])),
-                                shape=(len(users), len(self.user_ids_)))
-            history = sp.csr_matrix(sel @ self.history_)
-        cols = list(self.user_features_.columns)
-        ctx = pd.DataFrame(index=pd.RangeIndex(len(users)), columns=cols, dtype=object)
-        if cols and known.any():
-            ctx.loc[known, cols] = self.user_features_.iloc[rows[known]][cols].to_numpy()
-        if context is not None and cols:
-            given = context.set_index("user_id") if "user_id" in context.columns else context
-            given.index = given.index.astype(str)
-            given = given[~given.index.duplicated()]
-            hit = np.array([u in given.index for u in users])
-            shared = [c for c in cols if c in given.columns]
-            if hit.any() and shared:
-                ctx.loc[hit, shared] = given.loc[users[hit], shared].to_numpy()
-        return history, ctx
+    def recommend(self, data: Interactions, users=None, k: int = 10, *, exclude_seen: bool = True,
+                  candidates=None, context: pd.DataFrame | None = None, batch_size: int = 1024,
+                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+        """Top-``k`` recommendations from ``data``'s current histories: ``DataFrame[user_id, rank, item_id, score]``.
+
+        See :meth:`recommend_topk` for the parameters. ``context``: a frame with ``user_id`` (or that
+        index) and attribute columns as in the training data, for cold-start customers or overrides.
+        """
+        return self.recommend_topk(data, users, k, exclude_seen=exclude_seen, candidates=candidates,
+                                   context=context, batch_size=batch_size, progress=progress).to_frame()
 
     def similar_items(self, items, k: int = 10) -> pd.DataFrame:
         """Most similar items: ``DataFrame[item_id, rank, similar_item_id, score]`` (cosine of item vectors)."""
@@ -212,16 +269,17 @@ class Recommender(ABC):
         return idx
 
     def item_vectors(self) -> np.ndarray:
-        """One vector per item for ``similar_items``; default: the item's column of the history."""
-        return self.history_.T.toarray()
+        """One vector per item (n_items, d) for ``similar_items``."""
+        raise ModelError(f"model {self.name!r} has no item vectors for similar_items")
 
     # --- saving without pickle -------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
-        """Fitted arrays to save (beyond ids and history). Override in subclasses."""
+        """Fitted arrays to save (beyond the item ids). Override in subclasses."""
         return {}
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
-        """Restore what ``_state`` returned."""
+        """Restore what ``_state`` returned. The arrays come from an untrusted folder: check every shape
+        against the vocabulary (``self.item_ids_``) and raise ValueError on any mismatch."""
 
     def _meta(self) -> dict:
         """JSON-able fitted metadata beyond the arrays (vocabularies...). Override in subclasses."""
@@ -240,6 +298,40 @@ class Recommender(ABC):
         if cls is not Recommender and not isinstance(model, cls):
             raise ModelError(f"{path} holds a {model.name!r} model, not {cls.name!r}")
         return model
+
+
+@dataclass
+class ScoringInput:
+    """What one scoring call works from: ids, model-space history rows, context rows."""
+
+    users: np.ndarray
+    history: sp.csr_matrix
+    context: pd.DataFrame
+    #: item ids of the scored data that the model does not know (never recommended)
+    unknown_items: np.ndarray
+
+
+@dataclass
+class TopK:
+    """Top-k lists in the model's item space (index -1 and score -inf pad short rows)."""
+
+    users: np.ndarray
+    item_ids: np.ndarray
+    indices: np.ndarray
+    scores: np.ndarray
+    unknown_items: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        return indices_to_frame(self.users, self.item_ids, self.indices, self.scores)
+
+
+def data_schema(data: Interactions) -> dict:
+    """How a table was read: column roles, user attribute columns, event weights, time decay, returns."""
+    roles = data.roles.to_dict() if data.roles is not None else {}
+    options = dict(data.load_options or {})
+    return {"roles": roles, "user_feature_columns": [str(c) for c in data.user_features.columns],
+            "event_weights": options.get("event_weights"), "time_decay_days": options.get("time_decay_days"),
+            "returns": options.get("returns")}
 
 
 def indices_to_frame(users: np.ndarray, item_ids: np.ndarray, idx: np.ndarray, scores: np.ndarray) -> pd.DataFrame:

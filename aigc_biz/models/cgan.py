@@ -187,7 +187,7 @@ class ConditionalGAN(Recommender):
     Examples
     --------
     >>> model = ConditionalGAN(epochs=30, device="cpu").fit(interactions)      # doctest: +SKIP
-    >>> model.recommend(["C000847"], k=5)                                      # doctest: +SKIP
+    >>> model.recommend(data, ["C000847"], k=5)                                      # doctest: +SKIP
 
     References
     ----------
@@ -249,7 +249,7 @@ class ConditionalGAN(Recommender):
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
         self._check_params()
-        fit = prepare_fit(self)
+        fit = prepare_fit(self, data)
         generator, discriminator = self._build(fit.matrix.shape[1], fit.n_context)
         generator, discriminator = generator.to(fit.device), discriminator.to(fit.device)
         task = _CGANTask(generator, discriminator, self)

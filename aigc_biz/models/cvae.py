@@ -121,14 +121,25 @@ class _CVAETask(TrainingTask):
         self.has_context = has_context
         self.modules = {"net": net}
         self.optimizers = {"adam": torch.optim.Adam(net.parameters(), lr=model.lr, weight_decay=model.weight_decay)}
+        self._unknown: torch.Tensor | None = None
+
+    def unknown_context(self, context: torch.Tensor) -> torch.Tensor:
+        """The one-hot row of a customer whose every attribute is unknown (slot 0 of each block)."""
+        if self._unknown is None:
+            self._unknown = self.model.context_encoder_.transform(None, n_rows=1).to(context.device)
+        return self._unknown.expand_as(context)
 
     def train_batch(self, batch, context, runtime: TrainingRuntime, step: int) -> float:
         model, net = self.model, self.net
         x = (batch > 0).float()
         if self.has_context and model.cold_start_rate > 0:
-            # some rows see no history, so the model also learns p(items | context) for new customers
+            # some rows see no history, so the model also learns p(items | context) for new customers;
+            # as many others see no context, so a customer whose attributes are missing (new since the
+            # model was trained) is still scored from their history
             keep = (torch.rand(x.shape[0], 1, device=x.device) >= model.cold_start_rate).float()
             x_seen = x * keep
+            hide = torch.rand(x.shape[0], 1, device=x.device) < model.cold_start_rate
+            context = torch.where(hide, self.unknown_context(context), context)
         else:
             x_seen = x
         x_drop = F.dropout(x_seen, p=model.dropout, training=True)
@@ -234,9 +245,9 @@ class ConditionalVAE(Recommender):
     Examples
     --------
     >>> model = ConditionalVAE(epochs=30, device="cpu").fit(interactions)      # doctest: +SKIP
-    >>> model.recommend(["C000847"], k=5)                                      # doctest: +SKIP
+    >>> model.recommend(data, ["C000847"], k=5)                                      # doctest: +SKIP
     >>> new = pd.DataFrame({"user_id": ["new-1"], "segment": ["vip"]})
-    >>> model.recommend(["new-1"], k=5, context=new)   # cold start: context only  # doctest: +SKIP
+    >>> model.recommend(data, ["new-1"], k=5, context=new)   # cold start: context only  # doctest: +SKIP
 
     References
     ----------
@@ -304,7 +315,7 @@ class ConditionalVAE(Recommender):
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
         self._check_params()
-        fit = prepare_fit(self)
+        fit = prepare_fit(self, data)
         matrix, train, device, rng = fit.matrix, fit.train, fit.device, fit.rng
         self.linear_path_ = self._use_linear(matrix.shape[1])
         net = self._build_net(matrix.shape[1], fit.n_context, self.linear_path_).to(device)

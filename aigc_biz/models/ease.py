@@ -11,6 +11,7 @@ import torch
 
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError, ModelError
+from aigc_biz.models.artifacts import expect_array
 from aigc_biz.models.base import Recommender
 
 #: share of the available memory the three n_items x n_items float64 matrices may take
@@ -46,8 +47,9 @@ class EASE(Recommender):
     >>> import pandas as pd
     >>> from aigc_biz.data import Interactions
     >>> df = pd.DataFrame({"user": ["a", "a", "b", "b", "c"], "item": ["x", "y", "x", "y", "x"]})
-    >>> model = EASE(l2=1.0).fit(Interactions.from_frame(df, "user", "item"))
-    >>> model.recommend(["c"], k=1)["item_id"].tolist()
+    >>> data = Interactions.from_frame(df, "user", "item")
+    >>> model = EASE(l2=1.0).fit(data)
+    >>> model.recommend(data, ["c"], k=1)["item_id"].tolist()
     ['y']
     """
 
@@ -98,10 +100,8 @@ class EASE(Recommender):
         return {"item_weights": self.item_weights_}
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
-        weights = np.asarray(state["item_weights"], dtype=np.float32)
-        if weights.shape != (len(self.item_ids_), len(self.item_ids_)):
-            raise ValueError(f"weights of shape {weights.shape} do not match {len(self.item_ids_)} items")
-        self.item_weights_ = weights
+        n_items = len(self.item_ids_)
+        self.item_weights_ = expect_array(state, "item_weights", (n_items, n_items)).astype(np.float32)
 
 
 def available_memory_bytes() -> int | None:

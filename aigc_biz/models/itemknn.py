@@ -10,6 +10,7 @@ import torch
 
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError
+from aigc_biz.models.artifacts import checked_csr
 from aigc_biz.models.base import Recommender, indices_to_frame
 
 #: dense similarity block held at once while fitting (items x block columns), in float32 cells
@@ -49,8 +50,9 @@ class ItemKNN(Recommender):
     >>> import pandas as pd
     >>> from aigc_biz.data import Interactions
     >>> df = pd.DataFrame({"user": ["a", "a", "b", "b", "c"], "item": ["x", "y", "x", "y", "x"]})
-    >>> model = ItemKNN(shrinkage=0.0).fit(Interactions.from_frame(df, "user", "item"))
-    >>> model.recommend(["c"], k=1)["item_id"].tolist()
+    >>> data = Interactions.from_frame(df, "user", "item")
+    >>> model = ItemKNN(shrinkage=0.0).fit(data)
+    >>> model.recommend(data, ["c"], k=1)["item_id"].tolist()
     ['y']
     """
 
@@ -102,11 +104,8 @@ class ItemKNN(Recommender):
                 "similarity.indptr": s.indptr.astype(np.int64), "similarity.shape": np.asarray(s.shape)}
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
-        shape = tuple(int(n) for n in state["similarity.shape"])
-        if shape != (len(self.item_ids_), len(self.item_ids_)):
-            raise ValueError(f"similarity shape {shape} does not match {len(self.item_ids_)} items")
-        self.similarity_ = sp.csr_matrix((state["similarity.data"].astype(np.float32), state["similarity.indices"],
-                                          state["similarity.indptr"]), shape=shape)
+        n_items = len(self.item_ids_)
+        self.similarity_ = checked_csr(state, "similarity", (n_items, n_items))
 
 
 def _top_k_cosine(matrix: sp.csr_matrix, k: int, shrinkage: float,

@@ -10,6 +10,7 @@ import torch
 
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError
+from aigc_biz.models.artifacts import expect_array
 from aigc_biz.models.base import Recommender
 
 _WEIGHTINGS = ("count", "weight")
@@ -43,8 +44,9 @@ class Popularity(Recommender):
     >>> import pandas as pd
     >>> from aigc_biz.data import Interactions
     >>> df = pd.DataFrame({"user": ["a", "a", "b"], "item": ["x", "y", "x"]})
-    >>> model = Popularity().fit(Interactions.from_frame(df, "user", "item"))
-    >>> model.recommend(["new"], k=1)["item_id"].tolist()
+    >>> data = Interactions.from_frame(df, "user", "item")
+    >>> model = Popularity().fit(data)
+    >>> model.recommend(data, ["new"], k=1)["item_id"].tolist()
     ['x']
     """
 
@@ -63,6 +65,7 @@ class Popularity(Recommender):
             raise ConfigError(f"pop: weighting={self.weighting!r} is not one of {', '.join(_WEIGHTINGS)}")
         matrix = data.binary() if self.weighting == "count" else sp.csr_matrix(data.matrix, dtype=np.float64)
         self.popularity_ = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel().astype(np.float32)
+        self.item_factors_ = _item_factors(data.binary())
         self.segment_values_: list[str] = []
         self.segment_scores_ = np.zeros((0, data.n_items), dtype=np.float32)
         if self.by_segment is None:
@@ -94,15 +97,22 @@ class Popularity(Recommender):
                             dtype=np.int64)
         return table[torch.from_numpy(rows)]
 
+    def item_vectors(self) -> np.ndarray:
+        """Co-occurrence factors (a truncated SVD of who took what), for ``similar_items``."""
+        self.check_fitted()
+        return self.item_factors_
+
     def _state(self) -> dict[str, np.ndarray]:
-        return {"popularity": self.popularity_, "segment_scores": self.segment_scores_}
+        return {"popularity": self.popularity_, "segment_scores": self.segment_scores_,
+                "item_factors": self.item_factors_}
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
-        self.popularity_ = np.asarray(state["popularity"], dtype=np.float32)
-        self.segment_scores_ = np.asarray(state["segment_scores"], dtype=np.float32)
+        n_items = len(self.item_ids_)
         self.segment_values_ = [str(v) for v in meta["segment_values"]]
-        if self.segment_scores_.shape != (len(self.segment_values_), len(self.popularity_)):
-            raise ValueError("segment scores and segment values disagree")
+        self.popularity_ = expect_array(state, "popularity", (n_items,)).astype(np.float32)
+        self.segment_scores_ = expect_array(state, "segment_scores",
+                                            (len(self.segment_values_), n_items)).astype(np.float32)
+        self.item_factors_ = expect_array(state, "item_factors", (n_items, None)).astype(np.float32)
 
     def _meta(self) -> dict:
         return {"segment_values": list(self.segment_values_)}
@@ -113,6 +123,14 @@ def segment_key(value) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     return str(value)
+
+
+def _item_factors(binary: sp.csr_matrix, dim: int = 32) -> np.ndarray:
+    """(n_items, <= dim) item factors from a seeded randomized SVD: item similarity without the data."""
+    from sklearn.utils.extmath import randomized_svd
+    n = max(1, min(dim, min(binary.shape)))
+    _, sigma, vt = randomized_svd(sp.csr_matrix(binary, dtype=np.float64), n_components=n, random_state=0)
+    return (vt.T * sigma[None, :]).astype(np.float32)
 
 
 def _tie_break(within: np.ndarray, overall: np.ndarray) -> np.ndarray:

@@ -408,19 +408,18 @@ class PreparedFit:
         return 0 if self.context is None else int(self.context.shape[1])
 
 
-def prepare_fit(model) -> PreparedFit:
-    """Binarise the fitted history, encode context (sets ``model.context_encoder_``), carve the
+def prepare_fit(model, data) -> PreparedFit:
+    """Binarise ``data``'s matrix, encode its user attributes as context (sets ``model.context_encoder_``), carve the
     validation slice from the training data, pick the device, seed everything, collect the settings.
 
     ``model`` is a fitted-in-progress torch Recommender with the shared hyper-parameters
     (epochs, batch_size, patience, val_fraction, device, precision, seed, checkpoint_dir, resume).
     """
     from aigc_biz.models.context import ContextEncoder
-    matrix = model.history_.copy()
-    matrix.data = (matrix.data > 0).astype(np.float32)
-    matrix.eliminate_zeros()
-    model.context_encoder_ = ContextEncoder().fit(model.user_features_)
-    context = model.context_encoder_.transform(model.user_features_) if model.context_encoder_.n_features_ else None
+    matrix = data.binary()
+    features = data.user_features.reset_index(drop=True)
+    model.context_encoder_ = ContextEncoder().fit(features)
+    context = model.context_encoder_.transform(features) if model.context_encoder_.n_features_ else None
     validation = carve_validation(matrix, model.val_fraction, seed=model.seed)
     settings = TrainingSettings(epochs=int(model.epochs), batch_size=int(model.batch_size),
                                 patience=int(model.patience), device=str(resolve_device(model.device)),

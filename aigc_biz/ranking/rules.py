@@ -6,14 +6,15 @@ memory bound of chunked scoring holds for every rule.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from aigc_biz.errors import InputError
-from aigc_biz.models.base import Recommender, indices_to_frame
+from aigc_biz.data.interactions import Interactions
+from aigc_biz.models.base import Recommender, TopK
 
 
 @dataclass
@@ -64,28 +65,37 @@ class BusinessRules:
         return item_features[name].reset_index(drop=True)
 
 
-def recommend_with_rules(model: Recommender, users=None, k: int = 10, rules: BusinessRules | None = None,
-                         item_features: pd.DataFrame | None = None, context: pd.DataFrame | None = None,
-                         batch_size: int = 1024, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """``model.recommend`` with business rules; returns ``user_id, rank, item_id, score``."""
+def recommend_with_rules(model: Recommender, data: Interactions, users=None, k: int = 10,
+                         rules: BusinessRules | None = None, context: pd.DataFrame | None = None,
+                         batch_size: int = 1024, progress: Callable[[int], None] | None = None) -> TopK:
+    """The model's top-``k`` for customers of ``data`` (scored from their history in it), under business rules.
+
+    Item attributes (category, price) come from ``data``, aligned to the model's items; items the
+    model knows but ``data`` does not describe fail the category/price rules.
+    """
     rules = rules or BusinessRules()
     model.check_fitted()
     if k < 1:
         raise InputError(f"--top-k must be at least 1, not {k}")
-    item_features = (item_features if item_features is not None
-                     else pd.DataFrame(index=pd.RangeIndex(model.n_items)))
-    users = model.user_ids_ if users is None else np.asarray([str(u) for u in users], dtype=object)
+    item_features = aligned_item_features(model, data)
     allowed = rules.allowed_mask(model.item_ids_, item_features)
-    history, ctx = model.history_for(users, context)
-    exclude = history if rules.exclude_seen else None
     cap = rules.max_per_category
     # a deeper pool so the per-category cap can still fill k slots
     pool = k if not cap else min(model.n_items, max(4 * k, k + 50))
-    idx, scores = model.recommend_indices(history, pool, ctx, exclude, allowed, batch_size, progress)
+    top = model.recommend_topk(data, users, pool, exclude_seen=rules.exclude_seen, allowed=allowed,
+                               context=context, batch_size=batch_size, progress=progress)
+    idx, scores = top.indices, top.scores
     if cap:
         category = BusinessRules._column(item_features, "category", "--max-per-category").astype(str).to_numpy()
         idx, scores = _cap_per_category(idx, scores, category, cap, k)
-    return indices_to_frame(users, model.item_ids_, idx[:, :k], scores[:, :k])
+    return replace(top, indices=idx[:, :k], scores=scores[:, :k])
+
+
+def aligned_item_features(model: Recommender, data: Interactions) -> pd.DataFrame:
+    """``data``'s item attributes in the model's item order (a loaded model may index items differently)."""
+    features = data.item_features.copy()
+    features.index = pd.Index(data.item_ids, name="item_id")
+    return features.reindex(pd.Index(model.item_ids_, name="item_id")).reset_index(drop=True)
 
 
 def _cap_per_category(idx, scores, category, cap, k):

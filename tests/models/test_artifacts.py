@@ -15,7 +15,7 @@ from aigc_biz._version import __version__
 from aigc_biz.data import Interactions
 from aigc_biz.errors import ModelError, OutputError
 from aigc_biz.models.artifacts import check_schema, load_model, save_model
-from aigc_biz.models.base import FORMAT_VERSION
+from aigc_biz.models.artifacts import FORMAT_VERSION
 from aigc_biz.models.ease import EASE
 from aigc_biz.models.itemknn import ItemKNN
 from aigc_biz.models.pop import Popularity
@@ -29,8 +29,7 @@ def segment_pop(checkerboard):
 def test_folder_layout_and_manifest(segment_pop, tmp_path):
     folder = save_model(segment_pop, tmp_path / "model")
     assert folder == tmp_path / "model"
-    assert sorted(p.name for p in folder.iterdir()) == ["arrays.safetensors", "ids.json", "model.json",
-                                                         "user_features.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == ["arrays.safetensors", "ids.json", "model.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"], "no temporary folder left behind"
     manifest = json.loads((folder / "model.json").read_text())
     assert manifest["model"] == "pop"
@@ -38,18 +37,25 @@ def test_folder_layout_and_manifest(segment_pop, tmp_path):
     assert manifest["params"] == {"by_segment": "segment", "weighting": "count"}
     assert manifest["meta"] == {"segment_values": ["A", "B"]}
     assert manifest["format_version"] == FORMAT_VERSION and manifest["aigc_biz_version"] == __version__
-    assert manifest["schema"] == {"n_users": 60, "n_items": 20, "user_feature_columns": ["segment"]}
-    assert set(manifest["checksums"]) == {"arrays.safetensors", "ids.json", "user_features.parquet"}
+    schema = manifest["schema"]
+    assert schema["n_items"] == 20 and schema["user_feature_columns"] == ["segment"]
+    assert schema["data"]["roles"]["user"] == "customer" and schema["data"]["roles"]["item"] == "product"
+    assert schema["data"]["user_feature_columns"] == ["segment"]
+    assert set(manifest["checksums"]) == {"arrays.safetensors", "ids.json"}
+    assert json.loads((folder / "ids.json").read_text()) == {"item_ids": list(segment_pop.item_ids_)}
 
 
-def test_model_without_user_attributes_has_no_parquet(tmp_path):
-    frame = pd.DataFrame({"user": ["1", "2", "2"], "item": ["x", "x", "y"]})
-    model = ItemKNN().fit(Interactions.from_frame(frame, "user", "item"))
+def test_a_saved_model_holds_no_customer_data(tmp_path):
+    frame = pd.DataFrame({"user": ["cust-17", "cust-42", "cust-42"], "item": ["x", "x", "y"],
+                          "segment": ["gold-tier", "silver-tier", "silver-tier"]})
+    data = Interactions.from_frame(frame, "user", "item", user_attr_cols=["segment"])
+    model = ItemKNN().fit(data)
     folder = model.save(tmp_path / "model")
-    assert not (folder / "user_features.parquet").exists()
+    every_byte = b"".join(p.read_bytes() for p in folder.iterdir())
+    assert b"cust-17" not in every_byte and b"cust-42" not in every_byte and b"silver-tier" not in every_byte
     loaded = load_model(folder)
-    assert list(loaded.user_features_.columns) == [] and len(loaded.user_features_) == 2
-    pd.testing.assert_frame_equal(loaded.recommend(k=2), model.recommend(k=2))
+    assert loaded.user_feature_columns_ == ["segment"]
+    pd.testing.assert_frame_equal(loaded.recommend(data, k=2), model.recommend(data, k=2))
 
 
 def test_saving_again_replaces_an_older_model(checkerboard, tmp_path):
@@ -89,7 +95,7 @@ def _rewrite_manifest(folder: Path, **changes) -> None:
 def test_changed_files_are_refused(segment_pop, tmp_path):
     folder = segment_pop.save(tmp_path / "model")
     ids = (folder / "ids.json").read_text()
-    (folder / "ids.json").write_text(ids.replace('"0001"', '"0009"', 1))
+    (folder / "ids.json").write_text(ids.replace('"00001"', '"00009"', 1))
     with pytest.raises(ModelError, match="checksum") as caught:
         load_model(folder)
     assert str(folder) in str(caught.value)
@@ -110,7 +116,8 @@ def test_other_format_version_is_refused(segment_pop, tmp_path):
     ({"model": "no-such-model"}, "unknown model"),
     ({"params": {"no_such_parameter": 1}}, "no parameter"),
     ({"checksums": {"../outside.json": "0"}}, "lists no checksum"),
-    ({"schema": {"n_users": 3, "n_items": 20}}, "disagree"),
+    ({"schema": {"n_items": 21, "user_feature_columns": ["segment"]}}, "disagrees"),
+    ({"schema": {"n_items": 20}}, "cannot read"),
     ({"checksums": ["ids.json"]}, "model.json is corrupt"),
 ])
 def test_inconsistent_manifest_is_refused(segment_pop, tmp_path, changes, message):
@@ -159,11 +166,9 @@ def test_user_attributes_with_gaps_and_mixed_types_round_trip(tmp_path):
     data = Interactions.from_frame(frame, "user", "item", user_attr_cols=["segment", "region"])
     model = Popularity(by_segment="segment").fit(data)
     loaded = load_model(model.save(tmp_path / "model"))
-    assert loaded.user_features_["region"].tolist()[:2] == ["北京", "Köln"]
-    assert loaded.user_features_["segment"].tolist()[2] == "3"  # mixed text/number column stored as text
-    assert loaded.segment_values_ == model.segment_values_ == ["3", "gold"]
-    assert loaded.user_features_.isna().to_numpy().tolist() == data.user_features.isna().to_numpy().tolist()
-    pd.testing.assert_frame_equal(loaded.recommend(k=3, exclude_seen=False), model.recommend(k=3, exclude_seen=False))
+    assert loaded.segment_values_ == model.segment_values_ == ["3", "gold"]  # mixed text/number: compared as text
+    pd.testing.assert_frame_equal(loaded.recommend(data, k=3, exclude_seen=False),
+                                  model.recommend(data, k=3, exclude_seen=False))
 
 
 id_text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
@@ -175,12 +180,14 @@ id_text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_siz
 def test_any_ids_round_trip(users, items):
     frame = pd.DataFrame({"user": [u for u in users for _ in items], "item": [t for _ in users for t in items]})
     frame = frame.iloc[: max(1, len(frame) - 1)]  # leave one pair out so not every user is complete
-    model = Popularity().fit(Interactions.from_frame(frame, "user", "item"))
+    data = Interactions.from_frame(frame, "user", "item")
+    model = Popularity().fit(data)
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_model(model.save(Path(tmp) / "model"))
-    assert list(loaded.user_ids_) == list(model.user_ids_)
-    assert list(loaded.item_ids_) == list(model.item_ids_)
-    pd.testing.assert_frame_equal(loaded.recommend(k=3), model.recommend(k=3))
+    assert list(loaded.item_ids_) == list(model.item_ids_) == sorted(set(frame["item"]))
+    recs = loaded.recommend(data, k=3)
+    pd.testing.assert_frame_equal(recs, model.recommend(data, k=3))
+    assert set(recs["user_id"]) <= set(users) and set(recs["item_id"]) <= set(items)
 
 
 # --- check_schema ------------------------------------------------------------------------------------
@@ -204,3 +211,21 @@ def test_check_schema_refuses_an_unknown_catalogue_and_warns_on_partial_overlap(
     warnings = check_schema(segment_pop, Interactions.from_frame(half, "customer", "product",
                                                                  user_attr_cols=["segment"]))
     assert warnings == ["1 of 20 items are unknown to the model and will never be recommended"]
+
+
+def test_check_schema_names_each_way_the_data_was_read_differently(tmp_path):
+    from aigc_biz.data import load_interactions
+    path = tmp_path / "orders.csv"
+    pd.DataFrame({"customer_id": ["1", "1", "2", "3"], "product_id": ["a", "b", "a", "c"],
+                  "order_time": ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"],
+                  "quantity": [1, 2, 1, 3]}).to_csv(path, index=False)
+    model = Popularity().fit(load_interactions(str(path)))
+    assert check_schema(model, load_interactions(str(path))) == []
+    other = load_interactions(str(path), time_decay_days=30, returns="net")
+    warnings = check_schema(model, other)
+    assert any("time decay (days) 30" in w and "trained with None" in w for w in warnings), warnings
+    assert any("returns handling 'net'" in w and "trained with 'drop'" in w for w in warnings), warnings
+    renamed = tmp_path / "renamed.csv"
+    pd.read_csv(path).rename(columns={"quantity": "qty"}).to_csv(renamed, index=False)
+    warnings = check_schema(model, load_interactions(str(renamed), weight_col="qty"))
+    assert any("weight column is 'qty'" in w and "trained with 'quantity'" in w for w in warnings), warnings

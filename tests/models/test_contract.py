@@ -1,30 +1,56 @@
-"""Every registered model passes the same contract (see contract.py for how to add one)."""
+"""Every registered model passes the same contract (see contract.py).
+
+One contract class is generated per name in the model registry, so a model added to the registry is
+tested here without anyone remembering to; ``CONTRACT_SETTINGS`` only makes its fit small and fast.
+"""
 from __future__ import annotations
 
-from aigc_biz.models.ease import EASE
-from aigc_biz.models.itemknn import ItemKNN
 from aigc_biz.models.pop import Popularity
+from aigc_biz.models.registry import available_models, create_model
 
 from .contract import RecommenderContract
+from .test_cgan import SMALL as SMALL_GAN
+from .test_cvae import SMALL as SMALL_VAE, small_vae
+
+#: per registered model: small parameters and contract class attributes (see contract.py)
+CONTRACT_SETTINGS: dict[str, dict] = {
+    "pop": {"personalised": False},
+    "itemknn": {"params": {"k_neighbours": 10, "shrinkage": 2.0}},
+    "ease": {"params": {"l2": 10.0}},
+    "cvae": {"params": SMALL_VAE, "slow_fit": True},
+    "cgan": {"params": SMALL_GAN, "slow_fit": True},
+}
 
 
-class TestPopularity(RecommenderContract):
-    personalised = False
+def _contract_class(name: str) -> type:
+    settings = dict(CONTRACT_SETTINGS.get(name, {}))
+    params = settings.pop("params", {})
 
     def _get_model(self):
-        return Popularity()
+        return create_model(name, **params)
+
+    return type(f"TestRegistered_{name}", (RecommenderContract,), {"_get_model": _get_model, **settings})
+
+
+for _name in available_models():
+    globals()[f"TestRegistered_{_name}"] = _contract_class(_name)
+
+
+def test_every_registered_model_has_a_contract_class():
+    generated = {name[len("TestRegistered_"):] for name in globals() if name.startswith("TestRegistered_")}
+    assert generated == set(available_models())
+    assert set(CONTRACT_SETTINGS) <= set(available_models()), "settings for a model that is not registered"
 
 
 class TestPopularityBySegment(RecommenderContract):
+    scores_history = False
+
     def _get_model(self):
         return Popularity(by_segment="segment")
 
 
-class TestItemKNN(RecommenderContract):
-    def _get_model(self):
-        return ItemKNN(k_neighbours=10, shrinkage=2.0)
+class TestCVAEWithoutLinearPath(RecommenderContract):
+    slow_fit = True
 
-
-class TestEASE(RecommenderContract):
     def _get_model(self):
-        return EASE(l2=10.0)
+        return small_vae(linear_path=False, epochs=40)

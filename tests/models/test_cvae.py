@@ -13,8 +13,6 @@ from aigc_biz.models.base import Recommender
 from aigc_biz.models.cvae import ConditionalVAE
 from aigc_biz.models.training import CHECKPOINT_NAME
 
-from .contract import RecommenderContract
-
 
 
 # tiny network, many small steps: the checkerboard is learned in well under a second
@@ -26,23 +24,10 @@ def small_vae(**changes) -> ConditionalVAE:
     return ConditionalVAE(**{**SMALL, **changes})
 
 
-class TestCVAEContract(RecommenderContract):
-    slow_fit = True
-
-    def _get_model(self):
-        return small_vae()
-
-
-class TestCVAEWithoutLinearPathContract(RecommenderContract):
-    slow_fit = True
-
-    def _get_model(self):
-        return small_vae(linear_path=False, epochs=40)
-
 
 def scores_of(model, data) -> np.ndarray:
-    history, context = model.history_for(data.user_ids)
-    return np.asarray(model.score_batch(history, context))
+    scoring = model.history_for(data)
+    return np.asarray(model.score_batch(scoring.history, scoring.context))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +39,7 @@ def plain_vae(checkerboard) -> ConditionalVAE:
 def test_cold_start_user_gets_items_of_their_segment(plain_vae, checkerboard):
     model = plain_vae
     context = pd.DataFrame({"user_id": ["new-a", "new-b"], "segment": ["A", "B"]})
-    rec = model.recommend(["new-a", "new-b"], k=5, context=context)
+    rec = model.recommend(checkerboard.train, ["new-a", "new-b"], k=5, context=context)
     for user, group in (("new-a", "A"), ("new-b", "B")):
         items = rec.loc[rec["user_id"] == user, "item_id"]
         assert len(items) == 5 and {checkerboard.half_of_item[t] for t in items} == {group}
@@ -63,7 +48,7 @@ def test_cold_start_user_gets_items_of_their_segment(plain_vae, checkerboard):
 def test_context_shifts_the_ranking_of_a_known_user(plain_vae, checkerboard):
     model = plain_vae
     user = checkerboard.train.user_ids[:1]
-    history, _ = model.history_for(user)
+    history = model.history_for(checkerboard.train, user).history
     as_a = np.asarray(model.score_batch(history, pd.DataFrame({"segment": ["A"]})))
     as_b = np.asarray(model.score_batch(history, pd.DataFrame({"segment": ["B"]})))
     half_b = [i for i, t in enumerate(model.item_ids_) if checkerboard.half_of_item[t] == "B"]
