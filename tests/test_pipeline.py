@@ -123,14 +123,25 @@ def test_inputs_resolve_against_the_pipeline_and_outputs_against_output_dir(tmp_
           - load: {source: ../data/orders.csv}
           - train: {model: pop, save: models/pop}
           - recommend: {top_k: 3}
-          - write: {recommendations: recs.parquet, db: "sqlite:///w.db", recommendations_table: recs}
-    """.replace("recommendations: recs.parquet, db", "db"))
+          - write: {recommendations: recs.parquet}
+          - write: {db: "sqlite:///w.db", recommendations_table: recs}
+    """)
     monkeypatch.chdir(tmp_path / "data")
     job = load_pipeline(job_file)
+    results = tmp_path / "data" / "results"
     assert job.steps[0].options["source"] == str(tmp_path / "data" / "orders.csv")
-    assert job.output_dir == tmp_path / "data" / "results"
-    assert job.steps[1].options["save"] == str(tmp_path / "data" / "results" / "models" / "pop")
-    assert job.steps[3].options["db"] == f"sqlite:///{tmp_path / 'data' / 'results' / 'w.db'}"
+    assert job.output_dir == results
+    assert job.steps[1].options["save"] == str(results / "models" / "pop")
+    assert job.steps[3].options["recommendations"] == str(results / "recs.parquet")
+    assert job.steps[4].options["db"] == f"sqlite:///{results / 'w.db'}"
+    run_pipeline(job_file)  # the resolved paths are where the files really go, parquet included
+    recs = read_recs(results / "recs.parquet")
+    assert (results / "recs.parquet").read_bytes()[:4] == b"PAR1"
+    assert list(recs.columns[:4]) == ["user_id", "rank", "item_id", "score"]
+    assert recs.groupby("user_id")["rank"].max().eq(3).all()
+    assert recs["user_id"].str.match(r"^C\d{6}$").all() and recs["item_id"].str.match(r"^\d{6}$").all()
+    assert db_counts(f"sqlite:///{results / 'w.db'}", "recs") == {"r1": len(recs)}
+    assert (results / "models" / "pop" / "model.json").exists()
     no_output_dir = write_yaml(tmp_path / "jobs", """
         steps:
           - load: {source: ../data/orders.csv}

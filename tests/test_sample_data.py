@@ -103,13 +103,10 @@ def test_new_customers_are_not_in_the_orders(orders):
     assert new["customer_id"].str.fullmatch(r"C\d{6}").all()
 
 
-def _ndcg_at_k(scores: np.ndarray, seen: sp.csr_matrix, target: sp.csr_matrix, k: int) -> float:
-    """Mean NDCG@k over users with targets; seen items are never recommended."""
-    scores = scores.copy()
-    scores[seen.nonzero()] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+def _ndcg_at_k(top: np.ndarray, target: sp.csr_matrix, k: int) -> float:
+    """Mean NDCG@k of top-k index lists (-1 = padding) over the users with targets."""
     gains = np.asarray(target.todense(), dtype=bool)
-    hits = np.take_along_axis(gains, top, axis=1)
+    hits = np.take_along_axis(gains, np.maximum(top[:, :k], 0), axis=1) & (top[:, :k] >= 0)
     discount = 1.0 / np.log2(np.arange(2, k + 2))
     n_targets = gains.sum(axis=1)
     idcg = np.array([discount[: min(n, k)].sum() for n in n_targets])
@@ -118,6 +115,10 @@ def _ndcg_at_k(scores: np.ndarray, seen: sp.csr_matrix, target: sp.csr_matrix, k
 
 
 def test_item_knn_clearly_beats_popularity_on_a_temporal_split(orders):
+    from aigc_biz.data import Interactions
+    from aigc_biz.models.itemknn import ItemKNN
+    from aigc_biz.models.pop import Popularity
+
     bought = orders[orders["quantity"] > 0].sort_values(["customer_id", "time", "order_id"], kind="stable")
     rank = bought.groupby("customer_id").cumcount()
     n_lines = bought.groupby("customer_id")["order_id"].transform("size")
@@ -128,24 +129,21 @@ def test_item_knn_clearly_beats_popularity_on_a_temporal_split(orders):
     def matrix(part: pd.DataFrame) -> sp.csr_matrix:
         m = sp.csr_matrix((np.ones(len(part)), (users.get_indexer(part["customer_id"]),
                                                 items.get_indexer(part["product_id"]))),
-                          shape=(len(users), len(items)))
+                          shape=(len(users), len(items)), dtype=np.float32)
         m.data[:] = 1.0
         return m
 
     train, test = matrix(bought[~is_test]), matrix(bought[is_test])
     target = test - test.multiply(train)  # items new to the customer
     target.eliminate_zeros()
+    data = Interactions(matrix=train, user_ids=list(users), item_ids=list(items))
 
-    popularity = np.asarray(train.sum(axis=0)).ravel()
-    pop_scores = np.tile(popularity, (len(users), 1))
+    def ndcg(model) -> float:  # the library's models, ranking all items, seen ones excluded
+        model.fit(data)
+        top, _ = model.recommend_indices(train, k=10, exclude=train)
+        return _ndcg_at_k(top, target, 10)
 
-    norms = np.sqrt(popularity) + 1e-9
-    cosine = (train.T @ train).toarray() / np.outer(norms, norms)
-    np.fill_diagonal(cosine, 0.0)
-    knn_scores = train @ cosine
-
-    pop = _ndcg_at_k(pop_scores, train, target, 10)
-    knn = _ndcg_at_k(np.asarray(knn_scores), train, target, 10)
+    pop, knn = ndcg(Popularity()), ndcg(ItemKNN())
     assert 0.02 < pop < 0.2
     assert knn >= 1.5 * pop, f"item-kNN NDCG@10 {knn:.4f} vs popularity {pop:.4f}"
 
