@@ -113,10 +113,16 @@ def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: i
 
 
 def evaluate(data: Interactions, models=("pop", "itemknn", "ease", "cvae", "cgan"), split: str = "random",
-             ks=(10, 20, 50), seed: int = 0, params: dict | None = None, progress=None):
-    """Fit every model on a split of ``data`` and rank them: a Leaderboard (``.to_dict()``, ``.to_frame()``)."""
+             ks=(10, 20, 50), seed: int = 0, params: dict | None = None, progress=None, horizon=None,
+             include_seen: bool = False):
+    """Fit every model on a split of ``data`` and rank them: a Leaderboard (``.to_dict()``, ``.to_frame()``).
+
+    ``split``: random, users, leave-last-out or temporal; ``horizon="30d"`` with temporal tests on the
+    last 30 days (repeat purchases included with ``include_seen=True``).
+    """
     from aigc_biz.evaluation.protocol import evaluate as _evaluate
-    return _evaluate(data, list(models), split=split, ks=tuple(ks), seed=seed, params=params, progress=progress)
+    return _evaluate(data, list(models), split=split, ks=tuple(ks), seed=seed, params=params, progress=progress,
+                     horizon=horizon, include_seen=include_seen)
 
 
 def users_frame(data: Interactions) -> pd.DataFrame:

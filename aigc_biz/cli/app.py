@@ -235,7 +235,11 @@ def evaluate(
     data: DataArg = None,
     models: Annotated[str, typer.Option("--models", help="Comma-separated models to compare.")]
     = "pop,itemknn,ease,cvae,cgan",
-    split: Annotated[str, typer.Option("--split", help="random, temporal or users.")] = "random",
+    split: Annotated[str, typer.Option("--split", help="random, temporal, users or leave-last-out.")] = "random",
+    horizon: Annotated[Optional[str], typer.Option(
+        "--horizon", help="With --split temporal: test on the last period, e.g. 30d (train before it).")] = None,
+    include_seen: Annotated[bool, typer.Option(
+        "--include-seen", help="With --horizon: score next-period purchases, buying again included.")] = False,
     k: Annotated[str, typer.Option("--k", help="Cut-offs, comma-separated.")] = "10,20,50",
     param: ParamOpt = None, seed: SeedOpt = 0,
     json_path: Annotated[Optional[Path], typer.Option("--json-out", help="Write the leaderboard JSON here.")]
@@ -262,7 +266,8 @@ def evaluate(
     names = split_list(models) or []
     with progress_bar("evaluating", len(names), quiet) as advance:
         board = api.evaluate(loaded, names, split=split, ks=[int(x) for x in split_list(k) or []], seed=seed,
-                             params=split_model_params(param), progress=lambda *_: advance(1))
+                             params=split_model_params(param), horizon=horizon, include_seen=include_seen,
+                             progress=lambda event: advance(1) if event.get("stage") == "done" else None)
     result = board.to_dict()
     if json_path is not None:
         from aigc_biz.io.files import write_json

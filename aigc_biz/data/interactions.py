@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from aigc_biz.errors import InputError
+
 
 @dataclass
 class ColumnRoles:
@@ -114,6 +116,70 @@ class Interactions:
         """Same users, items and attributes, another matrix (a split's train or test part)."""
         return replace(self, matrix=sp.csr_matrix(matrix, dtype=np.float32), events=events,
                        warnings=list(self.warnings))
+
+    # --- time order ------------------------------------------------------------------------
+    @property
+    def event_order(self) -> str:
+        """How each customer's events are ordered: ``"time"`` (the time column, ties in file order),
+        ``"file"`` (no time column: the order of the rows in the source) or ``"none"`` (no event log)."""
+        if self.events is None:
+            return "none"
+        return "time" if "time" in self.events.columns else "file"
+
+    def ordered_events(self) -> pd.DataFrame:
+        """The event log sorted by customer, then time (when known), ties in file order. Never densified."""
+        if self.events is None:
+            raise InputError("these interactions have no event log, so they have no order",
+                             file=self.source or None, hint="load the table with aigc_biz.api.load")
+        keys = ["user_idx", "time"] if self.event_order == "time" else ["user_idx"]
+        return self.events.sort_values(keys, kind="stable")
+
+    def sequences(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's items in time order, CSR-style: ``items[indptr[u]:indptr[u + 1]]`` for customer ``u``.
+
+        Repeats are kept (one entry per event); customers without events have an empty slice.
+        """
+        ordered = self.ordered_events()
+        users = ordered["user_idx"].to_numpy(np.int64)
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(users, minlength=self.n_users), out=indptr[1:])
+        return indptr, ordered["item_idx"].to_numpy(np.int64)
+
+    def recency_matrix(self, half_life: float, unit: str = "auto") -> sp.csr_matrix:
+        """The (customer, item) pairs of ``matrix`` weighted by how recent the customer's last event with
+        the item is: ``0.5 ** (age / half_life)``.
+
+        ``unit``: ``"days"`` (age = the data's last time minus the event's time), ``"events"`` (age =
+        how many of the customer's own events came after it) or ``"auto"`` (days when there is a time
+        column, else events). Pairs the matrix does not hold (returns netted away) stay absent.
+        """
+        if not (np.isfinite(half_life) and half_life > 0):
+            raise InputError(f"recency_half_life must be a positive number, got {half_life!r}")
+        if unit == "auto":
+            unit = "days" if self.event_order == "time" else "events"
+        if unit not in ("days", "events"):
+            raise InputError(f"recency unit {unit!r} is not 'days', 'events' or 'auto'")
+        if unit == "days" and self.event_order != "time":
+            raise InputError("a recency half-life in days needs a time column", file=self.source or None,
+                             hint="pass --time-col, or give the half-life in events")
+        ordered = self.ordered_events()
+        users = ordered["user_idx"].to_numpy(np.int64)
+        items = ordered["item_idx"].to_numpy(np.int64)
+        if unit == "days":
+            times = ordered["time"].to_numpy(dtype="datetime64[ns]")
+            age = (times.max() - times) / np.timedelta64(1, "D")
+        else:
+            counts = np.bincount(users, minlength=self.n_users)
+            ends = np.cumsum(counts)
+            age = (ends[users] - 1 - np.arange(len(users))).astype(np.float64)
+        weight = np.power(0.5, age / float(half_life))
+        # a pair's weight is that of its latest event: the most recent evidence of the customer's taste
+        latest = pd.DataFrame({"pair": users * self.n_items + items, "w": weight}).groupby("pair")["w"].max()
+        pairs = latest.index.to_numpy(np.int64)
+        weighted = sp.csr_matrix((latest.to_numpy(np.float32), (pairs // self.n_items, pairs % self.n_items)),
+                                 shape=self.matrix.shape, dtype=np.float32)
+        present = self.binary()
+        return sp.csr_matrix(weighted.multiply(present), dtype=np.float32)
 
     def binary(self) -> sp.csr_matrix:
         """The matrix with every stored positive entry set to 1."""

@@ -18,7 +18,8 @@ from aigc_biz.data.interactions import Interactions
 from aigc_biz.data.loading import aggregate_events
 from aigc_biz.errors import ConfigError, InputError
 
-__all__ = ["Split", "split_random", "split_temporal", "split_users", "validation_split"]
+__all__ = ["Split", "split_random", "split_temporal", "split_users", "split_leave_last_out", "split_horizon",
+           "parse_horizon", "validation_split"]
 
 
 @dataclass
@@ -35,12 +36,24 @@ class Split:
         The held-out pairs a good model ranks high; rows without entries are not evaluated.
     name : str
         The protocol and its parameters, e.g. ``random(test_fraction=0.2, seed=0)``.
+    test_events : DataFrame or None
+        The event log behind ``test_input`` (time order, for models that weight history by recency or
+        read sequences); None when the source had none.
+    repeats : bool
+        True when targets may be items already in ``test_input`` (next-period purchases with repeats):
+        evaluation then scores them with seen items allowed.
     """
 
     train: Interactions
     test_input: sp.csr_matrix
     test_target: sp.csr_matrix
     name: str
+    test_events: pd.DataFrame | None = None
+    repeats: bool = False
+
+    def test_data(self) -> Interactions:
+        """What evaluation scores from: the test input with the training data's ids, attributes and events."""
+        return self.train.with_matrix(self.test_input, events=self.test_events)
 
     @property
     def test_users(self) -> np.ndarray:
@@ -69,8 +82,9 @@ def split_random(data: Interactions, test_fraction: float = 0.2, seed: int = 0,
     matrix = _canonical(data.matrix)
     test = _per_user_holdout(matrix, test_fraction, seed, min_interactions)
     train = _entries(matrix, ~test)
-    return Split(train=_train_view(data, train), test_input=train, test_target=_entries(matrix, test),
-                 name=f"random(test_fraction={test_fraction}, seed={seed})")
+    view = _train_view(data, train)
+    return Split(train=view, test_input=train, test_target=_entries(matrix, test),
+                 name=f"random(test_fraction={test_fraction}, seed={seed})", test_events=view.events)
 
 
 def validation_split(data: Interactions, fraction: float = 0.1, seed: int = 0) -> Split:
@@ -82,8 +96,9 @@ def validation_split(data: Interactions, fraction: float = 0.1, seed: int = 0) -
     matrix = _canonical(data.matrix)
     test = _per_user_holdout(matrix, fraction, seed, 2)
     train = _entries(matrix, ~test)
-    return Split(train=_train_view(data, train), test_input=train, test_target=_entries(matrix, test),
-                 name=f"validation(fraction={fraction}, seed={seed})")
+    view = _train_view(data, train)
+    return Split(train=view, test_input=train, test_target=_entries(matrix, test),
+                 name=f"validation(fraction={fraction}, seed={seed})", test_events=view.events)
 
 
 def split_temporal(data: Interactions, last_n: int | None = 1,
@@ -148,7 +163,95 @@ def split_temporal(data: Interactions, last_n: int | None = 1,
     train = aggregate_events(train_frame, kind, shape)
     target = aggregate_events(events[target_events], kind, shape)
     return Split(train=data.with_matrix(train, events=train_frame), test_input=train,
-                 test_target=target, name=name)
+                 test_target=target, name=name, test_events=train_frame)
+
+
+def split_leave_last_out(data: Interactions, seed: int = 0) -> Split:
+    """Each customer's last event is the test target; everything before it is the input (SASRec protocol).
+
+    Order is the event log's (:attr:`Interactions.event_order`): by time with ties in file order, or by
+    file order when there is no time column. Customers with a single event keep it in train and are not
+    evaluated. HR@K over these lists is Recall@K with one target.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"user": ["a", "a", "a", "b"], "item": ["x", "y", "z", "x"]})
+    >>> split = split_leave_last_out(Interactions.from_frame(df, "user", "item"))
+    >>> split.test_target.toarray().tolist(), split.train.nnz
+    ([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]], 3)
+    """
+    ordered = data.ordered_events()
+    users = ordered["user_idx"].to_numpy(np.int64)
+    counts = np.bincount(users, minlength=data.n_users)
+    last = np.zeros(len(users), dtype=bool)
+    if len(users):
+        is_end = np.r_[users[1:] != users[:-1], True]
+        last = is_end & (counts[users] > 1)
+    kind = data.roles.weight_kind if data.roles is not None else None
+    shape = (data.n_users, data.n_items)
+    train_events = ordered[~last].sort_index().reset_index(drop=True)
+    train = aggregate_events(train_events, kind, shape)
+    target_events = ordered[last]
+    target = sp.csr_matrix((np.ones(len(target_events), dtype=np.float32),
+                            (target_events["user_idx"].to_numpy(), target_events["item_idx"].to_numpy())),
+                           shape=shape)
+    return Split(train=data.with_matrix(train, events=train_events), test_input=train, test_target=target,
+                 name=f"leave-last-out(order={data.event_order})", test_events=train_events)
+
+
+def parse_horizon(value) -> pd.Timedelta:
+    """``"30d"``, ``"2w"``, ``"12h"`` or a number of days -> a positive Timedelta (ConfigError otherwise)."""
+    text = str(value).strip().lower()
+    units = {"d": "D", "w": "W", "h": "h"}
+    try:
+        delta = (pd.Timedelta(float(text), unit="D") if text.replace(".", "", 1).isdigit()
+                 else pd.Timedelta(float(text[:-1]), unit=units[text[-1]]))
+    except (KeyError, ValueError, IndexError):
+        raise ConfigError(f"horizon {value!r} is not a duration", hint="e.g. 30d, 2w or 12h") from None
+    if delta <= pd.Timedelta(0):
+        raise ConfigError(f"horizon {value!r} must be positive", hint="e.g. 30d")
+    return delta
+
+
+def split_horizon(data: Interactions, horizon="30d", repeats: bool = False, seed: int = 0) -> Split:
+    """A global cut ``horizon`` before the data's last event: train before it, test on the period after.
+
+    The target is what customers known before the cut bought in the period, among items known before it:
+    only pairs new to the customer (``repeats=False``, the "new for you" question), or every pair bought
+    in the period (``repeats=True``: next-period purchases, buying again included).
+    """
+    if data.event_order != "time":
+        raise InputError("a temporal split needs a time column", file=data.source or None,
+                         hint="pass --time-col when loading, or use a random split")
+    delta = parse_horizon(horizon)
+    events = data.events
+    times = events["time"].to_numpy(dtype="datetime64[ns]")
+    cut = (pd.Timestamp(times.max()) - delta).to_datetime64()
+    before = times < cut
+    if not before.any() or before.all():
+        raise InputError(f"a {horizon} horizon leaves nothing to {'train on' if not before.any() else 'test'}; "
+                         f"the data runs from {pd.Timestamp(times.min())} to {pd.Timestamp(times.max())}",
+                         file=data.source or None)
+    kind = data.roles.weight_kind if data.roles is not None else None
+    shape = (data.n_users, data.n_items)
+    train_events = events[before].reset_index(drop=True)
+    train = aggregate_events(train_events, kind, shape)
+    after = events[~before]
+    known_user = np.diff(train.indptr) > 0
+    known_item = np.bincount(train.indices, minlength=data.n_items) > 0
+    keep = known_user[after["user_idx"].to_numpy()] & known_item[after["item_idx"].to_numpy()]
+    period = aggregate_events(after[keep], kind, shape)
+    period.data = (period.data > 0).astype(np.float32)
+    period.eliminate_zeros()
+    if not repeats:
+        seen = train.copy()
+        seen.data[:] = 1
+        period = sp.csr_matrix(period - period.multiply(seen))
+        period.eliminate_zeros()
+    name = f"temporal(horizon={horizon}, cut={pd.Timestamp(cut).isoformat()}, repeats={repeats})"
+    return Split(train=data.with_matrix(train, events=train_events), test_input=train, test_target=period,
+                 name=name, test_events=train_events, repeats=repeats)
 
 
 def split_users(data: Interactions, test_fraction: float = 0.1, fold_in_fraction: float = 0.8,
@@ -177,9 +280,11 @@ def split_users(data: Interactions, test_fraction: float = 0.1, fold_in_fraction
     fold_in = held_entry & (rank < keep[entry_user])
     target = held_entry & ~fold_in
     train = _entries(matrix, ~held_entry)
-    return Split(train=_train_view(data, train), test_input=_entries(matrix, fold_in),
+    fold_in_matrix = _entries(matrix, fold_in)
+    return Split(train=_train_view(data, train), test_input=fold_in_matrix,
                  test_target=_entries(matrix, target),
-                 name=f"users(test_fraction={test_fraction}, fold_in_fraction={fold_in_fraction}, seed={seed})")
+                 name=f"users(test_fraction={test_fraction}, fold_in_fraction={fold_in_fraction}, seed={seed})",
+                 test_events=_events_of(data, fold_in_matrix))
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -228,10 +333,14 @@ def _entries(matrix: sp.csr_matrix, mask: np.ndarray) -> sp.csr_matrix:
 
 def _train_view(data: Interactions, train: sp.csr_matrix) -> Interactions:
     """``data`` with the train matrix; events restricted to the trained pairs."""
-    events = None
-    if data.events is not None:
-        coo = train.tocoo()
-        kept = coo.row.astype(np.int64) * data.n_items + coo.col
-        pair = data.events["user_idx"].to_numpy(np.int64) * data.n_items + data.events["item_idx"].to_numpy(np.int64)
-        events = data.events[np.isin(pair, kept)].reset_index(drop=True)
-    return data.with_matrix(train, events=events)
+    return data.with_matrix(train, events=_events_of(data, train))
+
+
+def _events_of(data: Interactions, matrix: sp.csr_matrix) -> pd.DataFrame | None:
+    """The events of ``data`` whose (user, item) pair is stored in ``matrix``, in file order."""
+    if data.events is None:
+        return None
+    coo = matrix.tocoo()
+    kept = coo.row.astype(np.int64) * data.n_items + coo.col
+    pair = data.events["user_idx"].to_numpy(np.int64) * data.n_items + data.events["item_idx"].to_numpy(np.int64)
+    return data.events[np.isin(pair, kept)].reset_index(drop=True)

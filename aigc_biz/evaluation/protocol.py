@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # models are a lower layer, but importing them pulls in torch
     from aigc_biz.data.splits import Split
     from aigc_biz.models.base import Recommender
 
-SPLITS = ("random", "temporal", "users")
+SPLITS = ("random", "temporal", "users", "leave-last-out")
 DEFAULT_KS = (10, 20, 50)
 
 
@@ -36,12 +36,24 @@ def _check_ks(ks) -> tuple[int, ...]:
     return ks
 
 
-def make_split(data: Interactions, split: str = "random", seed: int = 0) -> "Split":
-    """The named split of ``data`` (``random`` | ``temporal`` | ``users``) from :mod:`aigc_biz.data.splits`."""
-    key = str(split).strip().lower()
+def make_split(data: Interactions, split: str = "random", seed: int = 0, horizon=None,
+               include_seen: bool = False) -> "Split":
+    """The named split of ``data`` from :mod:`aigc_biz.data.splits`.
+
+    ``random`` | ``users`` | ``leave-last-out`` (each customer's last event) | ``temporal`` (each
+    customer's latest item; with ``horizon`` such as ``"30d"``, a global cut that far before the end:
+    train before it, test on the period after, with repeat purchases when ``include_seen``).
+    """
+    key = str(split).strip().lower().replace("_", "-")
     if key not in SPLITS:
         raise InputError(f"unknown split {split!r}", hint="choose from " + ", ".join(SPLITS))
     from aigc_biz.data import splits
+    if horizon is not None or include_seen:
+        if key != "temporal":
+            raise InputError(f"--horizon and --include-seen go with --split temporal, not {key!r}")
+        return splits.split_horizon(data, horizon=horizon or "30d", repeats=include_seen, seed=seed)
+    if key == "leave-last-out":
+        return splits.split_leave_last_out(data, seed=seed)
     return getattr(splits, f"split_{key}")(data, seed=seed)
 
 
@@ -138,12 +150,12 @@ def score_split(model: "Recommender", split: "Split", ks: Sequence[int] = DEFAUL
     if len(rows) == 0:
         raise InputError(f"split {split.name!r} has no user with held-out items",
                          hint="the data may be too small to evaluate; add interactions or use another split")
-    scored_data = split.train.with_matrix(test_input)
+    scored_data = split.test_data()
     extra = None if exclude is None else _in_model_space(model, split.train, sp.csr_matrix(exclude)[rows])
     report({"stage": "score", "users": len(rows)})
     started = time.perf_counter()
     top = model.recommend_topk(scored_data, split.train.user_ids[rows], k=ks[-1], exclude=extra,
-                               batch_size=batch_size)
+                               exclude_seen=not split.repeats, batch_size=batch_size)
     topk = _in_data_space(model, split.train, top.indices)
     score_seconds = time.perf_counter() - started
     if isinstance(item_categories, str) and item_categories == "auto":
@@ -200,15 +212,19 @@ def _named_models(models, params: dict[str, dict], seed: int) -> list[tuple[str,
 
 def evaluate(data: Interactions, models, split="random", ks: Sequence[int] = DEFAULT_KS, seed: int = 0,
              params: dict[str, dict] | None = None, progress: Callable[[dict], None] | None = None,
-             n_boot: int = 1000, segment_column: str | None = "auto") -> Leaderboard:
+             n_boot: int = 1000, segment_column: str | None = "auto", horizon=None,
+             include_seen: bool = False) -> Leaderboard:
     """Rank ``models`` on a split of ``data``: every metric with a 95 % bootstrap interval, plus timings.
 
     Parameters
     ----------
     models : list of (registry name or Recommender), or dict of name -> Recommender
         Names are created with ``aigc_biz.models.registry.create_model(name, **params[name])``.
-    split : {"random", "temporal", "users"} or Split
-        How to hold out interactions (see :mod:`aigc_biz.data.splits`), or a split made beforehand.
+    split : {"random", "temporal", "users", "leave-last-out"} or Split
+        How to hold out interactions (see :func:`make_split`), or a split made beforehand.
+    horizon, include_seen :
+        With ``split="temporal"``: test on the last ``horizon`` (e.g. ``"30d"``), repeats included
+        when ``include_seen`` (see :func:`aigc_biz.data.splits.split_horizon`).
     ks : cut-offs, e.g. (10, 20, 50)
     seed : int
         Seeds the split, models created by name that take a ``seed``, and the bootstrap.
@@ -225,7 +241,7 @@ def evaluate(data: Interactions, models, split="random", ks: Sequence[int] = DEF
     """
     ks = _check_ks(ks)
     params = dict(params or {})
-    the_split = make_split(data, split, seed) if isinstance(split, str) else split
+    the_split = make_split(data, split, seed, horizon, include_seen) if isinstance(split, str) else split
     named = _named_models(models, params, seed)
     rows = []
     for name, model in named:

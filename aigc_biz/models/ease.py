@@ -12,14 +12,14 @@ import torch
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError, ModelError
 from aigc_biz.models.artifacts import expect_array
-from aigc_biz.models.base import Recommender
+from aigc_biz.models.base import RecencyWeightedHistory, Recommender
 
 #: share of the available memory the three n_items x n_items float64 matrices may take
 MEMORY_SHARE = 0.6
 _ADVICE = "use itemknn or cvae, or filter to the top N items with --candidates"
 
 
-class EASE(Recommender):
+class EASE(RecencyWeightedHistory, Recommender):
     """Embarrassingly Shallow Autoencoder (Steck 2019).
 
     ``B = I - P / diag(P)`` with ``P = (X^T X + l2 I)^-1`` and ``diag(B) = 0``; scores are
@@ -32,6 +32,9 @@ class EASE(Recommender):
         L2 regularisation on B (larger values for denser data).
     max_items : int, default 30000
         Refuse to fit catalogues larger than this.
+    recency_half_life : float or None, default None
+        At scoring time, weight each history entry by ``0.5 ** (age / recency_half_life)`` (days with a
+        time column, else events), so recent purchases count most; None scores the plain item set.
 
     Attributes
     ----------
@@ -55,9 +58,10 @@ class EASE(Recommender):
 
     name = "ease"
 
-    def __init__(self, l2: float = 500.0, max_items: int = 30_000):
+    def __init__(self, l2: float = 500.0, max_items: int = 30_000, recency_half_life: float | None = None):
         self.l2 = l2
         self.max_items = max_items
+        self.recency_half_life = recency_half_life
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
         if not float(self.l2) > 0:
@@ -88,7 +92,8 @@ class EASE(Recommender):
     def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None) -> np.ndarray:
         self.check_fitted()
         history = sp.csr_matrix(history, dtype=np.float32)
-        history.data = (history.data > 0).astype(np.float32)
+        if self.recency_half_life is None:
+            history.data = (history.data > 0).astype(np.float32)
         return np.asarray(history @ self.item_weights_)
 
     def item_vectors(self) -> np.ndarray:

@@ -11,13 +11,13 @@ import torch
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError
 from aigc_biz.models.artifacts import checked_csr
-from aigc_biz.models.base import Recommender, indices_to_frame
+from aigc_biz.models.base import RecencyWeightedHistory, Recommender, indices_to_frame
 
 #: dense similarity block held at once while fitting (items x block columns), in float32 cells
 _BLOCK_CELLS = 1 << 24
 
 
-class ItemKNN(Recommender):
+class ItemKNN(RecencyWeightedHistory, Recommender):
     """Item-item collaborative filtering with a shrunk cosine similarity.
 
     ``sim(i, j) = x_i . x_j / (|x_i| |x_j| + shrinkage)`` over the item columns of the
@@ -32,6 +32,9 @@ class ItemKNN(Recommender):
         Added to the norm product; pulls similarities built on few common users towards zero.
     binary : bool, default True
         Treat every interaction as 1 (True) or use the interaction weights (False).
+    recency_half_life : float or None, default None
+        At scoring time, weight each history entry by ``0.5 ** (age / recency_half_life)`` (days with a
+        time column, else events) instead of its plain value; None scores the plain history.
 
     Attributes
     ----------
@@ -58,10 +61,12 @@ class ItemKNN(Recommender):
 
     name = "itemknn"
 
-    def __init__(self, k_neighbours: int = 100, shrinkage: float = 10.0, binary: bool = True):
+    def __init__(self, k_neighbours: int = 100, shrinkage: float = 10.0, binary: bool = True,
+                 recency_half_life: float | None = None):
         self.k_neighbours = k_neighbours
         self.shrinkage = shrinkage
         self.binary = binary
+        self.recency_half_life = recency_half_life
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
         if int(self.k_neighbours) < 1:
@@ -81,7 +86,8 @@ class ItemKNN(Recommender):
 
     def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None) -> np.ndarray:
         self.check_fitted()
-        return (self._input(history) @ self.similarity_).toarray()
+        weighted = sp.csr_matrix(history, dtype=np.float32) if self.recency_half_life is not None else None
+        return ((self._input(history) if weighted is None else weighted) @ self.similarity_).toarray()
 
     def similar_items(self, items, k: int = 10) -> pd.DataFrame:
         """The kept neighbours with the largest similarity; fewer than ``k`` when an item has fewer."""

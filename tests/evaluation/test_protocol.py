@@ -1,7 +1,7 @@
 """The split -> fit -> score protocol and the Leaderboard, on hand-made splits with known answers."""
 import json
 import math
-from dataclasses import dataclass
+
 
 import numpy as np
 import pandas as pd
@@ -9,19 +9,15 @@ import pytest
 import scipy.sparse as sp
 
 from aigc_biz.data.interactions import Interactions
+from aigc_biz.data.splits import Split
 from aigc_biz.errors import InputError
 from aigc_biz.evaluation import Leaderboard, evaluate, metrics_by_segment, score_split
 from aigc_biz.models.base import Recommender
 
 
-@dataclass
-class HandSplit:
-    """The shape of aigc_biz.data.splits.Split, built by hand so the expected figures are known."""
-
-    train: Interactions
-    test_input: sp.csr_matrix
-    test_target: sp.csr_matrix
-    name: str = "hand"
+def HandSplit(train: Interactions, test_input: sp.csr_matrix, test_target: sp.csr_matrix) -> Split:
+    """A real Split built by hand, so the expected figures are known."""
+    return Split(train=train, test_input=test_input, test_target=test_target, name="hand")
 
 
 class FixedScores(Recommender):
@@ -78,7 +74,7 @@ def board_data() -> Interactions:
 
 
 @pytest.fixture
-def two_user_split() -> HandSplit:
+def two_user_split() -> Split:
     """Users 0 and 1 over six items; user 0 bought 0 and holds out 2, user 1 bought 1 and holds out 5;
     user 2 bought 3 and holds out nothing (never evaluated)."""
     train = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0]], dtype=np.float32))
