@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -101,6 +101,18 @@ class Recommender(ABC):
         """
         return data.matrix
 
+    def scoring_features(self, data: Interactions, rows: np.ndarray, item_map: np.ndarray) -> dict:
+        """Extra per-customer inputs a model scores from, beyond the history matrix (default none).
+
+        ``rows``: for each scored customer, their row in ``data`` (-1 for a customer not in it);
+        ``item_map``: for each item of ``data``, its index in the model (-1 when unknown).
+        Return a dict of arrays or sparse matrices with one row per scored customer, in the model's
+        item space; scoring slices them into the same batches as the history and passes them to
+        ``score_batch(history, context, features=...)``. Sequence models put the ordered item
+        sequences here, repeat-purchase models the purchase counts and ages.
+        """
+        return {}
+
     def history_for(self, data: Interactions, users=None, context: pd.DataFrame | None = None) -> "ScoringInput":
         """Each customer's current history, from ``data``, in the model's item space.
 
@@ -144,19 +156,21 @@ class Recommender(ABC):
                 ctx.loc[hit, shared] = given.loc[users[hit], shared].to_numpy()
         unknown = np.flatnonzero(~known_items)
         return ScoringInput(users=users, history=history, context=ctx,
-                            unknown_items=np.asarray(data.item_ids, dtype=object)[unknown])
+                            unknown_items=np.asarray(data.item_ids, dtype=object)[unknown],
+                            features=self.scoring_features(data, rows, columns))
 
     # --- top-k in bounded memory ---------------------------------------------------------------
     def recommend_indices(self, history: sp.csr_matrix, k: int = 10, context: pd.DataFrame | None = None,
                           exclude: sp.csr_matrix | None = None, allowed: np.ndarray | None = None,
-                          batch_size: int = 1024, progress: Callable[[int], None] | None = None
-                          ) -> tuple[np.ndarray, np.ndarray]:
+                          batch_size: int = 1024, progress: Callable[[int], None] | None = None,
+                          features: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` item indices and scores for each row of a model-space history, scored in chunks.
 
         The low-level step under :meth:`recommend_topk`; call that one with an :class:`Interactions`.
         ``exclude``: sparse (n_rows, n_items); its stored entries are never recommended.
         ``allowed``: boolean mask over items; False items are never recommended.
         Rows with fewer than ``k`` eligible items are padded with index -1 and score -inf.
+        ``features``: what :meth:`scoring_features` returned for these rows, sliced with them.
         """
         self.check_fitted()
         history = sp.csr_matrix(history, dtype=np.float32)
@@ -173,7 +187,11 @@ class Recommender(ABC):
             for start in range(0, n_rows, batch_size):
                 stop = min(start + batch_size, n_rows)
                 ctx = None if context is None else context.iloc[start:stop]
-                scores = self.score_batch(history[start:stop], ctx)
+                if features:
+                    part = {name: value[start:stop] for name, value in features.items()}
+                    scores = self.score_batch(history[start:stop], ctx, features=part)
+                else:
+                    scores = self.score_batch(history[start:stop], ctx)
                 scores = torch.as_tensor(scores).detach().to("cpu", torch.float32).clone()
                 scores[~torch.isfinite(scores)] = -torch.inf
                 if banned is not None:
@@ -228,7 +246,8 @@ class Recommender(ABC):
         if exclude is not None:
             extra = sp.csr_matrix(exclude, dtype=np.float32)
             banned = extra if banned is None else sp.csr_matrix(banned + extra)
-        idx, scores = self.recommend_indices(scoring.history, k, scoring.context, banned, mask, batch_size, progress)
+        idx, scores = self.recommend_indices(scoring.history, k, scoring.context, banned, mask, batch_size, progress,
+                                             features=scoring.features)
         return TopK(users=scoring.users, item_ids=self.item_ids_, indices=idx, scores=scores,
                     unknown_items=scoring.unknown_items)
 
@@ -328,6 +347,8 @@ class ScoringInput:
     context: pd.DataFrame
     #: item ids of the scored data that the model does not know (never recommended)
     unknown_items: np.ndarray
+    #: what the model's ``scoring_features`` returned: one row per scored customer
+    features: dict = field(default_factory=dict)
 
 
 @dataclass
