@@ -181,6 +181,28 @@ class Interactions:
         present = self.binary()
         return sp.csr_matrix(weighted.multiply(present), dtype=np.float32)
 
+    def with_items(self, item_ids) -> "Interactions":
+        """The same customers on another catalogue: ``item_ids`` in that order, events of other items
+        dropped, items the data has never seen as empty columns (e.g. a saved model's vocabulary)."""
+        item_ids = np.asarray([str(t) for t in item_ids], dtype=object)
+        source = self.item_index(item_ids)
+        present = source >= 0
+        move = sp.csr_matrix((np.ones(int(present.sum()), dtype=np.float32), (source[present], np.flatnonzero(present))),
+                             shape=(self.n_items, len(item_ids)))
+        events = None
+        if self.events is not None:
+            target = np.full(self.n_items, -1, dtype=np.int64)
+            target[source[present]] = np.flatnonzero(present)
+            mapped = target[self.events["item_idx"].to_numpy(np.int64)]
+            events = self.events[mapped >= 0].copy()
+            events["item_idx"] = mapped[mapped >= 0].astype(np.int32)
+            events = events.reset_index(drop=True)
+        features = self.item_features.copy()
+        features.index = pd.Index(self.item_ids)
+        features = features.reindex(pd.Index(item_ids)).reset_index(drop=True)
+        return replace(self, matrix=sp.csr_matrix(self.matrix @ move, dtype=np.float32), item_ids=item_ids,
+                       item_features=features, events=events, warnings=list(self.warnings))
+
     def binary(self) -> sp.csr_matrix:
         """The matrix with every stored positive entry set to 1."""
         m = self.matrix.copy()

@@ -67,7 +67,7 @@ def item_categories_of(data: Interactions) -> np.ndarray | None:
 
 
 def metrics_from_topk(topk: np.ndarray, target: sp.spmatrix, train: sp.spmatrix, ks: Sequence[int] = DEFAULT_KS,
-                      item_categories=None, n_boot: int = 1000, seed: int = 0
+                      item_categories=None, n_boot: int = 1000, seed: int = 0, seen: np.ndarray | None = None
                       ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     """Every metric at every cut-off for top-k lists already computed.
 
@@ -81,6 +81,10 @@ def metrics_from_topk(topk: np.ndarray, target: sp.spmatrix, train: sp.spmatrix,
         The training matrix: item popularity for novelty and popularity bias.
     item_categories : array of n_items values, optional
         Enables ``diversity@k`` (intra-list category diversity).
+    seen : bool array like ``topk``, optional
+        Which listed items the customer had bought before (repeat purchases). Adds ``repeat_share@k``
+        (share of the list), ``repeat_hit_rate@k`` and ``new_hit_rate@k`` (hits per slot of each kind;
+        customers without such slots are left out of that mean).
 
     Returns
     -------
@@ -99,6 +103,7 @@ def metrics_from_topk(topk: np.ndarray, target: sp.spmatrix, train: sp.spmatrix,
         raise InputError(f"top-k lists hold {topk.shape[1]} items, fewer than the largest cut-off {ks[-1]}")
     keep = np.diff(target.indptr) > 0
     topk, target = topk[keep], target[keep]
+    seen = None if seen is None else np.asarray(seen, dtype=bool)[keep]
     train = sp.csr_matrix(train)
     popularity = m.item_popularity(train)
     n_items = target.shape[1]
@@ -113,6 +118,8 @@ def metrics_from_topk(topk: np.ndarray, target: sp.spmatrix, train: sp.spmatrix,
         diversity = m.intra_list_diversity(topk, item_categories, k)
         if diversity is not None:
             per_user[f"diversity@{k}"] = diversity
+        if seen is not None:
+            per_user.update(_repeat_metrics(topk, target, seen, k))
     parts = ("mean", "low", "high")
     results = {name: dict(zip(parts, m.bootstrap_ci(values, n_boot=n_boot, seed=seed)))
                for name, values in per_user.items()}
@@ -161,9 +168,23 @@ def score_split(model: "Recommender", split: "Split", ks: Sequence[int] = DEFAUL
     if isinstance(item_categories, str) and item_categories == "auto":
         item_categories = item_categories_of(split.train)
     metrics, per_user = metrics_from_topk(topk, target[rows], split.train.matrix, ks,
-                                          item_categories=item_categories, n_boot=n_boot, seed=seed)
+                                          item_categories=item_categories, n_boot=n_boot, seed=seed,
+                                          seen=top.seen if split.repeats else None)
     return {"metrics": metrics, "per_user": per_user, "user_rows": rows, "topk": topk,
             "fit_seconds": fit_seconds, "score_seconds": score_seconds, "users_evaluated": int(len(rows))}
+
+
+def _repeat_metrics(topk: np.ndarray, target: sp.csr_matrix, seen: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Per customer: the share of the top ``k`` that are repeat purchases, and the hit rate of each kind."""
+    hits = m.hits_matrix(topk, target, k)
+    listed = np.asarray(topk)[:, :k] >= 0
+    repeat = seen[:, :k] & listed
+    new = ~seen[:, :k] & listed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {f"repeat_share@{k}": repeat.sum(axis=1) / np.maximum(listed.sum(axis=1), 1),
+                f"repeat_hit_rate@{k}": np.where(repeat.any(axis=1), (hits & repeat).sum(axis=1) / repeat.sum(axis=1),
+                                                 np.nan),
+                f"new_hit_rate@{k}": np.where(new.any(axis=1), (hits & new).sum(axis=1) / new.sum(axis=1), np.nan)}
 
 
 def _in_model_space(model: "Recommender", data: Interactions, matrix: sp.csr_matrix) -> sp.csr_matrix:

@@ -249,7 +249,7 @@ class Recommender(ABC):
         idx, scores = self.recommend_indices(scoring.history, k, scoring.context, banned, mask, batch_size, progress,
                                              features=scoring.features)
         return TopK(users=scoring.users, item_ids=self.item_ids_, indices=idx, scores=scores,
-                    unknown_items=scoring.unknown_items)
+                    unknown_items=scoring.unknown_items, seen=_listed_in(scoring.history, idx))
 
     def recommend(self, data: Interactions, users=None, k: int = 10, *, exclude_seen: bool = True,
                   candidates=None, context: pd.DataFrame | None = None, batch_size: int = 1024,
@@ -360,9 +360,27 @@ class TopK:
     indices: np.ndarray
     scores: np.ndarray
     unknown_items: np.ndarray
+    #: (rows, k) bool: the listed item is in the customer's history (a repeat purchase)
+    seen: np.ndarray | None = None
 
-    def to_frame(self) -> pd.DataFrame:
-        return indices_to_frame(self.users, self.item_ids, self.indices, self.scores)
+    def to_frame(self, reason: bool = False) -> pd.DataFrame:
+        """``user_id, rank, item_id, score``, plus ``reason`` (``repeat`` or ``new``) when asked."""
+        frame = indices_to_frame(self.users, self.item_ids, self.indices, self.scores)
+        if reason:
+            seen = np.zeros(self.indices.shape, dtype=bool) if self.seen is None else self.seen
+            frame["reason"] = pd.array(np.where(seen[self.indices >= 0], "repeat", "new"), dtype=object)
+        return frame
+
+
+def _listed_in(history: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
+    """(rows, k) bool: is each listed item stored in that row of ``history``."""
+    if history.nnz == 0 or idx.size == 0:
+        return np.zeros(idx.shape, dtype=bool)
+    n_items = history.shape[1]
+    rows = np.repeat(np.arange(history.shape[0], dtype=np.int64), np.diff(history.indptr))
+    keys = np.sort(rows * n_items + history.indices.astype(np.int64))
+    asked = np.arange(idx.shape[0], dtype=np.int64)[:, None] * n_items + np.clip(idx, 0, None)
+    return np.isin(asked, keys) & (idx >= 0)
 
 
 def data_schema(data: Interactions) -> dict:

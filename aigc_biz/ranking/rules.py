@@ -84,11 +84,11 @@ def recommend_with_rules(model: Recommender, data: Interactions, users=None, k: 
     pool = k if not cap else min(model.n_items, max(4 * k, k + 50))
     top = model.recommend_topk(data, users, pool, exclude_seen=rules.exclude_seen, allowed=allowed,
                                context=context, batch_size=batch_size, progress=progress)
-    idx, scores = top.indices, top.scores
+    idx, scores, seen = top.indices, top.scores, top.seen
     if cap:
         category = BusinessRules._column(item_features, "category", "--max-per-category").astype(str).to_numpy()
-        idx, scores = _cap_per_category(idx, scores, category, cap, k)
-    return replace(top, indices=idx[:, :k], scores=scores[:, :k])
+        idx, scores, seen = _cap_per_category(idx, scores, seen, category, cap, k)
+    return replace(top, indices=idx[:, :k], scores=scores[:, :k], seen=seen[:, :k])
 
 
 def aligned_item_features(model: Recommender, data: Interactions) -> pd.DataFrame:
@@ -98,9 +98,10 @@ def aligned_item_features(model: Recommender, data: Interactions) -> pd.DataFram
     return features.reindex(pd.Index(model.item_ids_, name="item_id")).reset_index(drop=True)
 
 
-def _cap_per_category(idx, scores, category, cap, k):
+def _cap_per_category(idx, scores, seen, category, cap, k):
     out_idx = np.full((idx.shape[0], k), -1, dtype=np.int64)
     out_score = np.full((idx.shape[0], k), -np.inf, dtype=np.float32)
+    out_seen = np.zeros((idx.shape[0], k), dtype=bool)
     for row in range(idx.shape[0]):
         counts: dict[str, int] = {}
         filled = 0
@@ -112,8 +113,9 @@ def _cap_per_category(idx, scores, category, cap, k):
             if counts.get(c, 0) < cap:
                 counts[c] = counts.get(c, 0) + 1
                 out_idx[row, filled], out_score[row, filled] = item, scores[row, j]
+                out_seen[row, filled] = seen[row, j]
                 filled += 1
-    return out_idx, out_score
+    return out_idx, out_score, out_seen
 
 
 def attach_item_info(recs: pd.DataFrame, item_ids: np.ndarray, item_features: pd.DataFrame,

@@ -138,6 +138,7 @@ def collect_figures(data: Interactions, *, recs=None, leaderboard=None, copy=Non
         "leaderboard": None,
         "segments": None,
         "coverage": None,
+        "reasons": None,
         "customers": {"seed": seed, "requested": sample_customers,
                       "rows": sample_customer_section(data, recs, copy, sample_customers, seed)},
         "meta": merge_meta(data, meta),
@@ -150,7 +151,37 @@ def collect_figures(data: Interactions, *, recs=None, leaderboard=None, copy=Non
             figures["segments"] = segments
     if recs is not None:
         figures["coverage"] = recommendation_stats(recs, data)
+    if (recs is not None and "reason" in recs.columns) or _has_repeat_metrics(figures["leaderboard"]):
+        figures["reasons"] = reason_stats(recs, figures["leaderboard"])
     return figures
+
+
+def _has_repeat_metrics(board: dict | None) -> bool:
+    return board is not None and any(name.startswith("repeat_hit_rate@") for name in board["metrics"])
+
+
+def reason_stats(recs: pd.DataFrame | None, board: dict | None) -> dict:
+    """The mix of repeat and new items in ``recs`` and, from a leaderboard with repeats, each kind's hit rate."""
+    out = {"repeat_slots": None, "new_slots": None, "repeat_share": None, "customers_with_repeats": None,
+           "hit_rates": [], "k": None}
+    if recs is not None and "reason" in recs.columns:
+        reason = recs["reason"].astype(str)
+        repeat = reason == "repeat"
+        out.update(repeat_slots=int(repeat.sum()), new_slots=int((reason == "new").sum()),
+                   repeat_share=float(repeat.mean()) if len(recs) else None,
+                   customers_with_repeats=int(recs.loc[repeat, "user_id"].nunique()))
+    if _has_repeat_metrics(board):
+        k = min(int(name.split("@")[1]) for name in board["metrics"] if name.startswith("repeat_hit_rate@"))
+        out["k"] = k
+        for entry in board["models"]:
+            metrics = entry["metrics"]
+            share = (metrics.get(f"repeat_share@{k}") or {}).get("mean")
+            for kind in ("repeat", "new"):
+                rate = (metrics.get(f"{kind}_hit_rate@{k}") or {}).get("mean")
+                if rate is not None:
+                    out["hit_rates"].append({"model": entry["model"], "reason": kind, "hit_rate": rate,
+                                             "share": share if kind == "repeat" or share is None else 1 - share})
+    return out
 
 
 def draw_charts(figures: dict, words: dict) -> dict[str, str]:

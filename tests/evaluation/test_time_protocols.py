@@ -54,6 +54,9 @@ def test_include_seen_scores_repeat_purchases():
                      segment_column=None)
     assert board.rows[0].mean("recall@3") == 1.0          # a rebought x, b rebought z: all 3 items listed
     assert board.rows[0].mean("recall@1") == 0.5          # x, the most popular, is a's only
+    # each 3-item list holds the customer's 2 items: one of them rebought, the new third one not bought
+    assert board.rows[0].mean("repeat_share@3") == pytest.approx(2 / 3)
+    assert board.rows[0].mean("repeat_hit_rate@3") == 0.5 and board.rows[0].mean("new_hit_rate@3") == 0.0
     with pytest.raises(InputError, match="no user with held-out items"):   # without repeats nothing is new
         evaluate(data, ["pop"], split="temporal", horizon="30d", ks=(1,), n_boot=20, segment_column=None)
     assert "repeats=True" in board.split

@@ -248,3 +248,25 @@ def test_fingerprint_follows_the_data(run):
     changed = data.matrix.copy()
     changed.data[0] += 1
     assert data_fingerprint(data.with_matrix(changed)) != data_fingerprint(data)
+
+
+def test_the_mix_of_repeat_and_new_items_and_each_kinds_hit_rate(run, tmp_path):
+    data, recs = run[0], run[1].copy()
+    recs["reason"] = np.where(recs["rank"] <= 2, "repeat", "new")   # two buy-again slots per customer
+    board = {"split": "temporal(horizon=30d, repeats=True)", "ks": [10], "winner": "blend",
+             "models": [{"model": "blend", "params": {}, "metrics": {
+                 "ndcg@10": {"mean": 0.3, "low": 0.2, "high": 0.4},
+                 "repeat_share@10": {"mean": 0.25, "low": 0.2, "high": 0.3},
+                 "repeat_hit_rate@10": {"mean": 0.4, "low": 0.3, "high": 0.5},
+                 "new_hit_rate@10": {"mean": 0.05, "low": 0.03, "high": 0.07}}}]}
+    for locale, heading in (("en", "Buy again and new for you"), ("zh", "再次购买与新品推荐")):
+        result = build_report(data, tmp_path / f"r-{locale}.html", recs=recs, leaderboard=board, locale=locale)
+        assert "reasons" in parse(result.html_path).ids and heading in result.html_path.read_text(encoding="utf-8")
+    reasons = json.loads(result.json_path.read_text(encoding="utf-8"))["reasons"]
+    n_users = recs["user_id"].nunique()
+    assert reasons["repeat_slots"] == 2 * n_users and reasons["new_slots"] == len(recs) - 2 * n_users
+    assert reasons["customers_with_repeats"] == n_users and reasons["k"] == 10
+    assert reasons["hit_rates"] == [{"model": "blend", "reason": "repeat", "hit_rate": 0.4, "share": 0.25},
+                                    {"model": "blend", "reason": "new", "hit_rate": 0.05, "share": 0.75}]
+    plain = build_report(data, tmp_path / "plain.html", recs=run[1])
+    assert "reasons" not in parse(plain.html_path).ids
