@@ -8,12 +8,28 @@ Example
 >>> model = ab.train(data, "cvae", save="models/cvae")  # doctest: +SKIP
 >>> recs = ab.recommend(data, model, top_k=10)  # doctest: +SKIP
 >>> ab.write(recs, db="postgresql+psycopg://bi@warehouse/dw", table="recommendations", run_id="2026-11-23")  # doctest: +SKIP
+
+Two levels. The verbs above take and return objects (Interactions, a fitted model, frames). The
+jobs (:func:`recommend_job`, :func:`train_job`, :func:`evaluate_job`, :func:`copy_job`,
+:func:`report_job`) take what a person types — a file or URL, ``key=value`` parameters, an id file,
+plain rule values — or the same objects, chain the verbs, write every output asked for and return
+a result saying what was written. Each CLI command is one call of a job (or of :func:`inspect` /
+:func:`run`), and each pipeline step calls the same functions, so there is one orchestration path.
+A synthetic-data verb (``synth``) is planned and not here yet.
+
+>>> result = ab.recommend_job("orders.csv", model="ease", top_k=20, max_per_category=2,
+...                           output="out/recs.csv", copy="sms")  # doctest: +SKIP
+>>> result.customers_short_of_k, result.outputs["copy"]  # doctest: +SKIP
 """
 from __future__ import annotations
 
+import json
 import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -33,7 +49,8 @@ def load(source: str | Path | None = None, *, db: str | None = None, table: str 
     """Read a behaviour table (file path or SQLAlchemy URL) into :class:`Interactions`.
 
     ``role_flags``: user_col, item_col, time_col, weight_col, user_attrs, item_attrs, event_weights,
-    time_decay_days, returns ("drop" | "net"), sheet.
+    time_decay_days, returns ("drop" | "net"), sheet. ``user_attrs``/``item_attrs`` may be a list or
+    ``"a,b"``; ``event_weights`` a mapping or ``"view=1,cart=3"``.
     """
     from aigc_biz.data.loading import load_interactions
     unknown = set(role_flags) - set(ROLE_FLAGS)
@@ -47,14 +64,22 @@ def load(source: str | Path | None = None, *, db: str | None = None, table: str 
         raise InputError("no data given", hint="pass a file path, or --db URL with --table or --query")
     if db is not None and table is None and query is None:
         raise InputError("--db needs --table or --query")
+    for key in ("user_attrs", "item_attrs"):
+        if isinstance(role_flags.get(key), str):
+            role_flags[key] = split_list(role_flags[key])
+    if isinstance(role_flags.get("event_weights"), str):
+        role_flags["event_weights"] = parse_event_weights(role_flags["event_weights"])
     return load_interactions(str(src), table=table, query=query,
                              **{k: v for k, v in role_flags.items() if v is not None})
 
 
-def inspect(data: Interactions) -> dict:
-    """Detected roles, sizes, sparsity, date range and loading warnings."""
+def inspect(data: Interactions | str | Path | None = None, **load_options) -> dict:
+    """Detected roles, sizes, sparsity, date range and loading warnings.
+
+    ``data`` is loaded :class:`Interactions`, or a file/URL read with :func:`load` and ``load_options``.
+    """
     from aigc_biz.data.profile import profile
-    return profile(data)
+    return profile(_as_data(data, load_options))
 
 
 def train(data: Interactions, model: str = "cvae", params: dict | None = None, *, device: str | None = None,
@@ -163,7 +188,10 @@ def report(data: Interactions, output: str | Path, *, recs: pd.DataFrame | None 
 
 def write(frame: pd.DataFrame, *, path: str | Path | None = None, db: str | None = None, table: str | None = None,
           run_id: str | None = None, kind: str = "recommendations", model: str | None = None):
-    """Write a frame atomically to a file (csv, parquet, jsonl) or, in one transaction, to a SQL table."""
+    """Write a frame atomically to a file (csv, parquet, jsonl) or, in one transaction, to a SQL table.
+
+    A SQLite file's folder is created first, as a file's folder is.
+    """
     if (path is None) == (db is None):
         raise InputError("write needs exactly one of a file path or a database URL")
     if path is not None:
@@ -172,10 +200,470 @@ def write(frame: pd.DataFrame, *, path: str | Path | None = None, db: str | None
     if not table:
         raise InputError("writing to a database needs a table name")
     from aigc_biz.io.sql import write_table
+    _sqlite_folder(db)
     return write_table(frame, db, table, run_id=run_id or "default", kind=kind, model=model)
 
 
-def run(pipeline: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None):
-    """Run a YAML batch job (load → train → recommend → copy → report → write)."""
+def run(pipeline: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None,
+        log_format: str | None = None, quiet: bool = False):
+    """Run a YAML batch job (load → train → recommend → copy → report → write).
+
+    ``log_format`` ("text" or "json", one object per line) first sends the package's log records to
+    stderr, as a command-line or cron run wants; ``quiet`` then keeps only warnings and errors.
+    """
     from aigc_biz.pipeline import run_pipeline
+    if log_format is not None:
+        from aigc_biz.logging_setup import configure_logging
+        if log_format not in ("text", "json"):
+            raise InputError(f"unknown log format {log_format!r}", hint="text or json")
+        configure_logging(json_lines=log_format == "json", quiet=quiet)
     return run_pipeline(pipeline, run_id=run_id, dry_run=dry_run, env=env)
+
+
+# --- plain values in: what a command line or a YAML file gives ---------------------------------------
+def new_run_id() -> str:
+    """A run id for a run that names none: the UTC time, e.g. ``20261123T020000Z`` (CLI and pipelines)."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def split_list(value: str | Sequence[str] | None) -> list[str] | None:
+    """``"a,b , c"`` -> ["a", "b", "c"]; a list is kept (as strings); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def parse_event_weights(value: str | dict | None) -> dict | None:
+    """``"view=1,cart=3,purchase=5"`` -> {"view": 1.0, "cart": 3.0, "purchase": 5.0}; a mapping is kept."""
+    if not value:
+        return None
+    if not isinstance(value, str):
+        return dict(value)
+    weights = {}
+    for pair in split_list(value) or []:
+        key, sep, raw = pair.partition("=")
+        try:
+            weights[key.strip()] = float(raw)
+        except ValueError:
+            raise InputError(f"--event-weights entry {pair!r} is not name=number") from None
+        if not sep:
+            raise InputError(f"--event-weights entry {pair!r} is not name=number")
+    return weights
+
+
+def parse_params(params: dict | Sequence[str] | None) -> dict:
+    """Hyper-parameters as a mapping, or ``["epochs=30", "beta=0.2"]`` (values read as JSON when they parse)."""
+    if isinstance(params, dict):
+        return dict(params)
+    from aigc_biz.models.registry import parse_params as _parse
+    return _parse(params)
+
+
+def parse_model_params(params: dict | Sequence[str] | None) -> dict[str, dict]:
+    """Per-model parameters: ``{"cvae": {"epochs": 20}}``, or ``["cvae.epochs=20", "ease.l2=300"]``."""
+    if isinstance(params, dict):
+        return {str(k): dict(v) for k, v in params.items()}
+    grouped: dict[str, dict] = {}
+    for key, value in parse_params(params).items():
+        model, dot, name = key.partition(".")
+        if not dot:
+            raise InputError(f"--param {key}=… for evaluate must name the model, e.g. cvae.{key}=…")
+        grouped.setdefault(model, {})[name] = value
+    return grouped
+
+
+def read_id_list(path: str | Path, id_col: str) -> tuple[list[str], pd.DataFrame | None]:
+    """Ids from a CSV/Parquet/Excel file: column ``id_col`` (or the first one); other columns as context.
+
+    The context frame has the ids as ``user_id`` (cold-start customers are described by it).
+    """
+    from aigc_biz.data.readers import read_table
+    frame = read_table(str(path))
+    col = id_col if id_col in frame.columns else frame.columns[0]
+    ids = frame[col].astype("string")
+    if ids.isna().any():
+        row = int(ids.isna().to_numpy().argmax()) + 2
+        raise InputError("empty id", file=str(path), column=col, row=row)
+    context = frame.rename(columns={col: "user_id"}) if len(frame.columns) > 1 else None
+    return [str(v) for v in ids], context
+
+
+def business_rules(rules: BusinessRules | dict | None = None, *, candidates: str | Path | Sequence[str] | None = None,
+                   exclude_categories: str | Sequence[str] | None = None, max_per_category: int | None = None,
+                   min_price: float | None = None, max_price: float | None = None,
+                   include_seen: bool | None = None) -> BusinessRules:
+    """:class:`BusinessRules` from plain values; keywords given override ``rules`` (an object or a mapping).
+
+    ``candidates`` is a list of item ids or a file of them (column ``item_id`` or the first one);
+    ``exclude_categories`` a list or ``"a,b"``. A mapping with an unknown rule is an InputError.
+    """
+    from dataclasses import asdict, fields
+    base = asdict(rules) if isinstance(rules, BusinessRules) else dict(rules or {})
+    known = {f.name for f in fields(BusinessRules)}
+    unknown = sorted(set(base) - known)
+    if unknown:
+        raise InputError(f"unknown business rule(s): {', '.join(unknown)}", hint="valid: " + ", ".join(sorted(known)))
+    if isinstance(candidates, (str, Path)):
+        candidates = read_id_list(candidates, "item_id")[0]
+    given = {"candidates": None if candidates is None else [str(c) for c in candidates],
+             "exclude_categories": split_list(exclude_categories), "max_per_category": max_per_category,
+             "min_price": min_price, "max_price": max_price,
+             "exclude_seen": None if include_seen is None else not include_seen}
+    base.update({k: v for k, v in given.items() if v is not None})
+    return BusinessRules(**base)
+
+
+def metrics_frame(leaderboard) -> pd.DataFrame:
+    """A leaderboard (object or dict) as rows ``model, metric, k, mean, low, high`` (the ``metrics`` table)."""
+    from aigc_biz.evaluation.leaderboard import metrics_rows
+    return metrics_rows(leaderboard)
+
+
+class Observer:
+    """What a job says while it runs; this one says nothing (the CLI passes one that prints and draws bars).
+
+    ``info`` gets human lines ("Loaded 9,500 interactions…"), ``warning`` each data or model warning as
+    it is found, ``epoch`` each training epoch's dict (epoch, epochs, loss, val_ndcg), ``advance``
+    progress of a counted task ("recommending" customers, "evaluating" models).
+    """
+
+    def info(self, message: str) -> None:
+        """A line for a person."""
+
+    def warning(self, message: str) -> None:
+        """Something the person should know; the job carries on."""
+
+    def epoch(self, model: str, stats: dict) -> None:
+        """One training epoch of ``model`` finished."""
+
+    def advance(self, task: str, n: int = 1, total: int | None = None) -> None:
+        """``n`` more units of ``task`` done, out of ``total``."""
+
+
+_SILENT = Observer()
+
+
+def _as_data(data, load_options: dict, observer: Observer = _SILENT) -> Interactions:
+    """``data`` when it is loaded already, else :func:`load` of it with ``load_options`` (said to the observer)."""
+    if isinstance(data, Interactions):
+        return data
+    started = time.perf_counter()
+    loaded = load(data, **load_options)
+    observer.info(f"Loaded {loaded.nnz:,} interactions: {loaded.n_users:,} customers x {loaded.n_items:,} items "
+                  f"({time.perf_counter() - started:.1f} s)")
+    for warning in loaded.warnings:
+        observer.warning(warning)
+    return loaded
+
+
+def _as_frame(value) -> pd.DataFrame | None:
+    """A frame given, or read from a file written by a job (ids stay text)."""
+    if value is None or isinstance(value, pd.DataFrame):
+        return value
+    if hasattr(value, "frame"):  # a CopyResult
+        return value.frame
+    from aigc_biz.io.files import read_recs
+    return read_recs(value)
+
+
+def _as_leaderboard(value) -> dict | None:
+    if value is None or isinstance(value, dict):
+        return value
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    try:
+        return json.loads(Path(value).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read leaderboard JSON: {exc}", file=str(value)) from None
+
+
+def _sqlite_folder(url: str) -> None:
+    """A SQLite file's folder exists before the first write (a server URL is left alone)."""
+    if not url.startswith("sqlite"):
+        return
+    import sqlalchemy as sa
+    try:
+        database = sa.make_url(url).database
+    except sa.exc.ArgumentError:
+        return  # write_table names the bad URL
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+# --- jobs: one call per command line or pipeline step --------------------------------------------------
+@dataclass
+class TrainResult:
+    """A fitted (and, with a path, saved) model."""
+
+    model: Recommender
+    path: Path | None
+    seconds: float
+
+    def summary(self) -> dict:
+        return {"model": self.model.name, "params": self.model.get_params(), "path": self.path,
+                "seconds": round(self.seconds, 2)}
+
+
+def train_job(data: Interactions | str | Path | None = None, *, model: str = "cvae",
+              params: dict | Sequence[str] | None = None, output: str | Path | None = None,
+              device: str | None = None, seed: int | None = None, checkpoint_dir: str | Path | None = None,
+              resume: bool = False, observer: Observer = _SILENT, **load_options) -> TrainResult:
+    """Load (unless ``data`` is loaded already), fit ``model`` and save it to folder ``output``.
+
+    ``params``: a mapping or ``["epochs=30", …]``; ``load_options`` go to :func:`load`.
+    """
+    started = time.perf_counter()
+    loaded = _as_data(data, load_options, observer)
+    fitted = train(loaded, model, parse_params(params), device=device, seed=seed, save=output,
+                   checkpoint_dir=checkpoint_dir, resume=resume, progress=lambda d: observer.epoch(model, d))
+    return TrainResult(model=fitted, path=None if output is None else Path(output),
+                       seconds=time.perf_counter() - started)
+
+
+@dataclass
+class RecommendResult:
+    """What :func:`recommend_job` made and wrote.
+
+    ``outputs`` maps ``recommendations``, ``copy``, ``report`` to file paths and ``recommendations_table`` /
+    ``copy_table`` to table names. ``customers_short_of_k`` counts customers who got fewer than
+    ``top_k`` items (everything eligible already bought, or nothing allowed by the rules), also those
+    who got none.
+    """
+
+    recs: pd.DataFrame
+    model: Recommender
+    top_k: int
+    run_id: str
+    customers: int
+    customers_short_of_k: int
+    outputs: dict[str, Any] = field(default_factory=dict)
+    copy: Any = None
+    report: Any = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        """JSON-ready: what ``aigc-biz recommend --json`` prints."""
+        out = {"model": self.model.name, "customers": self.customers,
+               "customers_short_of_k": self.customers_short_of_k, "rows": int(len(self.recs)),
+               "top_k": self.top_k, "run_id": self.run_id, "outputs": dict(self.outputs)}
+        if self.copy is not None:
+            out["copy_messages"] = int(len(self.copy.frame))
+        out["seconds"] = round(self.seconds, 2)
+        return out
+
+
+def recommend_job(data: Interactions | str | Path | None = None, *, model: Recommender | str = "cvae",
+                  model_path: str | Path | None = None, params: dict | Sequence[str] | None = None,
+                  save_model: str | Path | None = None, device: str | None = None, seed: int | None = None,
+                  top_k: int = 10, users: str | Path | Sequence[str] | None = None,
+                  context: pd.DataFrame | None = None, rules: BusinessRules | dict | None = None,
+                  candidates: str | Path | Sequence[str] | None = None,
+                  exclude_categories: str | Sequence[str] | None = None, max_per_category: int | None = None,
+                  min_price: float | None = None, max_price: float | None = None, include_seen: bool | None = None,
+                  output: str | Path | None = None, copy_channel: str | None = None,
+                  copy_output: str | Path | None = None, locale: str = "zh", campaign: str = "default",
+                  currency: str | None = None, report_path: str | Path | None = None, out_db: str | None = None,
+                  out_table: str = "recommendations", copy_table: str = "marketing_copy",
+                  run_id: str | None = None, observer: Observer = _SILENT, **load_options) -> RecommendResult:
+    """Load → score with a saved model, a fitted one or a newly trained one → rules → write → copy/report/warehouse.
+
+    Parameters
+    ----------
+    data : Interactions, str or Path
+        Loaded interactions, or a file/URL read with ``load_options`` (see :func:`load`).
+    model, model_path, params, save_model, device, seed
+        A fitted model or a registry name to train (``params`` a mapping or ``["epochs=30"]``,
+        ``save_model`` a folder to keep it in); or ``model_path``, a saved model (no training).
+    users, context
+        Ids to score (a list, or an id file whose other columns become ``context``); default every customer.
+    rules, candidates, exclude_categories, max_per_category, min_price, max_price, include_seen
+        Business rules (see :func:`business_rules`).
+    output : str or Path, optional
+        Recommendations file (.csv, .parquet, .jsonl); None writes no file.
+    copy_channel, copy_output, locale, campaign, currency
+        With ``copy_channel`` ("sms", "push", "email"), marketing copy too, written to ``copy_output`` (default:
+        beside ``output``).
+    report_path : str or Path, optional
+        Also an HTML report of the data, the recommendations and the copy here.
+    out_db, out_table, copy_table, run_id
+        Also write to this SQLAlchemy URL, replacing rows of the same ``run_id`` (default: :func:`new_run_id`).
+    observer : Observer
+        Told what happens (loading, training epochs, scoring progress, warnings).
+    """
+    started = time.perf_counter()
+    loaded = _as_data(data, load_options, observer)
+    warnings = list(loaded.warnings) if not isinstance(data, Interactions) else []
+    if model_path is not None:
+        fitted = load_model(model_path, loaded)
+        observer.info(f"Loaded model {fitted.name} from {model_path}")
+        for warning in fitted.schema_warnings_:
+            observer.warning(warning)
+        warnings += fitted.schema_warnings_
+    elif isinstance(model, str):
+        fitted = train(loaded, model, parse_params(params), device=device, seed=seed, save=save_model,
+                       progress=lambda d: observer.epoch(model, d))
+    else:
+        fitted = model
+    if isinstance(users, (str, Path)):
+        users, file_context = read_id_list(users, "user_id")
+        context = file_context if context is None else context
+    elif users is not None:
+        users = [str(u) for u in users]
+    rules = business_rules(rules, candidates=candidates, exclude_categories=exclude_categories,
+                           max_per_category=max_per_category, min_price=min_price, max_price=max_price,
+                           include_seen=include_seen)
+    n_users = loaded.n_users if users is None else len(users)
+    recs = recommend(loaded, fitted, top_k=top_k, users=users, rules=rules, context=context,
+                     progress=lambda n=1: observer.advance("recommending", n, n_users))
+    for warning in recs.attrs.get("warnings", []):
+        observer.warning(warning)
+    warnings += recs.attrs.get("warnings", [])
+    run = run_id or new_run_id()
+    outputs: dict[str, Any] = {}
+    if output is not None:
+        outputs["recommendations"] = write(recs, path=output)
+    if out_db:
+        write(recs, db=out_db, table=out_table, run_id=run, kind="recommendations", model=fitted.name)
+        outputs["recommendations_table"] = out_table
+    customers = int(recs["user_id"].nunique())
+    short = int((recs.groupby("user_id").size() < top_k).sum()) + (n_users - customers)
+    copied = None
+    if copy_channel:
+        copied = copy(recs, loaded, channel=copy_channel, locale=locale, campaign=campaign, currency=currency)
+        target = copy_output
+        if target is None and output is not None:
+            target = Path(output).with_name(Path(output).stem + f"_copy_{copy_channel}.csv")
+        if target is not None:
+            outputs["copy"] = write(copied.frame, path=target)
+        if out_db:
+            write(copied.frame, db=out_db, table=copy_table, run_id=run, kind="copy")
+            outputs["copy_table"] = copy_table
+    built = None
+    if report_path is not None:
+        meta = {"model": fitted.name, "parameters": fitted.get_params(), "seed": seed, "top_k": top_k,
+                "device": str(getattr(fitted, "device_", "cpu"))}
+        built = report(loaded, report_path, recs=recs, copy=None if copied is None else copied.frame,
+                                    locale=locale, meta=meta)
+        outputs["report"] = built.html_path
+    return RecommendResult(recs=recs, model=fitted, top_k=top_k, run_id=run, customers=customers,
+                           customers_short_of_k=short, outputs=outputs, copy=copied, report=built,
+                           warnings=warnings, seconds=time.perf_counter() - started)
+
+
+@dataclass
+class EvaluateResult:
+    """A leaderboard and where it was written (``json``, ``metrics_table``, ``report``)."""
+
+    leaderboard: Any
+    run_id: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        """JSON-ready: the leaderboard's dict (what ``aigc-biz evaluate --json`` prints)."""
+        return self.leaderboard.to_dict()
+
+
+def evaluate_job(data: Interactions | str | Path | None = None, *,
+                 models: str | Sequence[str] = ("pop", "itemknn", "ease", "cvae", "cgan"), split: str = "random",
+                 horizon: str | None = None, include_seen: bool = False,
+                 ks: str | Sequence[int] = (10, 20, 50), seed: int = 0,
+                 params: dict | Sequence[str] | None = None, json_path: str | Path | None = None,
+                 report_path: str | Path | None = None, locale: str = "en", out_db: str | None = None,
+                 out_table: str = "metrics", run_id: str | None = None, observer: Observer = _SILENT,
+                 **load_options) -> EvaluateResult:
+    """Load, rank ``models`` on a split, and write the leaderboard as JSON, a metrics table and/or a report.
+
+    ``models`` and ``ks`` may be comma-separated strings; ``params`` per model, a mapping
+    ``{"cvae": {"epochs": 20}}`` or ``["cvae.epochs=20"]``.
+    """
+    started = time.perf_counter()
+    loaded = _as_data(data, load_options, observer)
+    names = split_list(models) or []
+    try:
+        cutoffs = [int(k) for k in split_list(ks if isinstance(ks, str) else [str(k) for k in ks]) or []]
+    except ValueError:
+        raise InputError(f"cut-offs must be whole numbers, got {ks!r}") from None
+    board = evaluate(loaded, names, split=split, ks=cutoffs, seed=seed, params=parse_model_params(params),
+                     horizon=horizon, include_seen=include_seen,
+                     progress=lambda event: (observer.advance("evaluating", 1, len(names))
+                                             if event.get("stage") == "done" else None))
+    run = run_id or new_run_id()
+    outputs: dict[str, Any] = {}
+    if json_path is not None:
+        from aigc_biz.io.files import write_json
+        outputs["json"] = write_json(board.to_dict(), json_path)
+    if out_db:
+        write(metrics_frame(board), db=out_db, table=out_table, run_id=run, kind="metrics")
+        outputs["metrics_table"] = out_table
+    if report_path is not None:
+        outputs["report"] = report(loaded, report_path, leaderboard=board, locale=locale).html_path
+    return EvaluateResult(leaderboard=board, run_id=run, outputs=outputs, seconds=time.perf_counter() - started)
+
+
+@dataclass
+class CopyJobResult:
+    """Rendered messages (``copy``, a CopyResult), where they went, and a preview text when asked for."""
+
+    copy: Any
+    run_id: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    preview: str = ""
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        """JSON-ready: what ``aigc-biz copy --json`` prints."""
+        result = self.copy
+        return {"messages": int(len(result.frame)), "dropped": int(result.dropped),
+                "output": self.outputs.get("copy"),
+                "variants": {str(k): int(v) for k, v in result.variant_counts.items()},
+                "rule_counts": {str(k): int(v) for k, v in result.rule_counts.items()},
+                "messages_per_second": round(result.messages_per_second, 1) if result.messages_per_second else None}
+
+
+def copy_job(recs: pd.DataFrame | str | Path, data: Interactions | str | Path | None = None, *,
+             channel: str = "sms", locale: str = "zh", campaign: str = "default",
+             template: str | Path | None = None, strict: bool = False, currency: str | None = None,
+             max_items: int | None = None, forbidden_words: Sequence[str] | None = None, preview: int = 0,
+             output: str | Path | None = None, out_db: str | None = None, out_table: str = "marketing_copy",
+             run_id: str | None = None, observer: Observer = _SILENT, **load_options) -> CopyJobResult:
+    """Messages for every customer in ``recs`` (a frame or a recommendations file), written to ``output``/``out_db``.
+
+    ``data`` (loaded, or a file/URL read with ``load_options``; also ``db=`` alone) supplies customer
+    names and item details; without it the copy uses what ``recs`` carries.
+    """
+    started = time.perf_counter()
+    frame = _as_frame(recs)
+    loaded = None
+    if data is not None or load_options.get("db"):
+        loaded = _as_data(data, load_options, observer)
+    options = {k: v for k, v in (("currency", currency), ("max_items", max_items),
+                                 ("forbidden_words", forbidden_words)) if v is not None}
+    result = copy(frame, loaded, channel=channel, locale=locale, campaign=campaign, template=template,
+                  strict=strict, **options)
+    run = run_id or new_run_id()
+    outputs: dict[str, Any] = {}
+    if output is not None:
+        outputs["copy"] = write(result.frame, path=output)
+    if out_db:
+        write(result.frame, db=out_db, table=out_table, run_id=run, kind="copy")
+        outputs["copy_table"] = out_table
+    text = ""
+    if preview:
+        from aigc_biz.copywriting import preview as render_preview
+        text = render_preview(result, preview)
+    return CopyJobResult(copy=result, run_id=run, outputs=outputs, preview=text,
+                         seconds=time.perf_counter() - started)
+
+
+def report_job(data: Interactions | str | Path | None = None, output: str | Path = "out/report.html", *,
+               recs: pd.DataFrame | str | Path | None = None, leaderboard=None, copy=None,
+               locale: str = "en", meta: dict | None = None, observer: Observer = _SILENT, **load_options):
+    """Load (unless loaded) and write the HTML report; ``recs``/``copy`` may be frames or files,
+    ``leaderboard`` a Leaderboard, its dict or a JSON file from ``evaluate --json-out``. Returns a ReportResult."""
+    loaded = _as_data(data, load_options, observer)
+    return report(loaded, output, recs=_as_frame(recs), leaderboard=_as_leaderboard(leaderboard),
+                  copy=_as_frame(copy), locale=locale, meta=meta)

@@ -16,17 +16,18 @@ a single placeholder is read as a YAML scalar, so ``epochs: ${EPOCHS:-20}`` give
 from __future__ import annotations
 
 import logging
+import dataclasses
 import os
 import re
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import yaml
 
-from aigc_biz.errors import ConfigError
+from aigc_biz.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,20 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = ("name", "description", "run_id", "output_dir", "steps")
+#: the load step's column-role keys (the same names as api.load's keyword arguments)
 ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
               "event_weights", "time_decay_days", "returns", "sheet")
-#: step name -> the keys it accepts
-STEP_KEYS: dict[str, tuple[str, ...]] = {
-    "load": ("source", "db", "table", "query") + ROLE_FLAGS,
-    "train": ("model", "params", "device", "seed", "save"),
-    "load_model": ("path",),
-    "evaluate": ("models", "split", "ks", "seed", "params", "output"),
-    "recommend": ("top_k", "users", "rules", "model", "params"),
-    "copy": ("channel", "locale", "campaign", "template", "strict", "max_items", "forbidden_words"),
-    "report": ("output", "locale"),
-    "write": ("recommendations", "copy", "metrics", "db", "recommendations_table", "copy_table",
-              "metrics_table"),
-}
 _INT = re.compile(r"-?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*([eE][-+]?[0-9]+)?|-?[0-9]+[eE][-+]?[0-9]+")
 _PLACEHOLDER = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -185,15 +175,15 @@ def _parse_steps(raw_steps: Any, path: Path) -> list[PipelineStep]:
         name, options = next(iter(entry.items()))
         options = {} if options is None else options
         step = PipelineStep(index, str(name), options)
-        if step.name not in STEP_KEYS:
+        if step.name not in STEPS:
             raise ConfigError(f"step {index}: unknown step {step.name!r}", file=str(path),
-                              hint="steps: " + ", ".join(STEP_KEYS))
+                              hint="steps: " + ", ".join(STEPS))
         if not isinstance(options, dict):
             raise ConfigError(f"{step.label}: options must be a mapping", file=str(path))
-        unknown = [k for k in options if k not in STEP_KEYS[step.name]]
+        unknown = [k for k in options if k not in STEPS[step.name].keys]
         if unknown:
             raise ConfigError(f"{step.label}: unknown key {unknown[0]!r}", file=str(path),
-                              hint="valid: " + ", ".join(STEP_KEYS[step.name]))
+                              hint="valid: " + ", ".join(STEPS[step.name].keys))
         steps.append(step)
     return steps
 
@@ -219,7 +209,8 @@ def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | No
             f"{name} (first used in {_describe(where)})" for name, where in first_use.items()), file=str(path),
             hint="set " + ", ".join(first_use) + ", or write ${NAME:-default} in the file")
     steps = _parse_steps(raw.get("steps"), path)
-    job_run_id = run_id or raw.get("run_id") or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    from aigc_biz.api import new_run_id
+    job_run_id = run_id or raw.get("run_id") or new_run_id()
     output_dir = raw.get("output_dir")
     output_dir = Path(output_dir).expanduser().resolve() if output_dir else path.parent
     job = PipelineJob(path=path, name=str(raw.get("name") or path.stem), run_id=str(job_run_id),
@@ -228,7 +219,7 @@ def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | No
         raise ConfigError(f"run_id is longer than 64 characters: {job.run_id!r}", file=str(path))
     for step in steps:
         try:
-            _CHECKS[step.name](step, job)
+            STEPS[step.name].check(step, job)
         except ConfigError as exc:
             raise ConfigError(exc.message, file=str(path), hint=exc.hint) from None
     _check_order(job)
@@ -319,13 +310,13 @@ def _check_recommend(step: PipelineStep, job: PipelineJob) -> None:
                             or opts["top_k"] < 1):
         raise step.error("expected a positive whole number", "top_k")
     if "rules" in opts:
-        from aigc_biz.ranking import BusinessRules
+        from aigc_biz.api import business_rules
         if not isinstance(opts["rules"], dict):
             raise step.error("expected a mapping of business rules", "rules")
         try:
-            BusinessRules(**opts["rules"])
-        except TypeError as exc:
-            raise step.error(str(exc), "rules") from None
+            business_rules(opts["rules"])
+        except (InputError, TypeError) as exc:
+            raise step.error(getattr(exc, "message", str(exc)), "rules", getattr(exc, "hint", None)) from None
     if "users" in opts and not isinstance(opts["users"], (list, str)):
         raise step.error("expected a list of user ids or a file with one id per line", "users")
     if isinstance(opts.get("users"), str):
@@ -377,54 +368,37 @@ def _check_write(step: PipelineStep, job: PipelineJob) -> None:
                 opts[kind] = str(path)
 
 
-_CHECKS: dict[str, Callable[[PipelineStep, PipelineJob], None]] = {
-    "load": _check_load, "train": _check_train, "load_model": _check_load_model, "evaluate": _check_evaluate,
-    "recommend": _check_recommend, "copy": _check_copy, "report": _check_report, "write": _check_write,
-}
-
-#: what each step needs from earlier steps, and what it makes
-_NEEDS = {"train": ("data",), "evaluate": ("data",), "recommend": ("data",), "copy": ("recs",),
-          "report": ("data",)}
-_MAKES = {"load": ("data",), "train": ("model",), "load_model": ("model",), "evaluate": ("leaderboard",),
-          "recommend": ("recs",), "copy": ("copy",)}
-_WRITES = {"recommendations": "recs", "copy": "copy", "metrics": "leaderboard"}
+def _check_nothing(step: PipelineStep, job: PipelineJob) -> None:
+    """A step whose keys need no checking beyond their names."""
 
 
 def _check_order(job: PipelineJob) -> None:
     """Every step's inputs are made by an earlier step (a plan that cannot work fails before it starts)."""
     made: set[str] = set()
     for step in job.steps:
-        needs = list(_NEEDS.get(step.name, ()))
-        if step.name == "recommend" and "model" not in step.options:
-            needs.append("model")
-        if step.name == "write":
-            needs += [_WRITES[k] for k in _WRITES if k in step.options or f"{k}_table" in step.options]
-        for need in needs:
+        spec = STEPS[step.name]
+        for need in spec.needs(step.options):
             if need not in made:
-                maker = {"data": "load", "model": "train or load_model", "recs": "recommend",
-                         "copy": "copy", "leaderboard": "evaluate"}[need]
+                maker = " or ".join(s.name for s in STEPS.values() if need in s.makes)
                 raise ConfigError(f"{step.label}: needs the result of an earlier '{maker}' step",
                                   file=str(job.path))
-        made.update(_MAKES.get(step.name, ()))
+        made.update(spec.makes)
 
 
-# --- running ----------------------------------------------------------------------------------
+# --- running: each step calls the api ----------------------------------------------------------------
 def _run_load(api, opts, state, job):
-    flags = {k: v for k, v in opts.items() if k in ROLE_FLAGS}
-    state["data"] = api.load(opts.get("source"), db=opts.get("db"), table=opts.get("table"),
-                             query=opts.get("query"), **flags)
+    state["data"] = api.load(opts.get("source"), **{k: v for k, v in opts.items() if k != "source"})
     data = state["data"]
     return f"{data.n_users:,} users x {data.n_items:,} items, {data.nnz:,} interactions"
 
 
 def _run_train(api, opts, state, job):
-    model = opts.get("model", "cvae")
-    state["model"] = api.train(state["data"], model, opts.get("params"), device=opts.get("device"),
-                               seed=opts.get("seed"), save=opts.get("save"))
-    state["model_name"] = model
+    result = api.train_job(state["data"], model=opts.get("model", "cvae"), params=opts.get("params"),
+                           device=opts.get("device"), seed=opts.get("seed"), output=opts.get("save"))
+    state["model"], state["model_name"] = result.model, result.model.name
     if opts.get("save"):
         state["outputs"]["model"] = opts["save"]
-    return f"fitted {model}" + (f", saved to {opts['save']}" if opts.get("save") else "")
+    return f"fitted {result.model.name}" + (f", saved to {opts['save']}" if opts.get("save") else "")
 
 
 def _run_load_model(api, opts, state, job):
@@ -434,61 +408,52 @@ def _run_load_model(api, opts, state, job):
 
 
 def _run_evaluate(api, opts, state, job):
-    kwargs = {k: opts[k] for k in ("split", "seed", "params") if k in opts}
-    if "models" in opts:
-        kwargs["models"] = opts["models"]
-    if "ks" in opts:
-        kwargs["ks"] = tuple(opts["ks"])
-    board = api.evaluate(state["data"], **kwargs)
-    state["leaderboard"] = board
-    if opts.get("output"):
-        from aigc_biz.io.files import write_json
-        state["outputs"]["leaderboard"] = str(write_json(board.to_dict(), opts["output"]))
-    return f"winner {getattr(board, 'winner', '?')}"
+    kwargs = {k: opts[k] for k in ("models", "split", "ks", "seed", "params") if k in opts}
+    result = api.evaluate_job(state["data"], json_path=opts.get("output"), run_id=job.run_id, **kwargs)
+    state["leaderboard"] = result.leaderboard
+    if "json" in result.outputs:
+        state["outputs"]["leaderboard"] = str(result.outputs["json"])
+    return f"winner {getattr(result.leaderboard, 'winner', '?')}"
 
 
 def _users(value) -> list[str] | None:
+    """The ``users`` key: a list of ids, or a text file with one id per line."""
     if value is None or isinstance(value, list):
         return None if value is None else [str(v) for v in value]
     return [line.strip() for line in Path(value).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _run_recommend(api, opts, state, job):
-    rules = None
-    if opts.get("rules"):
-        from aigc_biz.ranking import BusinessRules
-        rules = BusinessRules(**opts["rules"])
-    model = opts.get("model", state.get("model"))
-    recs = api.recommend(state["data"], model, top_k=opts.get("top_k", 10), users=_users(opts.get("users")),
-                         rules=rules, params=opts.get("params"))
-    if isinstance(model, str):
-        state["model_name"] = model
-    state["recs"] = recs
-    return f"{recs['user_id'].nunique():,} customers, {len(recs):,} rows"
+    result = api.recommend_job(state["data"], model=opts.get("model", state.get("model")), params=opts.get("params"),
+                               top_k=opts.get("top_k", 10), users=_users(opts.get("users")), rules=opts.get("rules"),
+                               run_id=job.run_id)
+    state["recs"], state["model_name"] = result.recs, result.model.name
+    return f"{result.customers:,} customers, {len(result.recs):,} rows"
 
 
 def _run_copy(api, opts, state, job):
-    options = {k: v for k, v in opts.items() if k in ("max_items", "forbidden_words")}
-    result = api.copy(state["recs"], state.get("data"), channel=opts.get("channel", "sms"),
-                      locale=opts.get("locale", "zh"), campaign=opts.get("campaign", "default"),
-                      template=opts.get("template"), strict=opts.get("strict", False), **options)
-    state["copy"] = result
-    return f"{len(result.frame):,} {opts.get('channel', 'sms')} messages"
+    result = api.copy_job(state["recs"], state.get("data"), run_id=job.run_id, **opts)
+    state["copy"] = result.copy
+    return f"{len(result.copy.frame):,} {opts.get('channel', 'sms')} messages"
 
 
 def _run_report(api, opts, state, job):
     copy = state.get("copy")
-    result = api.report(state["data"], opts["output"], recs=state.get("recs"), leaderboard=state.get("leaderboard"),
-                        copy=copy.frame if copy is not None else None, locale=opts.get("locale", "en"),
-                        meta={"pipeline": job.name, "run_id": job.run_id})
+    result = api.report_job(state["data"], opts["output"], recs=state.get("recs"), leaderboard=state.get("leaderboard"),
+                            copy=copy.frame if copy is not None else None, locale=opts.get("locale", "en"),
+                            meta={"pipeline": job.name, "run_id": job.run_id})
     state["outputs"]["report"] = str(getattr(result, "html_path", opts["output"]))
     return f"wrote {state['outputs']['report']}"
 
 
 def metrics_frame(leaderboard) -> "pd.DataFrame":
     """A leaderboard as rows ``model, metric, k, mean, low, high`` (the ``metrics`` table kind)."""
-    from aigc_biz.evaluation.leaderboard import metrics_rows
-    return metrics_rows(leaderboard)
+    from aigc_biz.api import metrics_frame as frame
+    return frame(leaderboard)
+
+
+#: what a write step can write -> the state entry that holds it
+WRITES = {"recommendations": "recs", "copy": "copy", "metrics": "leaderboard"}
 
 
 def _frame_for(kind: str, state):
@@ -502,7 +467,7 @@ def _frame_for(kind: str, state):
 def _run_write(api, opts, state, job):
     from aigc_biz.io.sql import safe_url
     written = []
-    for kind in _WRITES:
+    for kind in WRITES:
         frame = None
         if opts.get(kind):
             frame = _frame_for(kind, state)
@@ -510,8 +475,6 @@ def _run_write(api, opts, state, job):
             state["outputs"][kind] = opts[kind]
         elif opts.get(f"{kind}_table"):
             frame = _frame_for(kind, state)
-            if opts["db"].startswith("sqlite"):
-                _make_sqlite_folder(opts["db"])
             table = opts[f"{kind}_table"]
             api.write(frame, db=opts["db"], table=table, run_id=job.run_id, kind=kind,
                       model=state.get("model_name") if kind == "recommendations" else None)
@@ -521,18 +484,76 @@ def _run_write(api, opts, state, job):
     return ", ".join(written)
 
 
-def _make_sqlite_folder(url: str) -> None:
-    import sqlalchemy as sa
-    database = sa.make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+def _needs(*names: str) -> Callable[[dict], tuple[str, ...]]:
+    return lambda options: names
 
 
-#: step name -> function(api module, options, state, job) -> one-line summary
-STEP_RUNNERS: dict[str, Callable] = {
-    "load": _run_load, "train": _run_train, "load_model": _run_load_model, "evaluate": _run_evaluate,
-    "recommend": _run_recommend, "copy": _run_copy, "report": _run_report, "write": _run_write,
-}
+@dataclass(frozen=True)
+class StepSpec:
+    """Everything about one kind of step, so a new step is one entry in :data:`STEPS`.
+
+    Attributes
+    ----------
+    name : str
+        The step's name in the YAML file.
+    keys : tuple of str
+        The options it accepts (any other key is a ConfigError naming the step).
+    check : callable
+        ``check(step, job)`` validates the options and resolves their paths, before anything runs.
+    needs : callable
+        ``needs(options)`` -> what earlier steps must have made ("data", "model", "recs", "copy", "leaderboard").
+    makes : tuple of str
+        What it leaves for later steps.
+    run : callable
+        ``run(api, options, state, job)`` -> a one-line summary; it calls :mod:`aigc_biz.api`.
+    """
+
+    name: str
+    keys: tuple[str, ...]
+    run: Callable[[Any, dict, dict, PipelineJob], str]
+    check: Callable[[PipelineStep, PipelineJob], None] = _check_nothing
+    needs: Callable[[dict], Iterable[str]] = _needs()
+    makes: tuple[str, ...] = ()
+
+
+#: step name -> its spec, in the order the README lists them
+STEPS: dict[str, StepSpec] = {spec.name: spec for spec in (
+    StepSpec("load", ("source", "db", "table", "query") + ROLE_FLAGS, _run_load, _check_load, makes=("data",)),
+    StepSpec("train", ("model", "params", "device", "seed", "save"), _run_train, _check_train,
+             _needs("data"), ("model",)),
+    StepSpec("load_model", ("path",), _run_load_model, _check_load_model, makes=("model",)),
+    StepSpec("evaluate", ("models", "split", "ks", "seed", "params", "output"), _run_evaluate, _check_evaluate,
+             _needs("data"), ("leaderboard",)),
+    StepSpec("recommend", ("top_k", "users", "rules", "model", "params"), _run_recommend, _check_recommend,
+             lambda opts: ("data",) if "model" in opts else ("data", "model"), ("recs",)),
+    StepSpec("copy", ("channel", "locale", "campaign", "template", "strict", "max_items", "forbidden_words"),
+             _run_copy, _check_copy, _needs("recs"), ("copy",)),
+    StepSpec("report", ("output", "locale"), _run_report, _check_report, _needs("data")),
+    StepSpec("write", tuple(WRITES) + ("db",) + tuple(f"{kind}_table" for kind in WRITES), _run_write, _check_write,
+             lambda opts: [made for kind, made in WRITES.items() if kind in opts or f"{kind}_table" in opts]),
+)}
+
+
+class _Runners(MutableMapping):
+    """step name -> its ``run``: a view of :data:`STEPS`; setting one swaps that step's run (tests do)."""
+
+    def __getitem__(self, name: str) -> Callable:
+        return STEPS[name].run
+
+    def __setitem__(self, name: str, run: Callable) -> None:
+        STEPS[name] = dataclasses.replace(STEPS[name], run=run)
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("a step cannot be removed; replace its run instead")
+
+    def __iter__(self):
+        return iter(STEPS)
+
+    def __len__(self) -> int:
+        return len(STEPS)
+
+
+STEP_RUNNERS = _Runners()
 
 
 def _plan(step: PipelineStep) -> str:
@@ -591,7 +612,7 @@ def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool =
         fields = {**context, "step": step.name, "index": step.index}
         out.info("%s started", step.label, extra=fields)
         try:
-            summary = STEP_RUNNERS[step.name](api, step.options, state, job)
+            summary = STEPS[step.name].run(api, step.options, state, job)
         except Exception as exc:
             seconds = time.perf_counter() - started
             out.error("%s failed after %.2f s: %s", step.label, seconds, exc,

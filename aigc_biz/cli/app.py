@@ -1,17 +1,21 @@
-"""The ``aigc-biz`` command line: each command parses options, calls the library, prints, exits."""
+"""The ``aigc-biz`` command line: each command parses its options, calls one function of
+:mod:`aigc_biz.api`, prints what it did and exits (tests/test_cli_thin.py keeps it that way).
+
+Options shared by several commands (data source, column roles, business rules, warehouse output,
+--json/--quiet) are defined once in :mod:`aigc_biz.cli.options` and added with ``with_groups``.
+"""
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated, Optional
 
 import typer
 
+from aigc_biz import api
 from aigc_biz._version import __version__
-from aigc_biz.cli.common import (DataArg, DbOpt, EventWeightsOpt, ItemAttrsOpt, ItemColOpt, JsonOpt, QueryOpt,
-                                 QuietOpt, TableOpt, TimeColOpt, UserAttrsOpt, UserColOpt, WeightColOpt,
-                                 display_path, emit_json, handle_errors, info, load_data, progress_bar,
-                                 split_list, training_progress)
+from aigc_biz.cli.common import TerminalObserver, display_path, emit_json, handle_errors, info, shown
+from aigc_biz.cli.options import (RULES, ROLES, SHOW, SOURCE, DataArg, DataOpt, DeviceOpt, ModelOpt, ParamOpt,
+                                  RunIdOpt, SeedOpt, output, warehouse, with_groups)
 
 app = typer.Typer(
     name="aigc-biz",
@@ -38,35 +42,15 @@ def main_options(
     """Personalised recommendations, marketing copy and analyst reports from a user-behaviour table."""
 
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="pop, itemknn, ease, cvae or cgan.")]
-ParamOpt = Annotated[Optional[List[str]], typer.Option(
-    "--param", "-p", help="Model hyper-parameter key=value (repeatable), e.g. -p epochs=30.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (training and splits are repeatable).")]
-RunIdOpt = Annotated[Optional[str], typer.Option(
-    "--run-id", help="Rows of this run replace earlier rows with the same id (default: a timestamp).")]
-OutDbOpt = Annotated[Optional[str], typer.Option(
-    "--out-db", help="Also write to this SQLAlchemy URL (one transaction).", envvar="AIGC_BIZ_OUT_DB_URL")]
-
-
-def _run_id(run_id: Optional[str]) -> str:
-    return run_id or time.strftime("%Y%m%dT%H%M%S")
-
-
 @app.command(epilog="Examples:\n\n"
              "  aigc-biz inspect sample_data/retail_orders.csv\n\n"
              "  aigc-biz inspect orders.xlsx --user-col 会员ID --json\n\n"
              "  aigc-biz inspect sqlite:///shop.db --table orders")
 @handle_errors
-def inspect(data: DataArg = None, db: DbOpt = None, table: TableOpt = None, query: QueryOpt = None,
-            user_col: UserColOpt = None, item_col: ItemColOpt = None, time_col: TimeColOpt = None,
-            weight_col: WeightColOpt = None, user_attrs: UserAttrsOpt = None, item_attrs: ItemAttrsOpt = None,
-            event_weights: EventWeightsOpt = None, json_out: JsonOpt = False, quiet: QuietOpt = False):
+@with_groups(SOURCE, ROLES, SHOW)
+def inspect(data: DataArg = None, load: dict = None, json_out: bool = False, quiet: bool = False):
     """Show detected column roles, size, sparsity, date range and data warnings."""
-    from aigc_biz import api
-    loaded = load_data(data, db, table, query, user_col, item_col, time_col, weight_col, user_attrs, item_attrs,
-                       event_weights, quiet=True)
-    summary = api.inspect(loaded)
+    summary = api.inspect(data, **load)
     if json_out:
         emit_json(summary)
         return
@@ -81,10 +65,10 @@ def inspect(data: DataArg = None, db: DbOpt = None, table: TableOpt = None, quer
              "  aigc-biz recommend orders.csv --model-path models/cvae --out-db sqlite:///dw.db "
              "--out-table recommendations --run-id 2026-11-23")
 @handle_errors
+@with_groups(output("out/recommendations.csv", "Where to write: .csv, .parquet or .jsonl."), RULES,
+             warehouse("recommendations"), SOURCE, ROLES, SHOW)
 def recommend(
     data: DataArg = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write: .csv, .parquet or .jsonl.")]
-    = Path("out/recommendations.csv"),
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Items per customer.", min=1)] = 10,
     model: ModelOpt = "cvae",
     param: ParamOpt = None,
@@ -95,16 +79,6 @@ def recommend(
     device: DeviceOpt = "auto", seed: SeedOpt = 0,
     users: Annotated[Optional[Path], typer.Option(
         "--users", help="CSV of customer ids (+ attributes) to score; new ids are cold-start customers.")] = None,
-    candidates: Annotated[Optional[Path], typer.Option(
-        "--candidates", help="CSV of item ids that may be recommended (first column or item_id).")] = None,
-    exclude_categories: Annotated[Optional[str], typer.Option(
-        "--exclude-categories", help="Comma-separated categories never to recommend.")] = None,
-    max_per_category: Annotated[Optional[int], typer.Option(
-        "--max-per-category", help="At most this many items of one category per customer.", min=1)] = None,
-    min_price: Annotated[Optional[float], typer.Option("--min-price", help="Lowest item price allowed.")] = None,
-    max_price: Annotated[Optional[float], typer.Option("--max-price", help="Highest item price allowed.")] = None,
-    include_seen: Annotated[bool, typer.Option(
-        "--include-seen", help="Allow items the customer already bought (default: excluded).")] = False,
     copy: Annotated[Optional[str], typer.Option("--copy", help="Also write marketing copy: sms, push or email.")]
     = None,
     locale: Annotated[str, typer.Option("--locale", help="zh or en (copy and report).")] = "zh",
@@ -114,79 +88,28 @@ def recommend(
     copy_output: Annotated[Optional[Path], typer.Option("--copy-output", help="Copy file (default: beside -o).")]
     = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report here.")] = None,
-    out_db: OutDbOpt = None,
-    out_table: Annotated[str, typer.Option("--out-table", help="Table for --out-db.")] = "recommendations",
-    run_id: RunIdOpt = None,
-    db: DbOpt = None, table: TableOpt = None, query: QueryOpt = None,
-    user_col: UserColOpt = None, item_col: ItemColOpt = None, time_col: TimeColOpt = None,
-    weight_col: WeightColOpt = None, user_attrs: UserAttrsOpt = None, item_attrs: ItemAttrsOpt = None,
-    event_weights: EventWeightsOpt = None,
-    json_out: JsonOpt = False, quiet: QuietOpt = False,
+    output: Path = None, rules: dict = None, warehouse: dict = None, load: dict = None,
+    json_out: bool = False, quiet: bool = False,
 ):
     """Recommend top-K not-yet-bought items for every customer (default model: cvae)."""
-    from aigc_biz import api
-    from aigc_biz.models.registry import parse_params
-    from aigc_biz.ranking import BusinessRules
-    started = time.perf_counter()
     quiet = quiet or json_out
-    loaded = load_data(data, db, table, query, user_col, item_col, time_col, weight_col, user_attrs, item_attrs,
-                       event_weights, quiet)
-    if model_path is not None:
-        fitted = api.load_model(model_path, loaded)
-        info(f"Loaded model {fitted.name} from {display_path(model_path)}", quiet)
-        for warning in fitted.schema_warnings_:
-            info(f"Warning: {warning}", quiet)
-    else:
-        with training_progress(model, quiet) as on_epoch:
-            fitted = api.train(loaded, model, parse_params(param), device=device, seed=seed, save=save_model,
-                               progress=on_epoch)
-    from aigc_biz.cli.render import read_id_list
-    user_ids, context = (None, None)
-    if users is not None:
-        user_ids, context = read_id_list(users, "user_id")
-    rules = BusinessRules(exclude_seen=not include_seen,
-                          candidates=None if candidates is None else read_id_list(candidates, "item_id")[0],
-                          exclude_categories=split_list(exclude_categories) or [],
-                          max_per_category=max_per_category, min_price=min_price, max_price=max_price)
-    n_users = loaded.n_users if user_ids is None else len(user_ids)
-    with progress_bar("recommending", n_users, quiet) as advance:
-        recs = api.recommend(loaded, fitted, top_k=top_k, users=user_ids, rules=rules, context=context,
-                             progress=advance)
-    for warning in recs.attrs.get("warnings", []):
-        info(f"Warning: {warning}", quiet)
-    written = {"recommendations": display_path(api.write(recs, path=output))}
-    run = _run_id(run_id)
-    if out_db:
-        api.write(recs, db=out_db, table=out_table, run_id=run, kind="recommendations", model=fitted.name)
-        written["recommendations_table"] = out_table
-    customers = int(recs["user_id"].nunique())
-    short = int((recs.groupby("user_id").size() < top_k).sum()) + (n_users - customers)
-    summary = {"model": fitted.name, "customers": customers, "customers_short_of_k": short, "rows": int(len(recs)),
-               "top_k": top_k, "run_id": run, "outputs": written}
-    copy_frame = None
-    if copy:
-        result = api.copy(recs, loaded, channel=copy, locale=locale, campaign=campaign, currency=currency)
-        copy_frame = result.frame
-        target = copy_output or output.with_name(output.stem + f"_copy_{copy}.csv")
-        written["copy"] = display_path(api.write(copy_frame, path=target))
-        if out_db:
-            api.write(copy_frame, db=out_db, table="marketing_copy", run_id=run, kind="copy")
-        summary["copy_messages"] = int(len(copy_frame))
-    if report is not None:
-        meta = {"model": fitted.name, "parameters": fitted.get_params(), "seed": seed, "top_k": top_k,
-                "device": str(getattr(fitted, "device_", "cpu"))}
-        result = api.report(loaded, report, recs=recs, copy=copy_frame, locale=locale, meta=meta)
-        written["report"] = display_path(result.html_path)
-    summary["seconds"] = round(time.perf_counter() - started, 2)
+    with TerminalObserver(quiet) as observer:
+        result = api.recommend_job(data, model=model, params=param, model_path=model_path, save_model=save_model,
+                                   device=device, seed=seed, top_k=top_k, users=users, output=output,
+                                   copy_channel=copy, copy_output=copy_output, locale=locale, campaign=campaign,
+                                   currency=currency, report_path=report, observer=observer,
+                                   **rules, **warehouse, **load)
+    summary = {**result.summary(), "outputs": shown(result.outputs)}
     if json_out:
         emit_json(summary)
-    else:
-        note = f"; {short:,} with fewer than {top_k} eligible items" if short else ""
-        info(f"Wrote {summary['rows']:,} recommendations (top {top_k} for {summary['customers']:,} customers{note}, "
-             f"model {fitted.name}) to {written['recommendations']} in {summary['seconds']:.1f} s", quiet)
-        for key, value in written.items():
-            if key != "recommendations":
-                info(f"Wrote {key.replace('_', ' ')}: {value}", quiet)
+        return
+    short = result.customers_short_of_k
+    note = f"; {short:,} with fewer than {top_k} eligible items" if short else ""
+    info(f"Wrote {summary['rows']:,} recommendations (top {top_k} for {summary['customers']:,} customers{note}, "
+         f"model {summary['model']}) to {summary['outputs']['recommendations']} in {summary['seconds']:.1f} s", quiet)
+    for key, value in summary["outputs"].items():
+        if key != "recommendations":
+            info(f"Wrote {key.replace('_', ' ')}: {value}", quiet)
 
 
 @app.command(epilog="Examples:\n\n"
@@ -194,36 +117,26 @@ def recommend(
              "  aigc-biz train orders.csv --model ease -p l2=300 -o models/ease\n\n"
              "  aigc-biz train orders.csv --model cvae --checkpoint-dir ckpt --resume -o models/cvae")
 @handle_errors
+@with_groups(output("models/model", "Folder to save the fitted model in."), SOURCE, ROLES, SHOW)
 def train(
     data: DataArg = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to save the fitted model in.")]
-    = Path("models/model"),
     model: ModelOpt = "cvae", param: ParamOpt = None, device: DeviceOpt = "auto", seed: SeedOpt = 0,
     checkpoint_dir: Annotated[Optional[Path], typer.Option(
         "--checkpoint-dir", help="Save a checkpoint every epoch here (neural models).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --checkpoint-dir.")]
     = False,
-    db: DbOpt = None, table: TableOpt = None, query: QueryOpt = None,
-    user_col: UserColOpt = None, item_col: ItemColOpt = None, time_col: TimeColOpt = None,
-    weight_col: WeightColOpt = None, user_attrs: UserAttrsOpt = None, item_attrs: ItemAttrsOpt = None,
-    event_weights: EventWeightsOpt = None, json_out: JsonOpt = False, quiet: QuietOpt = False,
+    output: Path = None, load: dict = None, json_out: bool = False, quiet: bool = False,
 ):
     """Fit a model and save it (weights in safetensors, metadata in JSON: loading never runs code)."""
-    from aigc_biz import api
-    from aigc_biz.models.registry import parse_params
     quiet = quiet or json_out
-    started = time.perf_counter()
-    loaded = load_data(data, db, table, query, user_col, item_col, time_col, weight_col, user_attrs, item_attrs,
-                       event_weights, quiet)
-    with training_progress(model, quiet) as on_epoch:
-        fitted = api.train(loaded, model, parse_params(param), device=device, seed=seed, save=output,
-                           checkpoint_dir=checkpoint_dir, resume=resume, progress=on_epoch)
-    summary = {"model": fitted.name, "params": fitted.get_params(), "path": display_path(output),
-               "seconds": round(time.perf_counter() - started, 2)}
+    with TerminalObserver(quiet) as observer:
+        result = api.train_job(data, model=model, params=param, output=output, device=device, seed=seed,
+                               checkpoint_dir=checkpoint_dir, resume=resume, observer=observer, **load)
+    summary = {**result.summary(), "path": display_path(output)}
     if json_out:
         emit_json(summary)
     else:
-        info(f"Saved {fitted.name} to {summary['path']} ({summary['seconds']:.1f} s)", quiet)
+        info(f"Saved {summary['model']} to {summary['path']} ({summary['seconds']:.1f} s)", quiet)
 
 
 @app.command(epilog="Examples:\n\n"
@@ -231,6 +144,7 @@ def train(
              "  aigc-biz evaluate orders.csv --models pop,ease,cvae --split temporal --json-out out/eval.json\n\n"
              "  aigc-biz evaluate orders.csv --report out/report.html --out-db sqlite:///dw.db --run-id r1")
 @handle_errors
+@with_groups(warehouse("metrics"), SOURCE, ROLES, SHOW)
 def evaluate(
     data: DataArg = None,
     models: Annotated[str, typer.Option("--models", help="Comma-separated models to compare.")]
@@ -246,43 +160,26 @@ def evaluate(
     = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report here.")] = None,
     locale: Annotated[str, typer.Option("--locale", help="Report language: en or zh.")] = "en",
-    out_db: OutDbOpt = None,
-    out_table: Annotated[str, typer.Option("--out-table", help="Table for --out-db.")] = "metrics",
-    run_id: RunIdOpt = None,
-    db: DbOpt = None, table: TableOpt = None, query: QueryOpt = None,
-    user_col: UserColOpt = None, item_col: ItemColOpt = None, time_col: TimeColOpt = None,
-    weight_col: WeightColOpt = None, user_attrs: UserAttrsOpt = None, item_attrs: ItemAttrsOpt = None,
-    event_weights: EventWeightsOpt = None, json_out: JsonOpt = False, quiet: QuietOpt = False,
+    warehouse: dict = None, load: dict = None, json_out: bool = False, quiet: bool = False,
 ):
     """Compare models on a hold-out split: Recall, NDCG, MAP, hit rate, coverage… with 95% intervals.
 
     -p takes model.key=value to tune one model, e.g. -p cvae.epochs=20.
     """
-    from aigc_biz import api
-    from aigc_biz.cli.render import print_leaderboard, split_model_params
     quiet = quiet or json_out
-    loaded = load_data(data, db, table, query, user_col, item_col, time_col, weight_col, user_attrs, item_attrs,
-                       event_weights, quiet)
-    names = split_list(models) or []
-    with progress_bar("evaluating", len(names), quiet) as advance:
-        board = api.evaluate(loaded, names, split=split, ks=[int(x) for x in split_list(k) or []], seed=seed,
-                             params=split_model_params(param), horizon=horizon, include_seen=include_seen,
-                             progress=lambda event: advance(1) if event.get("stage") == "done" else None)
-    result = board.to_dict()
-    if json_path is not None:
-        from aigc_biz.io.files import write_json
-        write_json(result, json_path)
-        info(f"Wrote leaderboard JSON: {display_path(json_path)}", quiet)
-    if out_db:
-        from aigc_biz.evaluation import metrics_rows
-        api.write(metrics_rows(result), db=out_db, table=out_table, run_id=_run_id(run_id), kind="metrics")
-    if report is not None:
-        api.report(loaded, report, leaderboard=result, locale=locale)
-        info(f"Wrote report: {display_path(report)}", quiet)
+    with TerminalObserver(quiet) as observer:
+        result = api.evaluate_job(data, models=models, split=split, horizon=horizon, include_seen=include_seen,
+                                  ks=k, seed=seed, params=param,
+                                  json_path=json_path, report_path=report, locale=locale, observer=observer,
+                                  **warehouse, **load)
+    for key, value in shown(result.outputs).items():
+        if key in ("json", "report"):
+            info(f"Wrote {'leaderboard JSON' if key == 'json' else key}: {value}", quiet)
     if json_out:
-        emit_json(result)
+        emit_json(result.summary())
     else:
-        print_leaderboard(result)
+        from aigc_biz.cli.render import print_leaderboard
+        print_leaderboard(result.summary())
 
 
 @app.command(name="copy", epilog="Examples:\n\n"
@@ -291,10 +188,10 @@ def evaluate(
              "  aigc-biz copy out/recs.csv --data orders.csv --channel email --locale en --preview 3 -o out/email.jsonl\n\n"
              "  aigc-biz copy out/recs.csv --data orders.csv --template my_sms.j2 --strict -o out/sms.csv")
 @handle_errors
+@with_groups(output("out/copy.csv", ".csv, .jsonl or .parquet"), warehouse("marketing_copy"), SOURCE, ROLES, SHOW)
 def copy_cmd(
     recs: Annotated[Path, typer.Argument(help="Recommendations file written by `aigc-biz recommend`.")],
-    data: Annotated[Optional[str], typer.Option("--data", help="The behaviour table (customer and item details).")]
-    = None,
+    data: DataOpt = None,
     channel: Annotated[str, typer.Option("--channel", help="sms, push or email.")] = "sms",
     locale: Annotated[str, typer.Option("--locale", help="zh or en.")] = "zh",
     template: Annotated[Optional[Path], typer.Option("--template", help="Your own Jinja2 template (sandboxed).")]
@@ -305,32 +202,17 @@ def copy_cmd(
         "--currency", help="Currency symbol for prices, e.g. '¥' in English copy about CNY prices "
         "(default: ¥ for zh, $ for en; never converted).")] = None,
     preview: Annotated[int, typer.Option("--preview", help="Print this many rendered messages.")] = 0,
-    output: Annotated[Path, typer.Option("--output", "-o", help=".csv, .jsonl or .parquet")]
-    = Path("out/copy.csv"),
-    out_db: OutDbOpt = None,
-    out_table: Annotated[str, typer.Option("--out-table", help="Table for --out-db.")] = "marketing_copy",
-    run_id: RunIdOpt = None,
-    json_out: JsonOpt = False, quiet: QuietOpt = False,
+    output: Path = None, warehouse: dict = None, load: dict = None, json_out: bool = False, quiet: bool = False,
 ):
     """Write a personalised SMS, push or email message for every customer in a recommendations file."""
-    from aigc_biz import api
-    from aigc_biz.io.files import read_recs
     quiet = quiet or json_out
-    loaded = load_data(data, None, None, None, None, None, None, None, None, None, None, quiet) if data else None
-    started = time.perf_counter()
-    result = api.copy(read_recs(recs), loaded, channel=channel, locale=locale, campaign=campaign,
-                      template=template, strict=strict, currency=currency)
-    seconds = time.perf_counter() - started
-    path = api.write(result.frame, path=output)
-    if out_db:
-        api.write(result.frame, db=out_db, table=out_table, run_id=_run_id(run_id), kind="copy")
-    summary = {"messages": int(len(result.frame)), "dropped": int(result.dropped), "output": display_path(path),
-               "variants": {str(k): int(v) for k, v in result.variant_counts.items()},
-               "rule_counts": {str(k): int(v) for k, v in result.rule_counts.items()},
-               "messages_per_second": round(len(result.frame) / seconds, 1) if seconds > 0 else None}
-    if preview and not json_out:
-        from aigc_biz.copywriting import preview as render_preview
-        typer.echo(render_preview(result, preview))
+    with TerminalObserver(quiet) as observer:
+        result = api.copy_job(recs, data, channel=channel, locale=locale, campaign=campaign, template=template,
+                              strict=strict, currency=currency, preview=0 if json_out else preview, output=output,
+                              observer=observer, **warehouse, **load)
+    summary = {**result.summary(), "output": display_path(result.outputs["copy"])}
+    if result.preview:
+        typer.echo(result.preview)
     if json_out:
         emit_json(summary)
     else:
@@ -344,32 +226,21 @@ def copy_cmd(
              "  aigc-biz report --data sample_data/retail_orders.csv --recs out/recs.csv -o out/report.html\n\n"
              "  aigc-biz report --data orders.csv --eval out/eval.json --copy out/sms.csv --locale zh -o report.html")
 @handle_errors
+@with_groups(output("out/report.html", "The HTML file to write."), SOURCE, ROLES, SHOW)
 def report(
-    data: Annotated[str, typer.Option("--data", help="The behaviour table.")],
+    data: DataOpt = None,
     recs: Annotated[Optional[Path], typer.Option("--recs", help="Recommendations file.")] = None,
     eval_json: Annotated[Optional[Path], typer.Option("--eval", help="Leaderboard JSON from evaluate --json-out.")]
     = None,
     copy_file: Annotated[Optional[Path], typer.Option("--copy", help="Copy file from `aigc-biz copy`.")] = None,
     locale: Annotated[str, typer.Option("--locale", help="en or zh.")] = "en",
-    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")]
-    = Path("out/report.html"),
-    json_out: JsonOpt = False, quiet: QuietOpt = False,
+    output: Path = None, load: dict = None, json_out: bool = False, quiet: bool = False,
 ):
     """Build one self-contained HTML report (opens offline) plus a JSON of its figures."""
-    import json as _json
-    from aigc_biz import api
-    from aigc_biz.errors import InputError
-    from aigc_biz.io.files import read_recs
     quiet = quiet or json_out
-    loaded = load_data(data, None, None, None, None, None, None, None, None, None, None, quiet)
-    board = None
-    if eval_json is not None:
-        try:
-            board = _json.loads(Path(eval_json).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read leaderboard JSON: {exc}", file=str(eval_json)) from None
-    result = api.report(loaded, output, recs=read_recs(recs) if recs else None, leaderboard=board,
-                        copy=read_recs(copy_file) if copy_file else None, locale=locale)
+    with TerminalObserver(quiet) as observer:
+        result = api.report_job(data, output, recs=recs, leaderboard=eval_json, copy=copy_file, locale=locale,
+                                observer=observer, **load)
     summary = {"html": display_path(result.html_path), "json": display_path(result.json_path),
                "bytes": int(result.bytes), "seconds": round(result.seconds, 2)}
     if json_out:
@@ -383,6 +254,7 @@ def report(
              "  RUN_ID=2026-11-23 aigc-biz run pipelines/warehouse_template.yaml --log-json\n\n"
              "  aigc-biz run my_job.yaml --dry-run")
 @handle_errors
+@with_groups(SHOW)
 def run(
     pipeline: Annotated[Path, typer.Argument(help="A pipeline YAML file (see pipelines/README.md).")],
     run_id: RunIdOpt = None,
@@ -390,12 +262,10 @@ def run(
     = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line (log collectors).")]
     = False,
-    json_out: JsonOpt = False, quiet: QuietOpt = False,
+    json_out: bool = False, quiet: bool = False,
 ):
     """Run a batch job: load → train or load a model → recommend → copy → report → write."""
-    from aigc_biz import api
-    from aigc_biz.logging_setup import configure_logging
-    configure_logging(json_lines=log_json, quiet=quiet)
-    result = api.run(pipeline, run_id=run_id, dry_run=dry_run)
+    result = api.run(pipeline, run_id=run_id, dry_run=dry_run, log_format="json" if log_json else "text",
+                     quiet=quiet)
     if json_out:
         emit_json({"steps": result.steps, "outputs": result.outputs})

@@ -1,4 +1,4 @@
-"""What every command shares: one-line errors and exit codes, progress on stderr, option types."""
+"""What every command shares: one-line errors and exit codes, human lines and progress on stderr."""
 from __future__ import annotations
 
 import functools
@@ -6,9 +6,7 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -54,113 +52,77 @@ def emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-@contextmanager
-def progress_bar(description: str, total: int | None, quiet: bool):
-    """Yield ``advance(n)``: a rich bar when stderr is a terminal, otherwise nothing is drawn."""
-    if quiet or not err_console.is_terminal:
-        yield lambda n=1: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+class TerminalObserver:
+    """What a job says, on stderr: lines, warnings, and progress bars when stderr is a terminal.
+
+    Implements :class:`aigc_biz.api.Observer`; use it as a context manager so a bar still drawn at the
+    end is cleared. Training epochs are log lines when stderr is not a terminal (cron, CI logs).
+    """
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self._bar = None
+        self._task = None
+        self._name = None
+        self._started = time.perf_counter()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._close()
+
+    def info(self, message: str) -> None:
+        info(message, self.quiet)
+
+    def warning(self, message: str) -> None:
+        info(f"Warning: {message}", self.quiet)
+
+    def epoch(self, model: str, stats: dict) -> None:
+        if self.quiet:
+            return
+        parts = []
+        if stats.get("loss") is not None:
+            parts.append(f"loss {stats['loss']:.4g}")
+        if stats.get("val_ndcg") is not None:
+            parts.append(f"val NDCG {stats['val_ndcg']:.4f}")
+        if not err_console.is_terminal:
+            err_console.print(f"[{model}] " + ", ".join([f"epoch {stats.get('epoch')}/{stats.get('epochs')}"] + parts),
+                              markup=False)
+            return
+        self._open(f"training {model}", stats.get("epochs"))
+        self._bar.update(self._task, total=stats.get("epochs"), completed=stats.get("epoch", 0),
+                         stats=", ".join(parts))
+
+    def advance(self, task: str, n: int = 1, total: int | None = None) -> None:
+        if self.quiet or not err_console.is_terminal:
+            return
+        self._open(task, total)
+        self._bar.advance(self._task, n)
+
+    def _open(self, name: str, total: int | None) -> None:
+        """One bar at a time: a new task closes the bar of the one before."""
+        if self._name == name:
+            return
+        self._close()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=err_console,
+                             transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task(name, total=total, stats="")
+        self._name, self._started = name, time.perf_counter()
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            info(f"{self._name} took {time.perf_counter() - self._started:.1f} s", self.quiet)
+        self._bar = self._task = self._name = None
 
 
-@contextmanager
-def training_progress(model: str, quiet: bool):
-    """Yield a callback for training dicts (epoch, epochs, loss, val_ndcg): a bar on terminals, log lines otherwise."""
-    start = time.perf_counter()
-    if quiet:
-        yield lambda d: None
-        return
-    if not err_console.is_terminal:
-        def log(d: dict) -> None:
-            parts = [f"epoch {d.get('epoch')}/{d.get('epochs')}"]
-            if d.get("loss") is not None:
-                parts.append(f"loss {d['loss']:.4g}")
-            if d.get("val_ndcg") is not None:
-                parts.append(f"val NDCG {d['val_ndcg']:.4f}")
-            err_console.print(f"[{model}] " + ", ".join(parts), markup=False)
-        yield log
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    with Progress(TextColumn("training {task.fields[model]}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=err_console,
-                  transient=True) as bar:
-        task = bar.add_task("train", total=None, model=model, stats="")
-
-        def update(d: dict) -> None:
-            stats = []
-            if d.get("loss") is not None:
-                stats.append(f"loss {d['loss']:.4g}")
-            if d.get("val_ndcg") is not None:
-                stats.append(f"val NDCG {d['val_ndcg']:.4f}")
-            bar.update(task, total=d.get("epochs"), completed=d.get("epoch", 0), stats=", ".join(stats))
-
-        yield update
-    info(f"trained {model} in {time.perf_counter() - start:.1f} s", quiet)
-
-
-def split_list(value: Optional[str]) -> list[str] | None:
-    """``"a,b , c"`` -> ["a", "b", "c"]; None stays None."""
-    if value is None:
-        return None
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-# --- option types shared by several commands -------------------------------------------------------
-DataArg = Annotated[Optional[str], typer.Argument(
-    help="Behaviour table: .csv/.tsv/.txt, .parquet, .xlsx, or a SQLAlchemy URL (with --table/--query).",
-    show_default=False)]
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Read from this SQLAlchemy URL instead of a file.",
-                                              envvar="AIGC_BIZ_DB_URL", show_envvar=True)]
-TableOpt = Annotated[Optional[str], typer.Option("--table", help="Table to read (with a URL or --db).")]
-QueryOpt = Annotated[Optional[str], typer.Option("--query", help="SELECT to read (with a URL or --db).")]
-UserColOpt = Annotated[Optional[str], typer.Option("--user-col", help="Column of customer ids (default: detected).")]
-ItemColOpt = Annotated[Optional[str], typer.Option("--item-col", help="Column of item ids (default: detected).")]
-TimeColOpt = Annotated[Optional[str], typer.Option("--time-col", help="Timestamp column (default: detected).")]
-WeightColOpt = Annotated[Optional[str], typer.Option(
-    "--weight-col", help="Rating, quantity, revenue or event-type column (default: detected).")]
-UserAttrsOpt = Annotated[Optional[str], typer.Option(
-    "--user-attrs", help="Comma-separated customer attribute columns (segment, region…).")]
-ItemAttrsOpt = Annotated[Optional[str], typer.Option(
-    "--item-attrs", help="Comma-separated item attribute columns (title, category, price…).")]
-EventWeightsOpt = Annotated[Optional[str], typer.Option(
-    "--event-weights", help="Weights per event type, e.g. 'view=1,cart=3,purchase=5'.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and --json).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
-
-
-def parse_event_weights(value: Optional[str]) -> dict | None:
-    from aigc_biz.errors import InputError
-    if not value:
-        return None
-    weights = {}
-    for pair in split_list(value) or []:
-        key, sep, raw = pair.partition("=")
-        try:
-            weights[key.strip()] = float(raw)
-        except ValueError:
-            raise InputError(f"--event-weights entry {pair!r} is not name=number") from None
-        if not sep:
-            raise InputError(f"--event-weights entry {pair!r} is not name=number")
-    return weights
-
-
-def load_data(data, db, table, query, user_col, item_col, time_col, weight_col, user_attrs, item_attrs,
-              event_weights, quiet):
-    """The shared ``load`` call of every command that reads a behaviour table."""
-    from aigc_biz import api
-    start = time.perf_counter()
-    loaded = api.load(data, db=db, table=table, query=query, user_col=user_col, item_col=item_col,
-                      time_col=time_col, weight_col=weight_col, user_attrs=split_list(user_attrs),
-                      item_attrs=split_list(item_attrs), event_weights=parse_event_weights(event_weights))
-    info(f"Loaded {loaded.nnz:,} interactions: {loaded.n_users:,} customers x {loaded.n_items:,} items "
-         f"({time.perf_counter() - start:.1f} s)", quiet)
-    for warning in loaded.warnings:
-        info(f"Warning: {warning}", quiet)
-    return loaded
+def shown(outputs: dict) -> dict:
+    """Outputs for people and --json: file paths relative to the current folder, table names as they are."""
+    return {key: display_path(value) if isinstance(value, Path) else value for key, value in outputs.items()}
 
 
 def display_path(path) -> str:

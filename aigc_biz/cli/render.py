@@ -1,13 +1,9 @@
-"""Terminal rendering and small option readers for the CLI (no recommendation logic here)."""
+"""Terminal rendering for the CLI: tables of a profile and a leaderboard (no logic here)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
 from rich.table import Table
 
 from aigc_biz.cli.common import out_console
-from aigc_biz.errors import InputError
 
 
 def print_profile(summary: dict) -> None:
@@ -68,28 +64,3 @@ def print_leaderboard(result: dict) -> None:
     table.add_row("fit s", *[f"{e.get('fit_seconds') or 0:.1f}" for e in models])
     table.add_row("score s", *[f"{e.get('score_seconds') or 0:.2f}" for e in models])
     out_console.print(table)
-
-
-def read_id_list(path: Path, id_col: str) -> tuple[list[str], pd.DataFrame | None]:
-    """Ids from a CSV/Parquet/Excel file: column ``id_col`` (or the first one); other columns as context."""
-    from aigc_biz.data.readers import read_table
-    frame = read_table(str(path))
-    col = id_col if id_col in frame.columns else frame.columns[0]
-    ids = frame[col].astype("string")
-    if ids.isna().any():
-        row = int(ids.isna().to_numpy().argmax()) + 2
-        raise InputError("empty id", file=str(path), column=col, row=row)
-    context = frame.rename(columns={col: "user_id"}) if len(frame.columns) > 1 else None
-    return [str(v) for v in ids], context
-
-
-def split_model_params(pairs) -> dict:
-    """``["cvae.epochs=20", "ease.l2=300"]`` -> {"cvae": {"epochs": 20}, "ease": {"l2": 300}}."""
-    from aigc_biz.models.registry import parse_params
-    params: dict[str, dict] = {}
-    for key, value in parse_params(pairs).items():
-        model, dot, name = key.partition(".")
-        if not dot:
-            raise InputError(f"--param {key}=… for evaluate must name the model, e.g. cvae.{key}=…")
-        params.setdefault(model, {})[name] = value
-    return params
