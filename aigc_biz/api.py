@@ -18,14 +18,12 @@ from typing import Callable
 import pandas as pd
 
 from aigc_biz.data.interactions import Interactions
+from aigc_biz.data.loading import ROLE_FLAGS
 from aigc_biz.errors import InputError
 from aigc_biz.models.base import Recommender
 from aigc_biz.ranking import BusinessRules, aligned_item_features, attach_item_info, recommend_with_rules
 
 log = logging.getLogger(__name__)
-
-ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
-              "event_weights", "time_decay_days", "returns", "sheet")
 
 
 def load(source: str | Path | None = None, *, db: str | None = None, table: str | None = None,

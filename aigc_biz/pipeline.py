@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
+from aigc_biz.data.loading import ROLE_FLAGS
 from aigc_biz.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = ("name", "description", "run_id", "output_dir", "steps")
-ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
-              "event_weights", "time_decay_days", "returns", "sheet")
 #: step name -> the keys it accepts
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "load": ("source", "db", "table", "query") + ROLE_FLAGS,

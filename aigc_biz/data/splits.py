@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aigc_biz.data.interactions import Interactions
-from aigc_biz.data.loading import aggregate_events
+from aigc_biz.data.interactions import aggregate_events
 from aigc_biz.errors import ConfigError, InputError
 
 __all__ = ["Split", "split_random", "split_temporal", "split_users", "validation_split"]

@@ -173,3 +173,14 @@ def test_import_is_light():
     code = "import sys, aigc_biz.data; print(any(m in sys.modules for m in ('torch', 'sqlalchemy', 'openpyxl')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_role_flags_are_the_loaders_own_options():
+    # api.load and a pipeline's load step pass these through; each must be a keyword of the loader
+    import inspect
+
+    from aigc_biz.data.loading import ROLE_FLAGS
+    params = inspect.signature(load_interactions).parameters
+    missing = [flag for flag in ROLE_FLAGS if params.get(flag, None) is None
+               or params[flag].kind is not inspect.Parameter.KEYWORD_ONLY]
+    assert not missing
