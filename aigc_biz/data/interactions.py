@@ -149,6 +149,15 @@ class Interactions:
         return replace(data, **kwargs) if kwargs else data
 
 
+def data_schema(data: Interactions) -> dict:
+    """How a table was read: column roles, user attribute columns, event weights, time decay, returns."""
+    roles = data.roles.to_dict() if data.roles is not None else {}
+    options = dict(data.load_options or {})
+    return {"roles": roles, "user_feature_columns": [str(c) for c in data.user_features.columns],
+            "event_weights": options.get("event_weights"), "time_decay_days": options.get("time_decay_days"),
+            "returns": options.get("returns")}
+
+
 def build_interactions(clean: pd.DataFrame, roles: ColumnRoles, *, source: str = "",
                        warnings: list[str] | None = None,
                        time_decay_days: float | None = None) -> Interactions:

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 import torch
 
 from aigc_biz._version import __version__
-from aigc_biz.data.interactions import Interactions
+from aigc_biz.data.interactions import Interactions, data_schema
 from aigc_biz.errors import ModelError, NotFittedError
 from aigc_biz.models.artifacts import FORMAT_VERSION
 
@@ -323,15 +323,6 @@ class TopK:
 
     def to_frame(self) -> pd.DataFrame:
         return indices_to_frame(self.users, self.item_ids, self.indices, self.scores)
-
-
-def data_schema(data: Interactions) -> dict:
-    """How a table was read: column roles, user attribute columns, event weights, time decay, returns."""
-    roles = data.roles.to_dict() if data.roles is not None else {}
-    options = dict(data.load_options or {})
-    return {"roles": roles, "user_feature_columns": [str(c) for c in data.user_features.columns],
-            "event_weights": options.get("event_weights"), "time_decay_days": options.get("time_decay_days"),
-            "returns": options.get("returns")}
 
 
 def indices_to_frame(users: np.ndarray, item_ids: np.ndarray, idx: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
