@@ -20,7 +20,7 @@ import scipy.sparse as sp
 import torch
 
 from aigc_biz.errors import ConfigError, ModelError
-from aigc_biz.evaluation.metrics import ndcg_at_k
+from aigc_biz.metrics_core import ndcg_at_k
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
