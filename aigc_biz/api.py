@@ -168,6 +168,11 @@ def write(frame: pd.DataFrame, *, path: str | Path | None = None, db: str | None
 
 
 def run(pipeline: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None):
-    """Run a YAML batch job (load → train → recommend → copy → report → write)."""
+    """Run a YAML batch job (load → train → recommend → copy → report → write).
+
+    Each step calls one verb of this module; the runner is handed them, so it never imports this module back.
+    """
+    import sys
+
     from aigc_biz.pipeline import run_pipeline
-    return run_pipeline(pipeline, run_id=run_id, dry_run=dry_run, env=env)
+    return run_pipeline(pipeline, run_id=run_id, dry_run=dry_run, env=env, verbs=sys.modules[__name__])

@@ -543,8 +543,8 @@ def _plan(step: PipelineStep) -> str:
 
 
 def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None,
-                 log: logging.Logger | None = None) -> PipelineResult:
-    """Run the pipeline file at ``path``, step by step.
+                 log: logging.Logger | None = None, verbs: Any = None) -> PipelineResult:
+    """Run the pipeline file at ``path``, step by step (:func:`aigc_biz.api.run` is the entry that calls this).
 
     Parameters
     ----------
@@ -559,6 +559,10 @@ def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool =
         Variables for ``${...}`` substitution, on top of ``os.environ``.
     log : logging.Logger, optional
         Where step progress goes (default: the ``aigc_biz.pipeline`` logger).
+    verbs : module or object
+        What each step calls (``verbs.load``, ``verbs.train``…): :mod:`aigc_biz.api`, handed in by
+        :func:`aigc_biz.api.run` so that this module never imports the API above it. Needed unless
+        ``dry_run``.
 
     Returns
     -------
@@ -581,7 +585,9 @@ def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool =
             out.info("%s: planned: %s", step.label, _plan(step), extra={**context, "step": step.name,
                                                                            "index": step.index})
         return result
-    from aigc_biz import api
+    if verbs is None:
+        raise TypeError("run_pipeline needs verbs=aigc_biz.api to run steps; call aigc_biz.api.run(path)")
+    api = verbs
     state: dict[str, Any] = {"outputs": result.outputs}
     total = time.perf_counter()
     out.info("pipeline %s started, run_id %s, %d steps", job.name, job.run_id, len(job.steps), extra=context)
