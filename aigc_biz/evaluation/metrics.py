@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from aigc_biz.data.profile import item_popularity
 from aigc_biz.metrics_core import hits_matrix, ndcg_at_k
 from aigc_biz.metrics_core import n_targets as _n_targets
 from aigc_biz.metrics_core import per_user as _per_user
@@ -71,13 +72,6 @@ ACCURACY_METRICS = {
 }
 
 # --- beyond-accuracy metrics -------------------------------------------------------------------
-
-
-def item_popularity(train: sp.spmatrix) -> np.ndarray:
-    """Number of training users who interacted with each item (n_items,)."""
-    binary = sp.csr_matrix(train, copy=True)
-    binary.data = (binary.data > 0).astype(np.float64)
-    return np.asarray(binary.sum(axis=0)).ravel()
 
 
 def _valid_items(topk, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from aigc_biz.reporting.coverage import recommendation_stats
 from aigc_biz.reporting.customers import sample_customers as sample_customer_section
 from aigc_biz.reporting.leaderboard import normalize_leaderboard, normalize_segments
 from aigc_biz.reporting.metadata import merge_meta
-from aigc_biz.reporting.profile import profile_data
+from aigc_biz.data.profile import profile as data_profile
 from aigc_biz.reporting.strings import HTML_LANG, strings_for
 from aigc_biz.resources import resource_path
 
@@ -134,7 +134,7 @@ def collect_figures(data: Interactions, *, recs=None, leaderboard=None, copy=Non
     segment_sizes = _segment_sizes(data)
     figures = {
         "schema": JSON_SCHEMA,
-        "profile": profile_data(data),
+        "profile": data_profile(data),
         "leaderboard": None,
         "segments": None,
         "coverage": None,
@@ -157,9 +157,9 @@ def draw_charts(figures: dict, words: dict) -> dict[str, str]:
     """Chart id -> inline SVG for every chart the figures allow."""
     profile = figures["profile"]
     drawn = {
-        "chart-activity": charts.activity_chart(profile["activity"]["histogram"], words["activity_x"],
+        "chart-activity": charts.activity_chart(profile["activity_histogram"], words["activity_x"],
                                                 words["activity_y"]),
-        "chart-longtail": charts.longtail_chart(profile["popularity"]["curve"], words["longtail_x"],
+        "chart-longtail": charts.longtail_chart(profile["popularity_curve"], words["longtail_x"],
                                                 words["longtail_y"]),
         "chart-timeline": charts.timeline_chart(profile["over_time"], words["timeline_y"]),
     }
