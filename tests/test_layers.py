@@ -22,7 +22,7 @@ LAYERS = {
     # helpers every layer may use
     "errors": 0, "_version": 0, "logging_setup": 0, "resources": 0, "__init__": 0,
     # the ranking metrics the models' training loop validates with (evaluation re-exports them)
-    "metrics_core": 0,
+    "metrics_core": 0, "json_safe": 0,
 }
 
 

@@ -8,7 +8,6 @@ Turning indices back into id strings happens once, in :meth:`Recommender.recomme
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from dataclasses import dataclass
 from abc import ABC, abstractmethod
@@ -23,6 +22,7 @@ import torch
 from aigc_biz._version import __version__
 from aigc_biz.data.interactions import Interactions, data_schema
 from aigc_biz.errors import ModelError, NotFittedError
+from aigc_biz.json_safe import json_safe
 from aigc_biz.models.artifacts import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
@@ -340,5 +340,5 @@ def indices_to_frame(users: np.ndarray, item_ids: np.ndarray, idx: np.ndarray, s
 
 def model_summary(model: Recommender) -> dict:
     """Name, parameters and package version, for logs, reports and saved models."""
-    return {"model": model.name, "params": json.loads(json.dumps(model.get_params(), default=str)),
+    return {"model": model.name, "params": json_safe(model.get_params()),
             "aigc_biz_version": __version__, "format_version": FORMAT_VERSION}
