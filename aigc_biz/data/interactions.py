@@ -238,9 +238,18 @@ def _mode_per_index(idx: np.ndarray, values: pd.Series, n: int) -> pd.Series:
 
 def _median_price(idx: np.ndarray, values: pd.Series, n: int) -> pd.Series:
     """Median numeric price per item; prices vary with discounts, the median is the typical one."""
-    text = values.astype("str").str.strip().str.replace(r"^[¥￥$€£]\s*|\s*(元|RMB|CNY|USD|EUR)$", "", regex=True)
+    text = strip_currency(values)
     numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
     if values.notna().sum() and numbers.notna().sum() < 0.5 * values.notna().sum():
         return _mode_per_index(idx, values, n)
     medians = pd.Series(numbers.to_numpy(), index=idx).groupby(level=0).median()
     return medians.reindex(range(n)).reset_index(drop=True).astype(np.float64)
+
+
+#: a currency sign before a number or a currency word after it ("¥1,299", "89 元", "12.5 EUR")
+CURRENCY_AFFIX = r"^[¥￥$€£]\s*|\s*(元|RMB|CNY|USD|EUR)$"
+
+
+def strip_currency(values: pd.Series) -> pd.Series:
+    """Cells as stripped text without a currency sign or word, ready for a number parser."""
+    return values.astype("str").str.strip().str.replace(CURRENCY_AFFIX, "", regex=True)

@@ -47,7 +47,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aigc_biz.data.interactions import ColumnRoles, Interactions, aggregate_events, build_interactions
+from aigc_biz.data.interactions import (ColumnRoles, Interactions, aggregate_events, build_interactions,
+                                       strip_currency)
 from aigc_biz.data.readers import read_table
 from aigc_biz.data.roles import detect_roles
 from aigc_biz.data.timestamps import SUPPORTED_FORMATS, parse_timestamps
@@ -224,7 +225,7 @@ def _drop(work: pd.DataFrame, mask: np.ndarray, what: str, warnings: list[str]) 
 
 
 def _numbers(raw: pd.Series, rows: pd.Series, column: str, file) -> np.ndarray:
-    text = raw.astype("str").str.strip().str.replace(r"^[¥￥$€£]\s*|\s*(元|RMB|CNY|USD|EUR)$", "", regex=True)
+    text = strip_currency(raw)
     # "1,234.50" is a thousands separator; a lone "12,5" stays unreadable rather than becoming 125
     thousands = text.str.match(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$", na=False)
     text = text.where(~thousands, text.str.replace(",", "", regex=False))

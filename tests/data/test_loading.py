@@ -184,3 +184,10 @@ def test_role_flags_are_the_loaders_own_options():
     missing = [flag for flag in ROLE_FLAGS if params.get(flag, None) is None
                or params[flag].kind is not inspect.Parameter.KEYWORD_ONLY]
     assert not missing
+
+
+def test_currency_signs_and_words_are_read_the_same_in_weights_and_prices(tmp_path):
+    rows = [["1", "A", "¥1299", "￥10"], ["2", "A", "89 元", "12 RMB"], ["2", "B", "$5", "4.5 EUR"]]
+    data = load_interactions(csv(tmp_path, ["user_id", "item_id", "revenue", "price"], rows))
+    assert data.matrix.toarray().tolist() == [[1299.0, 0.0], [89.0, 5.0]]
+    assert data.item_features["price"].tolist() == [11.0, 4.5]  # median of 10 and 12
