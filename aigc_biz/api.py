@@ -34,14 +34,14 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from aigc_biz.data.interactions import Interactions
+from aigc_biz.data.loading import ROLE_FLAGS
+from aigc_biz.data.readers import read_id_list, split_list
+from aigc_biz.io.runs import new_run_id
 from aigc_biz.errors import InputError
 from aigc_biz.models.base import Recommender
-from aigc_biz.ranking import BusinessRules, aligned_item_features, attach_item_info, recommend_with_rules
+from aigc_biz.ranking import BusinessRules, business_rules, aligned_item_features, attach_item_info, recommend_with_rules
 
 log = logging.getLogger(__name__)
-
-ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
-              "event_weights", "time_decay_days", "returns", "sheet")
 
 
 def load(source: str | Path | None = None, *, db: str | None = None, table: str | None = None,
@@ -211,30 +211,19 @@ def run(pipeline: str | Path, *, run_id: str | None = None, dry_run: bool = Fals
     ``log_format`` ("text" or "json", one object per line) first sends the package's log records to
     stderr, as a command-line or cron run wants; ``quiet`` then keeps only warnings and errors.
     """
+    import sys
+
     from aigc_biz.pipeline import run_pipeline
     if log_format is not None:
         from aigc_biz.logging_setup import configure_logging
         if log_format not in ("text", "json"):
             raise InputError(f"unknown log format {log_format!r}", hint="text or json")
         configure_logging(json_lines=log_format == "json", quiet=quiet)
-    return run_pipeline(pipeline, run_id=run_id, dry_run=dry_run, env=env)
+    # each step calls one verb of this module; the runner is handed them, so it never imports this module back
+    return run_pipeline(pipeline, run_id=run_id, dry_run=dry_run, env=env, verbs=sys.modules[__name__])
 
 
 # --- plain values in: what a command line or a YAML file gives ---------------------------------------
-def new_run_id() -> str:
-    """A run id for a run that names none: the UTC time, e.g. ``20261123T020000Z`` (CLI and pipelines)."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def split_list(value: str | Sequence[str] | None) -> list[str] | None:
-    """``"a,b , c"`` -> ["a", "b", "c"]; a list is kept (as strings); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v) for v in value]
-
-
 def parse_event_weights(value: str | dict | None) -> dict | None:
     """``"view=1,cart=3,purchase=5"`` -> {"view": 1.0, "cart": 3.0, "purchase": 5.0}; a mapping is kept."""
     if not value:
@@ -272,47 +261,6 @@ def parse_model_params(params: dict | Sequence[str] | None) -> dict[str, dict]:
             raise InputError(f"--param {key}=… for evaluate must name the model, e.g. cvae.{key}=…")
         grouped.setdefault(model, {})[name] = value
     return grouped
-
-
-def read_id_list(path: str | Path, id_col: str) -> tuple[list[str], pd.DataFrame | None]:
-    """Ids from a CSV/Parquet/Excel file: column ``id_col`` (or the first one); other columns as context.
-
-    The context frame has the ids as ``user_id`` (cold-start customers are described by it).
-    """
-    from aigc_biz.data.readers import read_table
-    frame = read_table(str(path))
-    col = id_col if id_col in frame.columns else frame.columns[0]
-    ids = frame[col].astype("string")
-    if ids.isna().any():
-        row = int(ids.isna().to_numpy().argmax()) + 2
-        raise InputError("empty id", file=str(path), column=col, row=row)
-    context = frame.rename(columns={col: "user_id"}) if len(frame.columns) > 1 else None
-    return [str(v) for v in ids], context
-
-
-def business_rules(rules: BusinessRules | dict | None = None, *, candidates: str | Path | Sequence[str] | None = None,
-                   exclude_categories: str | Sequence[str] | None = None, max_per_category: int | None = None,
-                   min_price: float | None = None, max_price: float | None = None,
-                   include_seen: bool | None = None) -> BusinessRules:
-    """:class:`BusinessRules` from plain values; keywords given override ``rules`` (an object or a mapping).
-
-    ``candidates`` is a list of item ids or a file of them (column ``item_id`` or the first one);
-    ``exclude_categories`` a list or ``"a,b"``. A mapping with an unknown rule is an InputError.
-    """
-    from dataclasses import asdict, fields
-    base = asdict(rules) if isinstance(rules, BusinessRules) else dict(rules or {})
-    known = {f.name for f in fields(BusinessRules)}
-    unknown = sorted(set(base) - known)
-    if unknown:
-        raise InputError(f"unknown business rule(s): {', '.join(unknown)}", hint="valid: " + ", ".join(sorted(known)))
-    if isinstance(candidates, (str, Path)):
-        candidates = read_id_list(candidates, "item_id")[0]
-    given = {"candidates": None if candidates is None else [str(c) for c in candidates],
-             "exclude_categories": split_list(exclude_categories), "max_per_category": max_per_category,
-             "min_price": min_price, "max_price": max_price,
-             "exclude_seen": None if include_seen is None else not include_seen}
-    base.update({k: v for k, v in given.items() if v is not None})
-    return BusinessRules(**base)
 
 
 def metrics_frame(leaderboard) -> pd.DataFrame:

@@ -10,6 +10,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+from aigc_biz.json_safe import json_safe
+
 #: attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -36,7 +38,7 @@ class JsonLogFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return json.dumps(json_safe(entry), ensure_ascii=False)
 
 
 def configure_logging(*, json_lines: bool = False, quiet: bool = False, level: int | str | None = None,

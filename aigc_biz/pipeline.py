@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import yaml
 
+from aigc_biz.data.loading import ROLE_FLAGS
 from aigc_biz.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = ("name", "description", "run_id", "output_dir", "steps")
-#: the load step's column-role keys (the same names as api.load's keyword arguments)
-ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
-              "event_weights", "time_decay_days", "returns", "sheet")
 _INT = re.compile(r"-?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*([eE][-+]?[0-9]+)?|-?[0-9]+[eE][-+]?[0-9]+")
 _PLACEHOLDER = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -209,7 +207,7 @@ def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | No
             f"{name} (first used in {_describe(where)})" for name, where in first_use.items()), file=str(path),
             hint="set " + ", ".join(first_use) + ", or write ${NAME:-default} in the file")
     steps = _parse_steps(raw.get("steps"), path)
-    from aigc_biz.api import new_run_id
+    from aigc_biz.io.runs import new_run_id
     job_run_id = run_id or raw.get("run_id") or new_run_id()
     output_dir = raw.get("output_dir")
     output_dir = Path(output_dir).expanduser().resolve() if output_dir else path.parent
@@ -310,7 +308,7 @@ def _check_recommend(step: PipelineStep, job: PipelineJob) -> None:
                             or opts["top_k"] < 1):
         raise step.error("expected a positive whole number", "top_k")
     if "rules" in opts:
-        from aigc_biz.api import business_rules
+        from aigc_biz.ranking import business_rules
         if not isinstance(opts["rules"], dict):
             raise step.error("expected a mapping of business rules", "rules")
         try:
@@ -448,8 +446,8 @@ def _run_report(api, opts, state, job):
 
 def metrics_frame(leaderboard) -> "pd.DataFrame":
     """A leaderboard as rows ``model, metric, k, mean, low, high`` (the ``metrics`` table kind)."""
-    from aigc_biz.api import metrics_frame as frame
-    return frame(leaderboard)
+    from aigc_biz.evaluation.leaderboard import metrics_rows
+    return metrics_rows(leaderboard)
 
 
 #: what a write step can write -> the state entry that holds it
@@ -565,8 +563,8 @@ def _plan(step: PipelineStep) -> str:
 
 
 def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None,
-                 log: logging.Logger | None = None) -> PipelineResult:
-    """Run the pipeline file at ``path``, step by step.
+                 log: logging.Logger | None = None, verbs: Any = None) -> PipelineResult:
+    """Run the pipeline file at ``path``, step by step (:func:`aigc_biz.api.run` is the entry that calls this).
 
     Parameters
     ----------
@@ -581,6 +579,10 @@ def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool =
         Variables for ``${...}`` substitution, on top of ``os.environ``.
     log : logging.Logger, optional
         Where step progress goes (default: the ``aigc_biz.pipeline`` logger).
+    verbs : module or object
+        What each step calls (``verbs.load``, ``verbs.train``…): :mod:`aigc_biz.api`, handed in by
+        :func:`aigc_biz.api.run` so that this module never imports the API above it. Needed unless
+        ``dry_run``.
 
     Returns
     -------
@@ -603,7 +605,9 @@ def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool =
             out.info("%s: planned: %s", step.label, _plan(step), extra={**context, "step": step.name,
                                                                            "index": step.index})
         return result
-    from aigc_biz import api
+    if verbs is None:
+        raise TypeError("run_pipeline needs verbs=aigc_biz.api to run steps; call aigc_biz.api.run(path)")
+    api = verbs
     state: dict[str, Any] = {"outputs": result.outputs}
     total = time.perf_counter()
     out.info("pipeline %s started, run_id %s, %d steps", job.name, job.run_id, len(job.steps), extra=context)

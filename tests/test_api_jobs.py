@@ -99,7 +99,7 @@ def test_a_new_step_is_one_registry_entry(tmp_path, monkeypatch):
     (tmp_path / "d.csv").write_text("user_id,item_id\n1,2\n3,2\n")
     job = tmp_path / "job.yaml"
     job.write_text("steps:\n  - load: {source: d.csv}\n  - count: {label: x}\n")
-    assert pipeline.run_pipeline(job).steps[1]["summary"] == "2 customers, label x"
+    assert pipeline.run_pipeline(job, verbs=ab).steps[1]["summary"] == "2 customers, label x"
     job.write_text("steps:\n  - count: {label: x}\n")
     with pytest.raises(InputError, match=r"step 1 \(count\): needs the result of an earlier 'load' step"):
         pipeline.run_pipeline(job, dry_run=True)

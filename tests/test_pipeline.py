@@ -14,7 +14,8 @@ from aigc_biz import pipeline
 from aigc_biz.errors import ConfigError, InputError, ModelError
 from aigc_biz.io.files import read_recs
 from aigc_biz.logging_setup import JsonLogFormatter, configure_logging
-from aigc_biz.pipeline import load_pipeline, run_pipeline, substitute
+from aigc_biz.api import run as run_pipeline  # api.run is the one entry that runs a job
+from aigc_biz.pipeline import load_pipeline, substitute
 from aigc_biz.resources import resource_path, sample_data_path
 
 DEMO = resource_path("pipelines", "nightly_demo.yaml")
@@ -275,3 +276,11 @@ def test_metrics_frame_from_a_leaderboard():
     assert frame.to_dict("records") == [
         {"model": "cvae", "metric": "ndcg", "k": 10, "mean": 0.3, "low": 0.28, "high": 0.32},
         {"model": "cvae", "metric": "coverage", "k": None, "mean": 0.9, "low": None, "high": None}]
+
+
+def test_runner_without_the_api_verbs_only_plans(tmp_path):
+    # the runner imports no api: a real run needs the verbs api.run hands it, a dry run does not
+    from aigc_biz.pipeline import run_pipeline as runner
+    assert runner(DEMO, dry_run=True).dry_run
+    with pytest.raises(TypeError, match="api.run"):
+        runner(DEMO, env={"EPOCHS": "1"})

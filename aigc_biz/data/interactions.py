@@ -219,7 +219,6 @@ class Interactions:
 
         Duplicate (user, item) pairs are summed; ``weight_col`` defaults to a count of 1 per row.
         """
-        from aigc_biz.data.loading import build_interactions  # loading imports this module
         user_attr_cols, item_attr_cols = list(user_attr_cols), dict(item_attr_cols or {})
         clean = pd.DataFrame({"user": df[user_col].astype(str).to_numpy(dtype=object),
                               "item": df[item_col].astype(str).to_numpy(dtype=object),
@@ -236,3 +235,107 @@ class Interactions:
         return replace(data, **kwargs) if kwargs else data
 
 
+def data_schema(data: Interactions) -> dict:
+    """How a table was read: column roles, user attribute columns, event weights, time decay, returns."""
+    roles = data.roles.to_dict() if data.roles is not None else {}
+    options = dict(data.load_options or {})
+    return {"roles": roles, "user_feature_columns": [str(c) for c in data.user_features.columns],
+            "event_weights": options.get("event_weights"), "time_decay_days": options.get("time_decay_days"),
+            "returns": options.get("returns")}
+
+
+def build_interactions(clean: pd.DataFrame, roles: ColumnRoles, *, source: str = "",
+                       warnings: list[str] | None = None,
+                       time_decay_days: float | None = None) -> Interactions:
+    """Id maps, weighted and aggregated matrix, per-user and per-item attributes from a validated frame."""
+    u_idx, user_ids = _sorted_codes(clean["user"])
+    i_idx, item_ids = _sorted_codes(clean["item"])
+    weight = clean["weight"].to_numpy(dtype=np.float64)
+    has_time = "time" in clean.columns
+    if time_decay_days is not None:
+        if not has_time:
+            raise InputError("time decay needs a time column", file=source or None,
+                             hint="pass --time-col, or leave time_decay_days unset")
+        times = clean["time"].to_numpy(dtype="datetime64[ns]")
+        age_days = (times.max() - times) / np.timedelta64(1, "D")
+        weight = weight * 0.5 ** (age_days / float(time_decay_days))
+    events = pd.DataFrame({"user_idx": u_idx.astype(np.int32), "item_idx": i_idx.astype(np.int32),
+                           "weight": weight.astype(np.float32)})
+    if has_time:
+        events["time"] = clean["time"].to_numpy(dtype="datetime64[ns]")
+    matrix = aggregate_events(events, roles.weight_kind, (len(user_ids), len(item_ids)))
+    user_features = pd.DataFrame({c: _mode_per_index(u_idx, clean[c], len(user_ids)) for c in roles.user_attrs},
+                                 index=pd.RangeIndex(len(user_ids)))
+    item_columns = {}
+    for column, canonical in roles.item_attrs.items():
+        if canonical in item_columns:
+            raise InputError(f"two item attribute columns would both be called {canonical!r}",
+                             file=source or None, column=column, hint="name them differently in item_attrs")
+        item_columns[canonical] = (_median_price(i_idx, clean[column], len(item_ids)) if canonical == "price"
+                                   else _mode_per_index(i_idx, clean[column], len(item_ids)))
+    item_features = pd.DataFrame(item_columns, index=pd.RangeIndex(len(item_ids)))
+    user_names = (None if not roles.user_name else
+                  np.asarray(_mode_per_index(u_idx, clean[roles.user_name], len(user_ids)), dtype=object))
+    return Interactions(matrix=matrix, user_ids=user_ids, item_ids=item_ids, user_features=user_features,
+                        item_features=item_features, events=events, user_names=user_names, roles=roles,
+                        source=source,
+                        warnings=list(warnings or []))
+
+
+def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each row's id, and the sorted distinct ids (hash-based: far faster than sorting objects)."""
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def aggregate_events(events: pd.DataFrame, weight_kind: str | None, shape: tuple[int, int]) -> sp.csr_matrix:
+    """One value per (user, item): the latest rating, or the sum of other weights clipped at 0."""
+    u = events["user_idx"].to_numpy(dtype=np.int64)
+    i = events["item_idx"].to_numpy(dtype=np.int64)
+    w = events["weight"].to_numpy(dtype=np.float64)
+    if weight_kind == "rating":
+        # stable sort by time (row order breaks ties), then keep the last value of each pair
+        order = np.argsort(events["time"].to_numpy(), kind="stable") if "time" in events.columns \
+            else np.arange(len(events))
+        pair = u[order] * shape[1] + i[order]
+        last = len(pair) - 1 - np.unique(pair[::-1], return_index=True)[1]
+        keep = order[last]
+        matrix = sp.csr_matrix((w[keep], (u[keep], i[keep])), shape=shape, dtype=np.float64)
+    else:
+        matrix = sp.csr_matrix((w, (u, i)), shape=shape, dtype=np.float64)
+        matrix.sum_duplicates()
+        # returns netted beyond what was bought leave nothing, not a negative preference
+        np.clip(matrix.data, 0, None, out=matrix.data)
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    return matrix.astype(np.float32)
+
+
+def _mode_per_index(idx: np.ndarray, values: pd.Series, n: int) -> pd.Series:
+    """Most frequent non-empty value per index (ties: the smallest value), NA where none."""
+    part = pd.DataFrame({"i": idx, "v": values.to_numpy(dtype=object)}).dropna()
+    out = pd.Series([None] * n, dtype="str")
+    if len(part):
+        counts = part.groupby(["i", "v"], sort=True).size().reset_index(name="n")
+        best = counts.sort_values(["i", "n"], ascending=[True, False], kind="stable").drop_duplicates("i")
+        out.iloc[best["i"].to_numpy()] = best["v"].astype("str").to_numpy()
+    return out
+
+
+def _median_price(idx: np.ndarray, values: pd.Series, n: int) -> pd.Series:
+    """Median numeric price per item; prices vary with discounts, the median is the typical one."""
+    text = strip_currency(values)
+    numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+    if values.notna().sum() and numbers.notna().sum() < 0.5 * values.notna().sum():
+        return _mode_per_index(idx, values, n)
+    medians = pd.Series(numbers.to_numpy(), index=idx).groupby(level=0).median()
+    return medians.reindex(range(n)).reset_index(drop=True).astype(np.float64)
+
+
+#: a currency sign before a number or a currency word after it ("¥1,299", "89 元", "12.5 EUR")
+CURRENCY_AFFIX = r"^[¥￥$€£]\s*|\s*(元|RMB|CNY|USD|EUR)$"
+
+
+def strip_currency(values: pd.Series) -> pd.Series:
+    """Cells as stripped text without a currency sign or word, ready for a number parser."""
+    return values.astype("str").str.strip().str.replace(CURRENCY_AFFIX, "", regex=True)

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -391,3 +392,27 @@ def _quote_list(names) -> str:
     names = [str(n) for n in names]
     shown = ", ".join(repr(n) for n in names[:30])
     return shown + (f" and {len(names) - 30} more" if len(names) > 30 else "") if names else "none"
+
+
+def read_id_list(path: str | Path, id_col: str) -> tuple[list[str], pd.DataFrame | None]:
+    """Ids from a CSV/Parquet/Excel file: column ``id_col`` (or the first one); other columns as context.
+
+    The context frame has the ids as ``user_id`` (cold-start customers are described by it).
+    """
+    frame = read_table(str(path))
+    col = id_col if id_col in frame.columns else frame.columns[0]
+    ids = frame[col].astype("string")
+    if ids.isna().any():
+        row = int(ids.isna().to_numpy().argmax()) + 2
+        raise InputError("empty id", file=str(path), column=col, row=row)
+    context = frame.rename(columns={col: "user_id"}) if len(frame.columns) > 1 else None
+    return [str(v) for v in ids], context
+
+
+def split_list(value: str | Sequence[str] | None) -> list[str] | None:
+    """``"a,b , c"`` -> ["a", "b", "c"]; a list is kept (as strings); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]

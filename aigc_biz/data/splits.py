@@ -15,11 +15,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aigc_biz.data.interactions import Interactions
-from aigc_biz.data.loading import aggregate_events
+from aigc_biz.data.interactions import aggregate_events
 from aigc_biz.errors import ConfigError, InputError
 
 __all__ = ["Split", "split_random", "split_temporal", "split_users", "split_leave_last_out", "split_horizon",
-           "parse_horizon", "validation_split"]
+           "parse_horizon", "validation_split", "holdout_items"]
 
 
 @dataclass
@@ -94,7 +94,7 @@ def validation_split(data: Interactions, fraction: float = 0.1, seed: int = 0) -
     """
     _check_fraction("fraction", fraction)
     matrix = _canonical(data.matrix)
-    test = _per_user_holdout(matrix, fraction, seed, 2)
+    test, _ = holdout_items(matrix, fraction, seed, min_items=2)
     train = _entries(matrix, ~test)
     view = _train_view(data, train)
     return Split(train=view, test_input=train, test_target=_entries(matrix, test),
@@ -310,6 +310,53 @@ def _random_rank_within_rows(matrix: sp.csr_matrix, rng: np.random.Generator) ->
     rank = np.empty(matrix.nnz, dtype=np.int64)
     rank[order] = np.arange(matrix.nnz) - matrix.indptr[entry_user[order]]
     return rank
+
+
+def holdout_items(matrix: sp.csr_matrix, fraction: float, seed: int, *, min_items: int = 2,
+                  user_fraction: float | None = None, max_users: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The one validation carve: which stored entries a validation slice holds out, and whose.
+
+    Each chosen user (one with ``min_items`` or more items) lends ``round(fraction * n)`` of its ``n``
+    items, at least 1 and at most ``n - 1`` (every chosen user keeps fold-in items).
+
+    Parameters
+    ----------
+    matrix : csr_matrix in canonical format
+    fraction : float
+        Share of each chosen user's items held out.
+    seed : int
+    min_items : int, default 2
+        Users with fewer items are never chosen.
+    user_fraction : float, optional
+        ``None`` (``validation_split``): every eligible user is chosen and all users' items are drawn at
+        once (vectorised, fast on millions of users). A number (the models' training loop,
+        ``models.training.carve_validation``): a seeded sample of ``round(user_fraction * n_users)``
+        eligible users (at most ``max_users``; none when fewer than 2 would be chosen), their items drawn
+        user by user. The two draw orders are kept apart on purpose: the per-user order is the one every
+        trained model's early stopping was tuned and benchmarked with, so its numbers stay identical.
+    max_users : int, optional
+        Cap on the sample (with ``user_fraction``).
+
+    Returns
+    -------
+    held : bool array over the stored entries of ``matrix``
+    users : sorted int array of the chosen users
+    """
+    eligible = np.flatnonzero(np.diff(matrix.indptr) >= min_items)
+    if user_fraction is None:
+        return _per_user_holdout(matrix, fraction, seed, min_items), eligible
+    rng = np.random.default_rng(seed)
+    held = np.zeros(matrix.nnz, dtype=bool)
+    n_users = min(int(round(user_fraction * matrix.shape[0])), len(eligible),
+                  len(eligible) if max_users is None else int(max_users))
+    if n_users < 2:
+        return held, np.zeros(0, dtype=np.int64)
+    users = np.sort(rng.choice(eligible, size=n_users, replace=False))
+    for user in users:
+        lo, hi = matrix.indptr[user], matrix.indptr[user + 1]
+        n_out = min(max(1, int(round(fraction * (hi - lo)))), max(hi - lo - 1, 1))
+        held[lo + rng.choice(hi - lo, size=n_out, replace=False)] = True
+    return held, users
 
 
 def _per_user_holdout(matrix: sp.csr_matrix, fraction: float, seed: int, min_interactions: int) -> np.ndarray:

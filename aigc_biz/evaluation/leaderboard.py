@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from aigc_biz.errors import InputError, OutputError
+from aigc_biz.json_safe import json_safe
 
 
 @dataclass
@@ -49,7 +50,7 @@ class ModelResult:
         return float(self.metrics.get(metric, {}).get("mean", float("nan")))
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "params": _json_safe(self.params),
+        return {"model": self.model, "params": json_safe(self.params),
                 "metrics": {name: {part: _finite_or_none(v) for part, v in values.items()}
                             for name, values in self.metrics.items()},
                 "fit_seconds": _finite_or_none(self.fit_seconds),
@@ -175,21 +176,6 @@ def _finite_or_none(value):
 
 def _nan_if_none(value) -> float:
     return float("nan") if value is None else float(value)
-
-
-def _json_safe(value):
-    """Parameters as JSON gives them back: tuples become lists, NaN null, other objects their text."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return _finite_or_none(value)
-    return str(value)
 
 
 def metrics_rows(board) -> pd.DataFrame:

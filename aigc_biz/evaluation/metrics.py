@@ -18,28 +18,12 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from aigc_biz.data.profile import item_popularity
+from aigc_biz.metrics_core import hits_matrix, ndcg_at_k
+from aigc_biz.metrics_core import n_targets as _n_targets
+from aigc_biz.metrics_core import per_user as _per_user
+
 # --- accuracy metrics --------------------------------------------------------------------------
-
-
-def hits_matrix(topk: np.ndarray, target: sp.csr_matrix, k: int) -> np.ndarray:
-    """Boolean (n_users, k): is the item at each rank a held-out item."""
-    target = sp.csr_matrix(target)
-    top = np.asarray(topk)[:, :k].astype(np.int64)
-    n_items = max(target.shape[1], 1)
-    # one integer key per (user, item) cell, so a single sorted lookup answers every rank at once
-    rows = np.repeat(np.arange(target.shape[0], dtype=np.int64), np.diff(target.indptr))
-    keys = np.sort(rows * n_items + target.indices)
-    asked = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_items + top
-    return np.isin(asked, keys) & (top >= 0) & (top < n_items)
-
-
-def _n_targets(target: sp.csr_matrix) -> np.ndarray:
-    return np.diff(sp.csr_matrix(target).indptr).astype(np.float64)
-
-
-def _per_user(n_targets: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``values`` where the user has held-out items, NaN elsewhere."""
-    return np.where(n_targets > 0, values, np.nan)
 
 
 def recall_at_k(topk, target, k: int) -> np.ndarray:
@@ -48,18 +32,6 @@ def recall_at_k(topk, target, k: int) -> np.ndarray:
     h = hits_matrix(topk, target, k).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, h / n, np.nan)
-
-
-def ndcg_at_k(topk, target, k: int) -> np.ndarray:
-    """DCG of binary gains / ideal DCG over min(k, n held-out items)."""
-    n = _n_targets(target)
-    h = hits_matrix(topk, target, k)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = (h * discounts[: h.shape[1]]).sum(axis=1)
-    ideal_cum = np.concatenate([[0.0], np.cumsum(discounts)])
-    idcg = ideal_cum[np.minimum(n, k).astype(int)]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, dcg / np.where(idcg > 0, idcg, 1), np.nan)
 
 
 def precision_at_k(topk, target, k: int) -> np.ndarray:
@@ -100,13 +72,6 @@ ACCURACY_METRICS = {
 }
 
 # --- beyond-accuracy metrics -------------------------------------------------------------------
-
-
-def item_popularity(train: sp.spmatrix) -> np.ndarray:
-    """Number of training users who interacted with each item (n_items,)."""
-    binary = sp.csr_matrix(train, copy=True)
-    binary.data = (binary.data > 0).astype(np.float64)
-    return np.asarray(binary.sum(axis=0)).ravel()
 
 
 def _valid_items(topk, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,8 @@ import scipy.sparse as sp
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import InputError
 from aigc_biz.evaluation import metrics as m
-from aigc_biz.evaluation.leaderboard import Leaderboard, ModelResult, _json_safe
+from aigc_biz.evaluation.leaderboard import Leaderboard, ModelResult
+from aigc_biz.json_safe import json_safe
 
 if TYPE_CHECKING:  # models are a lower layer, but importing them pulls in torch: only when used
     from aigc_biz.data.splits import Split
@@ -270,7 +271,7 @@ def evaluate(data: Interactions, models, split="random", ks: Sequence[int] = DEF
             if progress is not None:
                 progress({"model": name, **event})
         scored = score_split(model, the_split, ks, n_boot=n_boot, seed=seed, progress=report)
-        rows.append(ModelResult(model=name, params=_json_safe(model.get_params()), metrics=scored["metrics"],
+        rows.append(ModelResult(model=name, params=json_safe(model.get_params()), metrics=scored["metrics"],
                                 fit_seconds=scored["fit_seconds"], score_seconds=scored["score_seconds"],
                                 users_evaluated=scored["users_evaluated"], per_user=scored["per_user"],
                                 user_rows=scored["user_rows"]))

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import tempfile
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import pandas as pd
 
 from aigc_biz.errors import InputError, OutputError
+from aigc_biz.json_safe import json_safe
 
 #: file extension -> format name understood by :func:`write_frame`
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "json"}
@@ -213,7 +211,7 @@ _FRAME_WRITERS: dict[str, Callable] = {"csv": _write_csv, "parquet": _write_parq
 
 def write_json(obj: Any, path: str | Path, *, indent: int = 2) -> Path:
     """Write ``obj`` atomically as UTF-8 JSON (numpy scalars, dates and paths converted; NaN -> null)."""
-    text = json.dumps(_plain(obj), ensure_ascii=False, indent=indent, allow_nan=False)
+    text = json.dumps(json_safe(obj), ensure_ascii=False, indent=indent, allow_nan=False)
     return write_text(text + "\n", path)
 
 
@@ -223,31 +221,6 @@ def write_text(text: str, path: str | Path, *, encoding: str = "utf-8") -> Path:
     with atomic_output(path) as handle:
         handle.write(data)
     return Path(path)
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` with only JSON types in it."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_plain(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        return _plain(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, (datetime, date, pd.Timestamp)):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    if isinstance(obj, pd.DataFrame):
-        return _plain(obj.to_dict(orient="records"))
-    return str(obj)
 
 
 # --- reading back ---------------------------------------------------------------------------

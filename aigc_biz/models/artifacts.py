@@ -27,6 +27,7 @@ from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as dump_arrays
 
 from aigc_biz._version import __version__
+from aigc_biz.data.interactions import data_schema
 from aigc_biz.errors import AigcBizError, ModelError, OutputError
 
 #: tag written into every saved model so a later release can refuse what it cannot read
@@ -220,7 +221,6 @@ def check_schema(model, data) -> list[str]:
     if len(data.item_ids) and shared == 0:
         raise ModelError(f"none of the {len(data.item_ids):,} items in the data is known to the "
                          f"{model.name!r} model", hint="is this the same catalogue (same item id column)?")
-    from aigc_biz.models.base import data_schema
     warnings = schema_differences(getattr(model, "schema_", {}) or {}, data_schema(data))
     if shared < len(data.item_ids):
         warnings.append(f"{len(data.item_ids) - shared:,} of {len(data.item_ids):,} items are unknown to the "
@@ -234,7 +234,7 @@ _ROLE_NAMES = {"user": "customer column", "item": "item column", "time": "time c
 
 
 def schema_differences(fitted: dict, current: dict) -> list[str]:
-    """One warning per way ``current`` (a :func:`~aigc_biz.models.base.data_schema`) differs from ``fitted``."""
+    """One warning per way ``current`` (a :func:`~aigc_biz.data.interactions.data_schema`) differs from ``fitted``."""
     if not fitted:
         return []
     out = []

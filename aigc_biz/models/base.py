@@ -8,7 +8,6 @@ Turning indices back into id strings happens once, in :meth:`Recommender.recomme
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from dataclasses import dataclass, field
 from abc import ABC, abstractmethod
@@ -21,8 +20,9 @@ import scipy.sparse as sp
 import torch
 
 from aigc_biz._version import __version__
-from aigc_biz.data.interactions import Interactions
+from aigc_biz.data.interactions import Interactions, data_schema
 from aigc_biz.errors import ModelError, NotFittedError
+from aigc_biz.json_safe import json_safe
 from aigc_biz.models.artifacts import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
@@ -383,15 +383,6 @@ def _listed_in(history: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
     return np.isin(asked, keys) & (idx >= 0)
 
 
-def data_schema(data: Interactions) -> dict:
-    """How a table was read: column roles, user attribute columns, event weights, time decay, returns."""
-    roles = data.roles.to_dict() if data.roles is not None else {}
-    options = dict(data.load_options or {})
-    return {"roles": roles, "user_feature_columns": [str(c) for c in data.user_features.columns],
-            "event_weights": options.get("event_weights"), "time_decay_days": options.get("time_decay_days"),
-            "returns": options.get("returns")}
-
-
 def indices_to_frame(users: np.ndarray, item_ids: np.ndarray, idx: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
     """Long frame ``user_id, rank, item_id, score`` from top-k index arrays (padding -1 dropped)."""
     n, k = idx.shape
@@ -407,5 +398,5 @@ def indices_to_frame(users: np.ndarray, item_ids: np.ndarray, idx: np.ndarray, s
 
 def model_summary(model: Recommender) -> dict:
     """Name, parameters and package version, for logs, reports and saved models."""
-    return {"model": model.name, "params": json.loads(json.dumps(model.get_params(), default=str)),
+    return {"model": model.name, "params": json_safe(model.get_params()),
             "aigc_biz_version": __version__, "format_version": FORMAT_VERSION}

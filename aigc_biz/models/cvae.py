@@ -16,24 +16,8 @@ from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError, ModelError
 from aigc_biz.models.base import Recommender
 from aigc_biz.models.context import ContextEncoder
+from aigc_biz.models.ease import ease_weights
 from aigc_biz.models.training import (TrainingRuntime, TrainingTask, resolve_device, run_training, prepare_fit, record_report)
-
-
-def ease_weights(matrix: sp.csr_matrix, l2: float, device: torch.device) -> torch.Tensor:
-    """EASE closed form B = I - P / diag(P), P = (X'X + l2 I)^-1, zero diagonal (Steck 2019), float32.
-
-    Inverted in float64 up to 8,000 items, above in float32 (the ridge keeps it well conditioned),
-    so the peak stays near three n_items^2 matrices.
-    """
-    n_items = matrix.shape[1]
-    dtype = torch.float64 if n_items <= 8000 else torch.float32
-    gram = torch.from_numpy(np.asarray((matrix.T @ matrix).toarray(), dtype=np.float32)).to(device, dtype)
-    gram.diagonal().add_(l2)
-    inverse = torch.linalg.inv(gram)
-    del gram
-    inverse.div_(-torch.diagonal(inverse).clone())
-    inverse.fill_diagonal_(0.0)
-    return inverse.float()
 
 
 #: weights of the item-item logits tried on the validation slice (relative to the fitted scale)

@@ -70,22 +70,8 @@ class EASE(RecencyWeightedHistory, Recommender):
         if n_items > int(self.max_items):
             raise ModelError(f"EASE needs a dense {n_items:,} x {n_items:,} matrix; {n_items:,} items is more "
                              f"than max_items={int(self.max_items):,}", hint=_ADVICE)
-        needed = 3 * 8 * n_items ** 2
-        available = available_memory_bytes()
-        if available is not None and needed > MEMORY_SHARE * available:
-            raise ModelError(f"EASE on {n_items:,} items needs about {needed / 2**30:.1f} GiB of memory; "
-                             f"{available / 2**30:.1f} GiB is available", hint=_ADVICE)
-        binary = data.binary()
-        gram = torch.from_numpy((binary.T @ binary).toarray().astype(np.float64))
-        gram.diagonal().add_(float(self.l2))
         # float64 LU inverse: as fast as a Cholesky route here and safe for ill-conditioned catalogues
-        inverse, info = torch.linalg.inv_ex(gram)
-        del gram
-        if int(info) != 0 or not bool(torch.isfinite(inverse.diagonal()).all()):
-            raise ModelError("EASE: the regularised Gram matrix could not be inverted", hint="increase l2")
-        weights = inverse / (-inverse.diagonal())[None, :]
-        weights.diagonal().zero_()
-        self.item_weights_ = weights.to(torch.float32).numpy()
+        self.item_weights_ = ease_weights(data.binary(), float(self.l2), dtype=torch.float64).numpy()
         if progress is not None:
             progress({"n_items": n_items})
 
@@ -107,6 +93,46 @@ class EASE(RecencyWeightedHistory, Recommender):
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
         n_items = len(self.item_ids_)
         self.item_weights_ = expect_array(state, "item_weights", (n_items, n_items)).astype(np.float32)
+
+
+def ease_weights(matrix: sp.csr_matrix, l2: float, device: torch.device | str = "cpu",
+                 dtype: torch.dtype | None = None) -> torch.Tensor:
+    """EASE closed form ``B = I - P / diag(P)``, ``P = (X'X + l2 I)^-1``, zero diagonal (Steck 2019), float32.
+
+    The one implementation: the EASE model and the CVAE's item-item path both call it. It refuses, with a
+    :class:`ModelError`, a catalogue whose three n_items x n_items matrices would not fit in memory, and a
+    Gram matrix that cannot be inverted.
+
+    Parameters
+    ----------
+    matrix : csr_matrix (n_users, n_items)
+        Interactions as given (EASE passes the binary matrix); the Gram matrix is formed in float32.
+    l2 : float
+        Ridge added to the Gram diagonal.
+    device : torch.device or str, default "cpu"
+        Where the inverse is computed; the result stays there.
+    dtype : torch.dtype, optional
+        Precision of the inverse. Default: float64 up to 8,000 items, float32 above (the ridge keeps it
+        well conditioned), so the peak stays near three n_items^2 matrices.
+    """
+    n_items = matrix.shape[1]
+    device = torch.device(device)
+    if dtype is None:
+        dtype = torch.float64 if n_items <= 8000 else torch.float32
+    needed = 3 * torch.empty((), dtype=dtype).element_size() * n_items ** 2
+    available = (torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory_bytes())
+    if available is not None and needed > MEMORY_SHARE * available:
+        raise ModelError(f"EASE on {n_items:,} items needs about {needed / 2**30:.1f} GiB of memory; "
+                         f"{available / 2**30:.1f} GiB is available", hint=_ADVICE)
+    gram = torch.from_numpy(np.asarray((matrix.T @ matrix).toarray(), dtype=np.float32)).to(device, dtype)
+    gram.diagonal().add_(float(l2))
+    inverse, info = torch.linalg.inv_ex(gram)
+    del gram
+    if int(info) != 0 or not bool(torch.isfinite(inverse.diagonal()).all()):
+        raise ModelError("EASE: the regularised Gram matrix could not be inverted", hint="increase l2")
+    inverse.div_(-inverse.diagonal().clone())
+    inverse.fill_diagonal_(0.0)
+    return inverse.float()
 
 
 def available_memory_bytes() -> int | None:

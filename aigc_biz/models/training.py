@@ -19,8 +19,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from aigc_biz.data.splits import holdout_items
 from aigc_biz.errors import ConfigError, ModelError
-from aigc_biz.evaluation.metrics import ndcg_at_k
+from aigc_biz.metrics_core import ndcg_at_k
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -93,33 +94,22 @@ def carve_validation(matrix: sp.csr_matrix, user_fraction: float, item_fraction:
 
     ``user_fraction`` of the users (at most ``max_users``) are sampled; returns ``None`` when there
     are too few eligible users (fewer than 2) or ``user_fraction`` is 0, so training runs without it.
+    The carve itself is :func:`aigc_biz.data.splits.holdout_items` (the one ``validation_split`` uses).
     """
     if not 0.0 <= user_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {user_fraction}")
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     if user_fraction == 0.0:
         return None
-    rng = np.random.default_rng(seed)
-    counts = np.diff(matrix.indptr)
-    eligible = np.flatnonzero(counts >= min_items)
-    n_val = min(int(round(user_fraction * matrix.shape[0])), len(eligible), max_users)
-    if n_val < 2:
+    held, users = holdout_items(matrix, item_fraction, seed, min_items=min_items, user_fraction=user_fraction,
+                                max_users=max_users)
+    if len(users) == 0:
         return None
-    users = np.sort(rng.choice(eligible, size=n_val, replace=False))
-    keep = np.ones(matrix.nnz, dtype=bool)
-    t_rows, t_cols, t_vals = [], [], []
-    for pos, u in enumerate(users):
-        lo, hi = matrix.indptr[u], matrix.indptr[u + 1]
-        n_out = max(1, int(round(item_fraction * (hi - lo))))
-        out = lo + rng.choice(hi - lo, size=n_out, replace=False)
-        keep[out] = False
-        t_rows.append(np.full(n_out, pos))
-        t_cols.append(matrix.indices[out])
-        t_vals.append(np.ones(n_out, dtype=np.float32))
     coo = matrix.tocoo()
-    train = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape)
-    target = sp.csr_matrix((np.concatenate(t_vals), (np.concatenate(t_rows), np.concatenate(t_cols))),
-                           shape=(n_val, matrix.shape[1]))
+    train = sp.csr_matrix((coo.data[~held], (coo.row[~held], coo.col[~held])), shape=matrix.shape)
+    rows = np.searchsorted(users, coo.row[held])
+    target = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, coo.col[held])),
+                           shape=(len(users), matrix.shape[1]))
     return ValidationSlice(train=train, users=users, target=target)
 
 

@@ -7,13 +7,15 @@ memory bound of chunked scoring holds for every rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from aigc_biz.errors import InputError
 from aigc_biz.data.interactions import Interactions
+from aigc_biz.data.readers import read_id_list, split_list
+from aigc_biz.errors import InputError
 from aigc_biz.models.base import Recommender, TopK
 
 
@@ -127,3 +129,28 @@ def attach_item_info(recs: pd.DataFrame, item_ids: np.ndarray, item_features: pd
     info = item_features[present].copy()
     info.index = pd.Index(np.asarray(item_ids, dtype=object), name="item_id")
     return recs.join(info, on="item_id")
+
+
+def business_rules(rules: BusinessRules | dict | None = None, *, candidates: str | Path | Sequence[str] | None = None,
+                   exclude_categories: str | Sequence[str] | None = None, max_per_category: int | None = None,
+                   min_price: float | None = None, max_price: float | None = None,
+                   include_seen: bool | None = None) -> BusinessRules:
+    """:class:`BusinessRules` from plain values; keywords given override ``rules`` (an object or a mapping).
+
+    ``candidates`` is a list of item ids or a file of them (column ``item_id`` or the first one);
+    ``exclude_categories`` a list or ``"a,b"``. A mapping with an unknown rule is an InputError.
+    """
+    from dataclasses import asdict, fields
+    base = asdict(rules) if isinstance(rules, BusinessRules) else dict(rules or {})
+    known = {f.name for f in fields(BusinessRules)}
+    unknown = sorted(set(base) - known)
+    if unknown:
+        raise InputError(f"unknown business rule(s): {', '.join(unknown)}", hint="valid: " + ", ".join(sorted(known)))
+    if isinstance(candidates, (str, Path)):
+        candidates = read_id_list(candidates, "item_id")[0]
+    given = {"candidates": None if candidates is None else [str(c) for c in candidates],
+             "exclude_categories": split_list(exclude_categories), "max_per_category": max_per_category,
+             "min_price": min_price, "max_price": max_price,
+             "exclude_seen": None if include_seen is None else not include_seen}
+    base.update({k: v for k, v in given.items() if v is not None})
+    return BusinessRules(**base)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,13 +14,14 @@ from markupsafe import Markup
 
 from aigc_biz.data import Interactions
 from aigc_biz.errors import InputError
+from aigc_biz.json_safe import json_safe
 from aigc_biz.io.files import atomic_output
 from aigc_biz.reporting import charts
 from aigc_biz.reporting.coverage import recommendation_stats
 from aigc_biz.reporting.customers import sample_customers as sample_customer_section
 from aigc_biz.reporting.leaderboard import normalize_leaderboard, normalize_segments
 from aigc_biz.reporting.metadata import merge_meta
-from aigc_biz.reporting.profile import profile_data
+from aigc_biz.data.profile import profile as data_profile
 from aigc_biz.reporting.strings import HTML_LANG, strings_for
 from aigc_biz.resources import resource_path
 
@@ -121,7 +121,7 @@ def build_report(data: Interactions, output: str | Path, *, recs: pd.DataFrame |
     chart_svgs = draw_charts(figures, words)
     figures["charts"] = sorted(chart_svgs)
     html = render_html(figures, chart_svgs, words, locale)
-    payload = json.dumps(_json_ready(figures), ensure_ascii=False, indent=1, allow_nan=False)
+    payload = json.dumps(json_safe(figures), ensure_ascii=False, indent=1, allow_nan=False)
     html_bytes = html.encode("utf-8")
     _write_pair_atomically(html_path, html_bytes, json_path, payload.encode("utf-8"))
     return ReportResult(html_path=html_path, json_path=json_path, seconds=time.perf_counter() - started,
@@ -134,7 +134,7 @@ def collect_figures(data: Interactions, *, recs=None, leaderboard=None, copy=Non
     segment_sizes = _segment_sizes(data)
     figures = {
         "schema": JSON_SCHEMA,
-        "profile": profile_data(data),
+        "profile": data_profile(data),
         "leaderboard": None,
         "segments": None,
         "coverage": None,
@@ -188,9 +188,9 @@ def draw_charts(figures: dict, words: dict) -> dict[str, str]:
     """Chart id -> inline SVG for every chart the figures allow."""
     profile = figures["profile"]
     drawn = {
-        "chart-activity": charts.activity_chart(profile["activity"]["histogram"], words["activity_x"],
+        "chart-activity": charts.activity_chart(profile["activity_histogram"], words["activity_x"],
                                                 words["activity_y"]),
-        "chart-longtail": charts.longtail_chart(profile["popularity"]["curve"], words["longtail_x"],
+        "chart-longtail": charts.longtail_chart(profile["popularity_curve"], words["longtail_x"],
                                                 words["longtail_y"]),
         "chart-timeline": charts.timeline_chart(profile["over_time"], words["timeline_y"]),
     }
@@ -292,25 +292,6 @@ def _write_pair_atomically(html_path: Path, html: bytes, json_path: Path, payloa
             html_stream.write(html)
 
 
-def _json_ready(value):
-    """Plain JSON types only: numpy scalars to Python, NaN/inf to null, tuples to lists."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer, int)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return str(pd.Timestamp(value).isoformat())
-    return str(value)
-
-
 def _flatten_meta(meta: dict, prefix: str = "") -> list[tuple[str, str]]:
     rows = []
     for key, value in meta.items():
@@ -318,7 +299,7 @@ def _flatten_meta(meta: dict, prefix: str = "") -> list[tuple[str, str]]:
         if isinstance(value, dict) and value:
             rows += _flatten_meta(value, name + ".")
         elif isinstance(value, (list, tuple, dict)):
-            rows.append((name, json.dumps(_json_ready(value), ensure_ascii=False)))
+            rows.append((name, json.dumps(json_safe(value), ensure_ascii=False)))
         else:
             rows.append((name, "" if value is None else str(value)))
     return rows
@@ -341,7 +322,7 @@ def _format_percent(value, digits: int = 1) -> str:
 
 def _json_text(value) -> str:
     """JSON as plain text (the template escapes it like any other value)."""
-    return json.dumps(_json_ready(value), ensure_ascii=False, sort_keys=True)
+    return json.dumps(json_safe(value), ensure_ascii=False, sort_keys=True)
 
 
 def _format_fixed(value, digits: int = 3) -> str:

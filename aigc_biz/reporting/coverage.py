@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from aigc_biz.data import Interactions
-from aigc_biz.reporting.profile import head_share, item_popularity
+from aigc_biz.data.profile import head_share, item_popularity
 
 #: how many categories the category-share chart shows (the rest are summed as "other")
 TOP_CATEGORIES = 10
@@ -61,7 +61,7 @@ def recommendation_stats(recs: pd.DataFrame, data: Interactions) -> dict:
     recommendation) with that of interacted items (one count per customer-item pair): above 1 the
     recommendations lean to popular items more than customers do.
     """
-    popularity = item_popularity(data)
+    popularity = item_popularity(data.matrix)
     item_idx = pd.Index(data.item_ids).get_indexer(recs["item_id"].astype(str))
     known = item_idx >= 0
     rec_counts = np.bincount(item_idx[known], minlength=data.n_items).astype(np.int64)

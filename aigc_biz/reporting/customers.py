@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from aigc_biz.data import Interactions
+from aigc_biz.json_safe import json_safe
 
 #: at most this many history items and recommendations are listed per sampled customer
 MAX_HISTORY = 10
@@ -86,26 +87,13 @@ def _messages(user_copy: pd.DataFrame) -> list[dict]:
             value = row[field] if field in user_copy.columns else None
             if isinstance(value, (list, tuple, np.ndarray)):
                 value = "; ".join(str(v) for v in value)
-            message[field] = _plain(value)
+            message[field] = json_safe(value)
         item_ids = row["item_ids"] if "item_ids" in user_copy.columns else None
         if isinstance(item_ids, (list, tuple, np.ndarray)):
             item_ids = [str(i) for i in item_ids]
         message["item_ids"] = None if item_ids is None else item_ids if isinstance(item_ids, list) else str(item_ids)
         messages.append(message)
     return messages
-
-
-def _plain(value):
-    """A table cell as a JSON-ready value: None for missing, Python numbers, else text."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    return str(value)
 
 
 def _rows_by_user(frame: pd.DataFrame | None, user_ids: list[str]) -> dict[str, pd.DataFrame]:

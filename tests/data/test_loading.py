@@ -160,8 +160,8 @@ def test_profile_summarises(tmp_path):
     assert summary["users"] == 2 and summary["items"] == 2 and summary["interactions"] == 3
     assert summary["sparsity"] == pytest.approx(0.25) and summary["density"] == pytest.approx(0.75)
     assert summary["date_range"] == ["2023-01-01T00:00:00", "2023-01-21T00:00:00"]
-    assert summary["interactions_per_user"] == {"min": 1, "median": 1.5, "max": 2}
-    assert summary["interactions_per_item"] == {"min": 1, "median": 1.5, "max": 2}
+    spread = {"min": 1, "median": 1.5, "mean": 1.5, "p90": pytest.approx(1.9), "max": 2}
+    assert summary["interactions_per_user"] == spread and summary["interactions_per_item"] == spread
     assert summary["roles"]["time"] == "date" and summary["warnings"] == data.warnings != []
     import json
     json.dumps(summary)  # JSON-ready
@@ -173,3 +173,21 @@ def test_import_is_light():
     code = "import sys, aigc_biz.data; print(any(m in sys.modules for m in ('torch', 'sqlalchemy', 'openpyxl')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_role_flags_are_the_loaders_own_options():
+    # api.load and a pipeline's load step pass these through; each must be a keyword of the loader
+    import inspect
+
+    from aigc_biz.data.loading import ROLE_FLAGS
+    params = inspect.signature(load_interactions).parameters
+    missing = [flag for flag in ROLE_FLAGS if params.get(flag, None) is None
+               or params[flag].kind is not inspect.Parameter.KEYWORD_ONLY]
+    assert not missing
+
+
+def test_currency_signs_and_words_are_read_the_same_in_weights_and_prices(tmp_path):
+    rows = [["1", "A", "¥1299", "￥10"], ["2", "A", "89 元", "12 RMB"], ["2", "B", "$5", "4.5 EUR"]]
+    data = load_interactions(csv(tmp_path, ["user_id", "item_id", "revenue", "price"], rows))
+    assert data.matrix.toarray().tolist() == [[1299.0, 0.0], [89.0, 5.0]]
+    assert data.item_features["price"].tolist() == [11.0, 4.5]  # median of 10 and 12

@@ -135,3 +135,21 @@ def test_any_text_id_round_trips(tmp_path, user_ids, ext):
     assert back["user_id"].tolist() == user_ids
     assert back["item_id"].tolist() == frame["item_id"].tolist()
     assert back["rank"].tolist() == frame["rank"].tolist()
+
+
+def test_write_json_turns_every_odd_value_into_plain_json(tmp_path):
+    # the one converter (aigc_biz.json_safe) behind reports, leaderboards, saved params and logs
+    import json as _json
+    from datetime import date
+
+    import numpy as np
+    import pandas as pd
+
+    from aigc_biz.io.files import write_json
+    path = write_json({"n": np.int32(2), "x": np.float32(0.5), "bad": [float("inf"), pd.NA, pd.NaT],
+                       "when": date(2024, 1, 2), "at": np.datetime64("2024-01-02T03:04:05"),
+                       "flag": np.bool_(True), "pair": (1, "a"), 7: {"nested": np.array([1, 2])}},
+                      tmp_path / "x.json")
+    assert _json.loads(path.read_text(encoding="utf-8")) == {
+        "n": 2, "x": 0.5, "bad": [None, None, None], "when": "2024-01-02", "at": "2024-01-02T03:04:05",
+        "flag": True, "pair": [1, "a"], "7": {"nested": [1, 2]}}

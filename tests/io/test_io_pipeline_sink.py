@@ -5,7 +5,7 @@ import textwrap
 
 import sqlalchemy as sa
 
-from aigc_biz.pipeline import run_pipeline
+from aigc_biz.api import run as run_pipeline  # api.run is the one entry that runs a job
 from aigc_biz.resources import sample_data_path
 
 

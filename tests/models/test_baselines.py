@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 
 from aigc_biz.data import Interactions
 from aigc_biz.errors import ConfigError, ModelError
@@ -182,3 +183,13 @@ def test_popularity_refuses_bad_parameters():
     assert caught.value.hint == "user attribute columns: segment"
     with pytest.raises(ConfigError, match="weighting"):
         Popularity(weighting="revenue").fit(shop())
+
+
+def test_ease_weights_refuses_a_singular_gram_and_short_memory(monkeypatch):
+    # the one closed form behind EASE and the CVAE's item-item path checks both ways it can fail
+    empty = sp.csr_matrix((3, 2), dtype=np.float32)
+    with pytest.raises(ModelError, match="could not be inverted"):
+        ease_module.ease_weights(empty, 0.0)
+    monkeypatch.setattr(ease_module, "available_memory_bytes", lambda: 100)
+    with pytest.raises(ModelError, match="GiB of memory"):
+        ease_module.ease_weights(sp.csr_matrix(TINY, dtype=np.float32), 1.0, dtype=torch.float32)

@@ -13,7 +13,7 @@ from aigc_biz.reporting import charts
 from aigc_biz.reporting.coverage import decile_shares, gini, recommendation_stats
 from aigc_biz.reporting.customers import choose_customers
 from aigc_biz.reporting.leaderboard import normalize_leaderboard, normalize_segments
-from aigc_biz.reporting.profile import head_share, log_histogram, popularity_curve, profile_data
+from aigc_biz.data.profile import head_share, log_histogram, popularity_curve, profile
 
 
 @pytest.fixture()
@@ -33,15 +33,15 @@ def tiny():
 
 
 def test_profile_counts(tiny):
-    profile = profile_data(tiny)
-    assert (profile["customers"], profile["items"], profile["interactions"], profile["events"]) == (4, 4, 6, 8)
-    assert profile["sparsity"] == pytest.approx(1 - 6 / 16)
-    assert profile["activity"]["stats"] == {"min": 0, "median": 1.5, "mean": 1.5, "p90": pytest.approx(2.7),
-                                            "max": 3}
-    assert profile["popularity"]["curve"] == {"rank": [1, 2, 3], "customers": [3, 2, 1]}
-    assert profile["popularity"]["head_share"] == pytest.approx(3 / 6)  # head = top 1 of 4 items
-    assert profile["date_range"] == {"first": "2025-01-01T00:00:00", "last": "2025-01-08T00:00:00"}
-    assert profile["over_time"]["period"] == "day" and sum(profile["over_time"]["events"]) == 8
+    summary = profile(tiny)
+    assert (summary["users"], summary["items"], summary["interactions"], summary["events"]) == (4, 4, 6, 8)
+    assert summary["sparsity"] == pytest.approx(1 - 6 / 16)
+    assert summary["interactions_per_user"] == {"min": 0, "median": 1.5, "mean": 1.5, "p90": pytest.approx(2.7),
+                                                "max": 3}
+    assert summary["popularity_curve"] == {"rank": [1, 2, 3], "customers": [3, 2, 1]}
+    assert summary["head_share"] == pytest.approx(3 / 6)  # head = top 1 of 4 items
+    assert summary["date_range"] == ["2025-01-01T00:00:00", "2025-01-08T00:00:00"]
+    assert summary["over_time"]["period"] == "day" and sum(summary["over_time"]["events"]) == 8
 
 
 def test_log_histogram_counts_every_positive_value():

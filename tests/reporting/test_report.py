@@ -111,10 +111,10 @@ def test_json_beside_the_html_holds_the_figures(built_reports, run):
     assert result.bytes == result.html_path.stat().st_size and result.seconds > 0
     figures = json.loads(result.json_path.read_text(encoding="utf-8"))
     assert figures["schema"] == "aigc-biz-report/1" and figures["locale"] == "en"
-    assert figures["profile"]["customers"] == data.n_users
+    assert figures["profile"]["users"] == data.n_users
     assert figures["profile"]["interactions"] == data.nnz
     assert figures["profile"]["events"] == len(data.events)
-    assert figures["profile"]["date_range"]["first"].startswith(str(data.events["time"].min().date()))
+    assert figures["profile"]["date_range"][0].startswith(str(data.events["time"].min().date()))
     coverage = figures["coverage"]
     assert coverage["distinct_items"] == recs["item_id"].nunique()
     assert coverage["item_coverage"] == pytest.approx(recs["item_id"].nunique() / data.n_items)
