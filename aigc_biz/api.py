@@ -20,7 +20,7 @@ import pandas as pd
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import InputError
 from aigc_biz.models.base import Recommender
-from aigc_biz.ranking import BusinessRules, aligned_item_features, attach_item_info, recommend_with_rules
+from aigc_biz.ranking import BusinessRules, attach_item_info, catalogue_features, recommend_with_rules
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ def load_model(path: str | Path, data: Interactions | None = None) -> Recommende
 
 def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: int = 10, users=None,
               rules: BusinessRules | None = None, context: pd.DataFrame | None = None,
-              params: dict | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+              params: dict | None = None, progress: Callable[[int], None] | None = None,
+              new_items: pd.DataFrame | None = None, content: dict | None = None) -> pd.DataFrame:
     """Top-``top_k`` items per customer: ``user_id, rank, item_id, score[, title, category]``.
 
     Each customer is scored from their current history in ``data`` (the model keeps no copy of its
@@ -102,11 +103,20 @@ def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: i
     ``model`` is a fitted model, or a registry name (then it is fitted on ``data`` first).
     ``users``: ids to score (default: every customer in ``data``); ids not in the data are cold-start
     customers described by ``context`` (a frame with ``user_id`` and attribute columns).
+    ``new_items``: products with ``item_id`` and title/category/price columns (e.g. the ``--candidates``
+    file); those the model does not know are scored from the known items they resemble (the content
+    path, :mod:`aigc_biz.ranking.new_items`; needs the same attributes in ``data``), obey ``rules``, and
+    are flagged in a ``new_item`` column. ``content``: parameters of the content map.
     """
+    from aigc_biz.ranking.new_items import prepare_new_items
     if isinstance(model, str):
         model = train(data, model, params)
-    top = recommend_with_rules(model, data, users=users, k=top_k, rules=rules, context=context, progress=progress)
-    recs = attach_item_info(top.to_frame(), model.item_ids_, aligned_item_features(model, data))
+    top = recommend_with_rules(model, data, users=users, k=top_k, rules=rules, context=context, progress=progress,
+                               new_items=new_items, content=content)
+    new = prepare_new_items(model, data, new_items)
+    recs = attach_item_info(top.to_frame(), top.item_ids, catalogue_features(model, data, new))
+    if new is not None:
+        recs["new_item"] = recs["item_id"].isin(set(new.item_ids))
     recs.attrs["warnings"] = ([f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "
                                f"to the model and were never recommended"] if top.unknown_items.size else [])
     return recs

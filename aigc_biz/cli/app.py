@@ -96,7 +96,8 @@ def recommend(
     users: Annotated[Optional[Path], typer.Option(
         "--users", help="CSV of customer ids (+ attributes) to score; new ids are cold-start customers.")] = None,
     candidates: Annotated[Optional[Path], typer.Option(
-        "--candidates", help="CSV of item ids that may be recommended (first column or item_id).")] = None,
+        "--candidates", help="CSV of item ids that may be recommended (first column or item_id); with "
+        "title/category/price columns, ids the model does not know are scored as new products.")] = None,
     exclude_categories: Annotated[Optional[str], typer.Option(
         "--exclude-categories", help="Comma-separated categories never to recommend.")] = None,
     max_per_category: Annotated[Optional[int], typer.Option(
@@ -144,14 +145,14 @@ def recommend(
     user_ids, context = (None, None)
     if users is not None:
         user_ids, context = read_id_list(users, "user_id")
-    rules = BusinessRules(exclude_seen=not include_seen,
-                          candidates=None if candidates is None else read_id_list(candidates, "item_id")[0],
+    candidate_ids, new_items = (None, None) if candidates is None else read_id_list(candidates, "item_id")
+    rules = BusinessRules(exclude_seen=not include_seen, candidates=candidate_ids,
                           exclude_categories=split_list(exclude_categories) or [],
                           max_per_category=max_per_category, min_price=min_price, max_price=max_price)
     n_users = loaded.n_users if user_ids is None else len(user_ids)
     with progress_bar("recommending", n_users, quiet) as advance:
         recs = api.recommend(loaded, fitted, top_k=top_k, users=user_ids, rules=rules, context=context,
-                             progress=advance)
+                             progress=advance, new_items=new_items)
     for warning in recs.attrs.get("warnings", []):
         info(f"Warning: {warning}", quiet)
     written = {"recommendations": display_path(api.write(recs, path=output))}

@@ -79,7 +79,7 @@ def read_id_list(path: Path, id_col: str) -> tuple[list[str], pd.DataFrame | Non
     if ids.isna().any():
         row = int(ids.isna().to_numpy().argmax()) + 2
         raise InputError("empty id", file=str(path), column=col, row=row)
-    context = frame.rename(columns={col: "user_id"}) if len(frame.columns) > 1 else None
+    context = frame.rename(columns={col: id_col}) if len(frame.columns) > 1 else None
     return [str(v) for v in ids], context
 
 
