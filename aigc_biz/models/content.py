@@ -32,17 +32,14 @@ class ContentItemMap:
         Ridge regularisation of the attribute -> item-vector map.
     n_components : int, default 64
         The item vectors (rows scaled to unit length) are reduced to this many SVD components first,
-        so the map has a small fixed output whatever the model (EASE rows are ``n_items`` long).
+        so the map has a small fixed output whatever the model (EASE rows are ``n_items`` long);
+        vectors at most this wide are only scaled to unit length.
     n_neighbours : int, default 10
         Known items each new item's score is mixed from.
     weighting : {"softmax", "cosine"}, default "softmax"
         Neighbour weights: ``softmax(cos / temperature)`` or the positive cosines normalised to sum 1.
     temperature : float, default 0.1
         Softmax temperature (smaller: the nearest neighbour dominates).
-    shrink : float, default 0.3
-        In [0, 1]: a new item's score moves this far from its neighbour mix toward the customer's
-        mean score, so unproven items do not crowd out known ones (the ranking layer picks it on a
-        validation slice of known items when asked for ``"auto"``; see ``aigc_biz.ranking.new_items``).
     random_state : int, default 0
         Seed of the randomized SVD.
 
@@ -73,7 +70,7 @@ class ContentItemMap:
 
     def __init__(self, title_features: int = 5000, price_bins: int = 8, alpha: float = 1.0,
                  n_components: int = 64, n_neighbours: int = 10, weighting: str = "softmax",
-                 temperature: float = 0.1, shrink: float = 0.3, random_state: int = 0):
+                 temperature: float = 0.1, random_state: int = 0):
         self.title_features = title_features
         self.price_bins = price_bins
         self.alpha = alpha
@@ -81,13 +78,11 @@ class ContentItemMap:
         self.n_neighbours = n_neighbours
         self.weighting = weighting
         self.temperature = temperature
-        self.shrink = shrink
         self.random_state = random_state
 
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in ("title_features", "price_bins", "alpha", "n_components",
-                                                      "n_neighbours", "weighting", "temperature", "shrink",
-                                                      "random_state")}
+                                                      "n_neighbours", "weighting", "temperature", "random_state")}
 
     # --- fitting -------------------------------------------------------------------------------
     def fit(self, attributes: pd.DataFrame, item_vectors: np.ndarray) -> "ContentItemMap":
@@ -120,8 +115,6 @@ class ContentItemMap:
             raise ConfigError(f"content: weighting={self.weighting!r} is not one of {', '.join(_WEIGHTINGS)}")
         if int(self.n_neighbours) < 1 or int(self.n_components) < 1 or int(self.price_bins) < 1:
             raise ConfigError("content: n_neighbours, n_components and price_bins must be at least 1")
-        if not 0.0 <= float(self.shrink) <= 1.0:
-            raise ConfigError(f"content: shrink={self.shrink!r} must be between 0 and 1")
         if not float(self.temperature) > 0 or not float(self.alpha) > 0:
             raise ConfigError("content: temperature and alpha must be positive")
 

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from aigc_biz.data.interactions import Interactions
-from aigc_biz.errors import InputError
+from aigc_biz.errors import ConfigError, InputError
 from aigc_biz.models.base import Recommender
 from aigc_biz.models.content import ATTRIBUTES, ContentItemMap, described_items
 
@@ -57,22 +57,24 @@ class NewItemScores:
     validation: dict
 
     def scores(self, known: torch.Tensor) -> torch.Tensor:
-        return content_scores(known, self.neighbours, self.weights, self.shrink)
+        mix, mean = mix_and_mean(known, self.neighbours, self.weights)
+        return (1.0 - self.shrink) * mix + self.shrink * mean
 
 
-def content_scores(known: torch.Tensor, neighbours: np.ndarray, weights: np.ndarray, shrink: float) -> torch.Tensor:
-    """(rows, n_new): ``(1 - shrink) * sum_j w_j score[nbr_j] + shrink * mean(score)`` per row."""
+def mix_and_mean(known: torch.Tensor, neighbours: np.ndarray, weights: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, n_new) ``sum_j w_j score[nbr_j]`` and (rows, 1) mean score; a new item scores
+    ``(1 - shrink) * mix + shrink * mean`` (non-finite known scores count as the row's lowest)."""
     known = torch.as_tensor(known, dtype=torch.float32)
     finite = torch.isfinite(known)
     floor = torch.where(finite, known, torch.full_like(known, torch.inf)).amin(dim=1, keepdim=True)
     floor = torch.where(torch.isfinite(floor), floor, torch.zeros_like(floor))
     safe = torch.where(finite, known, floor)
     n_new, m = neighbours.shape
-    mixer = torch.sparse_coo_tensor(
-        torch.from_numpy(np.vstack([np.repeat(np.arange(n_new), m), neighbours.ravel()]).astype(np.int64)),
-        torch.from_numpy(weights.ravel().astype(np.float32)), (n_new, known.shape[1]), check_invariants=False)
-    mix = torch.sparse.mm(mixer, safe.T).T
-    return (1.0 - float(shrink)) * mix + float(shrink) * safe.mean(dim=1, keepdim=True)
+    mixer = sp.csc_matrix((weights.ravel().astype(np.float32), (neighbours.ravel(), np.repeat(np.arange(n_new), m))),
+                          shape=(known.shape[1], n_new))
+    # dense @ sparse (known items x new items, m entries per column): scipy computes it as (M^T S^T)^T
+    mix = torch.from_numpy(np.asarray(safe.numpy() @ mixer, dtype=np.float32))
+    return mix, safe.mean(dim=1, keepdim=True)
 
 
 def prepare_new_items(model: Recommender, data: Interactions, frame: pd.DataFrame | None) -> NewItems | None:
@@ -126,20 +128,24 @@ def new_item_scorer(model: Recommender, data: Interactions, new: NewItems, conte
     params = dict(content or {})
     shrink = params.pop("shrink", AUTO)
     attributes = known_attributes(model, data)
-    vectors = np.asarray(model.item_vectors(), dtype=np.float32)
+    cmap = ContentItemMap(**params).fit(attributes, np.asarray(model.item_vectors(), dtype=np.float32))
     validation: dict = {}
     if shrink == AUTO:
-        shrink, validation = select_shrink(model, data, attributes, vectors, params, k=k, seed=seed)
-    cmap = ContentItemMap(**params, shrink=float(shrink)).fit(attributes, vectors)
+        shrink, validation = select_shrink(model, data, attributes, cmap, k=k, seed=seed)
+    elif not 0.0 <= float(shrink) <= 1.0:
+        raise ConfigError(f"content: shrink={shrink!r} must be 'auto' or between 0 and 1")
     neighbours, weights = cmap.neighbours(new.attributes)
     log.info("content path: %d new items, shrink %.2f", len(new.item_ids), float(shrink))
     return NewItemScores(item_ids=new.item_ids, neighbours=neighbours, weights=weights, shrink=float(shrink),
                          validation=validation)
 
 
-def select_shrink(model: Recommender, data: Interactions, attributes: pd.DataFrame, vectors: np.ndarray,
-                  params: dict, k: int = 10, seed: int = 0) -> tuple[float, dict]:
+def select_shrink(model: Recommender, data: Interactions, attributes: pd.DataFrame, fitted: ContentItemMap,
+                  k: int = 10, seed: int = 0) -> tuple[float, dict]:
     """The shrink with the best NDCG@k when the newest tenth of the described known items play new items.
+
+    A map like ``fitted`` is refitted without them (in ``fitted``'s reduced item space, so the SVD
+    is not run twice) and places them among the rest.
 
     Returns ``(shrink, {shrink: ndcg})``; ``DEFAULT_SHRINK`` and ``{}`` when there is too little to
     validate on (fewer than 20 described items or no customer with a held-out item).
@@ -151,7 +157,8 @@ def select_shrink(model: Recommender, data: Interactions, attributes: pd.DataFra
         return DEFAULT_SHRINK, {}
     pseudo = _newest(model, data, described, rng)
     rest = np.setdiff1d(np.arange(model.n_items), pseudo)
-    cmap = ContentItemMap(**params, shrink=0.0).fit(attributes.iloc[rest].reset_index(drop=True), vectors[rest])
+    params = {**fitted.get_params(), "n_components": fitted.item_space_.shape[1]}
+    cmap = ContentItemMap(**params).fit(attributes.iloc[rest].reset_index(drop=True), fitted.item_space_[rest])
     neighbours, weights = cmap.neighbours(attributes.iloc[pseudo].reset_index(drop=True))
     neighbours = rest[neighbours]
 
@@ -183,9 +190,10 @@ def select_shrink(model: Recommender, data: Interactions, attributes: pd.DataFra
             known[~torch.isfinite(known)] = -torch.inf
             seen = rows.tocoo()
             known[torch.from_numpy(seen.row.astype(np.int64)), torch.from_numpy(seen.col.astype(np.int64))] = -torch.inf
+            mix, mean = mix_and_mean(known, neighbours, weights)
             for shrink in SHRINK_GRID:
                 scores = known.clone()
-                scores[:, torch.from_numpy(pseudo)] = content_scores(known, neighbours, weights, shrink)
+                scores[:, torch.from_numpy(pseudo)] = (1.0 - shrink) * mix + shrink * mean
                 top = torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.numpy()
                 results[shrink].append(ndcg_at_k(top, target[start:start + 512], k))
     ndcg = {s: float(np.nanmean(np.concatenate(v))) for s, v in results.items()}
