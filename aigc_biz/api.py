@@ -39,7 +39,8 @@ from aigc_biz.data.readers import read_id_list, split_list
 from aigc_biz.io.runs import new_run_id
 from aigc_biz.errors import InputError
 from aigc_biz.models.base import Recommender
-from aigc_biz.ranking import BusinessRules, business_rules, aligned_item_features, attach_item_info, recommend_with_rules
+from aigc_biz.ranking import (BusinessRules, aligned_item_features, attach_item_info, business_rules,
+                              catalogue_features, recommend_with_rules)
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ def load_model(path: str | Path, data: Interactions | None = None) -> Recommende
 
 def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: int = 10, users=None,
               rules: BusinessRules | None = None, context: pd.DataFrame | None = None,
-              params: dict | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+              params: dict | None = None, progress: Callable[[int], None] | None = None,
+              new_items: pd.DataFrame | None = None, content: dict | None = None) -> pd.DataFrame:
     """Top-``top_k`` items per customer: ``user_id, rank, item_id, score[, title, category]``.
 
     Each customer is scored from their current history in ``data`` (the model keeps no copy of its
@@ -127,11 +129,20 @@ def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: i
     ``model`` is a fitted model, or a registry name (then it is fitted on ``data`` first).
     ``users``: ids to score (default: every customer in ``data``); ids not in the data are cold-start
     customers described by ``context`` (a frame with ``user_id`` and attribute columns).
+    ``new_items``: products with ``item_id`` and title/category/price columns (e.g. the ``--candidates``
+    file); those the model does not know are scored from the known items they resemble (the content
+    path, :mod:`aigc_biz.ranking.new_items`; needs the same attributes in ``data``), obey ``rules``, and
+    are flagged in a ``new_item`` column. ``content``: parameters of the content map.
     """
+    from aigc_biz.ranking.new_items import prepare_new_items
     if isinstance(model, str):
         model = train(data, model, params)
-    top = recommend_with_rules(model, data, users=users, k=top_k, rules=rules, context=context, progress=progress)
-    recs = attach_item_info(top.to_frame(), model.item_ids_, aligned_item_features(model, data))
+    top = recommend_with_rules(model, data, users=users, k=top_k, rules=rules, context=context, progress=progress,
+                               new_items=new_items, content=content)
+    new = prepare_new_items(model, data, new_items)
+    recs = attach_item_info(top.to_frame(), top.item_ids, catalogue_features(model, data, new))
+    if new is not None:
+        recs["new_item"] = recs["item_id"].isin(set(new.item_ids))
     recs.attrs["warnings"] = ([f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "
                                f"to the model and were never recommended"] if top.unknown_items.size else [])
     return recs
@@ -428,7 +439,8 @@ def recommend_job(data: Interactions | str | Path | None = None, *, model: Recom
     users, context
         Ids to score (a list, or an id file whose other columns become ``context``); default every customer.
     rules, candidates, exclude_categories, max_per_category, min_price, max_price, include_seen
-        Business rules (see :func:`business_rules`).
+        Business rules (see :func:`business_rules`). A ``candidates`` file with title/category/price
+        columns also brings products the model has never seen, scored through the content path.
     output : str or Path, optional
         Recommendations file (.csv, .parquet, .jsonl); None writes no file.
     copy_channel, copy_output, locale, campaign, currency
@@ -460,12 +472,16 @@ def recommend_job(data: Interactions | str | Path | None = None, *, model: Recom
         context = file_context if context is None else context
     elif users is not None:
         users = [str(u) for u in users]
+    new_items = None
+    if isinstance(candidates, (str, Path)):
+        # a candidates file with title/category/price columns also describes products the model never saw
+        candidates, new_items = read_id_list(candidates, "item_id")
     rules = business_rules(rules, candidates=candidates, exclude_categories=exclude_categories,
                            max_per_category=max_per_category, min_price=min_price, max_price=max_price,
                            include_seen=include_seen)
     n_users = loaded.n_users if users is None else len(users)
     recs = recommend(loaded, fitted, top_k=top_k, users=users, rules=rules, context=context,
-                     progress=lambda n=1: observer.advance("recommending", n, n_users))
+                     progress=lambda n=1: observer.advance("recommending", n, n_users), new_items=new_items)
     for warning in recs.attrs.get("warnings", []):
         observer.warning(warning)
     warnings += recs.attrs.get("warnings", [])

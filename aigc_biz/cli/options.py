@@ -46,7 +46,8 @@ ItemAttrsOpt = Annotated[Optional[str], typer.Option(
 EventWeightsOpt = Annotated[Optional[str], typer.Option(
     "--event-weights", help="Weights per event type, e.g. 'view=1,cart=3,purchase=5'.")]
 CandidatesOpt = Annotated[Optional[Path], typer.Option(
-    "--candidates", help="CSV of item ids that may be recommended (first column or item_id).")]
+    "--candidates", help="CSV of item ids that may be recommended (first column or item_id); with "
+    "title/category/price columns, ids the model does not know are scored as new products.")]
 ExcludeCategoriesOpt = Annotated[Optional[str], typer.Option(
     "--exclude-categories", help="Comma-separated categories never to recommend.")]
 MaxPerCategoryOpt = Annotated[Optional[int], typer.Option(

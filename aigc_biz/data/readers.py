@@ -397,7 +397,8 @@ def _quote_list(names) -> str:
 def read_id_list(path: str | Path, id_col: str) -> tuple[list[str], pd.DataFrame | None]:
     """Ids from a CSV/Parquet/Excel file: column ``id_col`` (or the first one); other columns as context.
 
-    The context frame has the ids as ``user_id`` (cold-start customers are described by it).
+    The context frame has the ids in column ``id_col`` (cold-start customers, or new products, are
+    described by its other columns).
     """
     frame = read_table(str(path))
     col = id_col if id_col in frame.columns else frame.columns[0]
@@ -405,7 +406,7 @@ def read_id_list(path: str | Path, id_col: str) -> tuple[list[str], pd.DataFrame
     if ids.isna().any():
         row = int(ids.isna().to_numpy().argmax()) + 2
         raise InputError("empty id", file=str(path), column=col, row=row)
-    context = frame.rename(columns={col: "user_id"}) if len(frame.columns) > 1 else None
+    context = frame.rename(columns={col: id_col}) if len(frame.columns) > 1 else None
     return [str(v) for v in ids], context
 
 

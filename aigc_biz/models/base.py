@@ -163,7 +163,7 @@ class Recommender(ABC):
     def recommend_indices(self, history: sp.csr_matrix, k: int = 10, context: pd.DataFrame | None = None,
                           exclude: sp.csr_matrix | None = None, allowed: np.ndarray | None = None,
                           batch_size: int = 1024, progress: Callable[[int], None] | None = None,
-                          features: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+                          features: dict | None = None, extra_items=None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` item indices and scores for each row of a model-space history, scored in chunks.
 
         The low-level step under :meth:`recommend_topk`; call that one with an :class:`Interactions`.
@@ -171,13 +171,17 @@ class Recommender(ABC):
         ``allowed``: boolean mask over items; False items are never recommended.
         Rows with fewer than ``k`` eligible items are padded with index -1 and score -inf.
         ``features``: what :meth:`scoring_features` returned for these rows, sliced with them.
+        ``extra_items``: items beyond the model's (new products), with ``item_ids`` and
+        ``scores(known_scores) -> (rows, n_extra)``; they take indices ``n_items...``, and ``exclude``
+        and ``allowed`` then cover them too.
         """
         self.check_fitted()
         history = sp.csr_matrix(history, dtype=np.float32)
         n_rows, n_items = history.shape[0], self.n_items
         if history.shape[1] != n_items:
             raise ModelError(f"history has {history.shape[1]} item columns, the model knows {n_items}")
-        k_eff = max(0, min(int(k), n_items))
+        n_total = n_items + (0 if extra_items is None else len(extra_items.item_ids))
+        k_eff = max(0, min(int(k), n_total))
         out_idx = np.full((n_rows, k), -1, dtype=np.int64)
         out_score = np.full((n_rows, k), -np.inf, dtype=np.float32)
         if k_eff == 0 or n_rows == 0:
@@ -194,6 +198,8 @@ class Recommender(ABC):
                     scores = self.score_batch(history[start:stop], ctx)
                 scores = torch.as_tensor(scores).detach().to("cpu", torch.float32).clone()
                 scores[~torch.isfinite(scores)] = -torch.inf
+                if extra_items is not None:
+                    scores = torch.cat([scores, torch.as_tensor(extra_items.scores(scores))], dim=1)
                 if banned is not None:
                     scores[:, banned] = -torch.inf
                 if exclude is not None:
@@ -212,7 +218,7 @@ class Recommender(ABC):
     def recommend_topk(self, data: Interactions, users=None, k: int = 10, *, exclude_seen: bool = True,
                        candidates=None, allowed: np.ndarray | None = None, exclude: sp.spmatrix | None = None,
                        context: pd.DataFrame | None = None, batch_size: int = 1024,
-                       progress: Callable[[int], None] | None = None) -> "TopK":
+                       progress: Callable[[int], None] | None = None, extra_items=None) -> "TopK":
         """The one scoring path: top-``k`` model item indices for customers of ``data``.
 
         Library, CLI, pipelines and evaluation all come through here (business rules build ``allowed``).
@@ -231,25 +237,36 @@ class Recommender(ABC):
             Another restriction, combined with ``candidates``.
         exclude : sparse (len(users), n_items), optional
             Extra (row, item) pairs never to recommend, in the model's item space.
+        extra_items : optional
+            New items scored beside the model's (see :meth:`recommend_indices`; built by
+            ``aigc_biz.ranking.new_items``): ``allowed`` and ``exclude`` then cover them too, and the
+            returned ``TopK.item_ids`` are the model's followed by theirs.
         """
         scoring = self.history_for(data, users, context)
         if scoring.unknown_items.size:
             log.warning("%s of %s items in the data are unknown to the %r model and are never recommended",
                         f"{scoring.unknown_items.size:,}", f"{data.n_items:,}", self.name)
+        item_ids = self.item_ids_
+        if extra_items is not None:
+            item_ids = np.concatenate([item_ids, np.asarray(extra_items.item_ids, dtype=object)])
         mask = None if allowed is None else np.asarray(allowed, dtype=bool).copy()
+        if mask is not None and len(mask) != len(item_ids):
+            raise ModelError(f"allowed has {len(mask)} entries for {len(item_ids)} items")
         if candidates is not None:
-            wanted = np.zeros(self.n_items, dtype=bool)
-            idx = self.item_positions(candidates, strict=False)
-            wanted[idx[idx >= 0]] = True
+            wanted = np.isin(item_ids, np.asarray([str(c) for c in candidates], dtype=object))
             mask = wanted if mask is None else (mask & wanted)
-        banned = scoring.history if exclude_seen else None
+        history = scoring.history
+        if len(item_ids) > self.n_items:  # the seen-mask must span the extra columns (empty there)
+            history = sp.csr_matrix((history.data, history.indices, history.indptr),
+                                    shape=(history.shape[0], len(item_ids)))
+        banned = history if exclude_seen else None
         if exclude is not None:
             extra = sp.csr_matrix(exclude, dtype=np.float32)
             banned = extra if banned is None else sp.csr_matrix(banned + extra)
         idx, scores = self.recommend_indices(scoring.history, k, scoring.context, banned, mask, batch_size, progress,
-                                             features=scoring.features)
-        return TopK(users=scoring.users, item_ids=self.item_ids_, indices=idx, scores=scores,
-                    unknown_items=scoring.unknown_items, seen=_listed_in(scoring.history, idx))
+                                             features=scoring.features, extra_items=extra_items)
+        return TopK(users=scoring.users, item_ids=item_ids, indices=idx, scores=scores,
+                    unknown_items=scoring.unknown_items, seen=_listed_in(history, idx))
 
     def recommend(self, data: Interactions, users=None, k: int = 10, *, exclude_seen: bool = True,
                   candidates=None, context: pd.DataFrame | None = None, batch_size: int = 1024,

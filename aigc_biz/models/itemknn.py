@@ -12,6 +12,7 @@ from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError
 from aigc_biz.models.artifacts import checked_csr
 from aigc_biz.models.base import RecencyWeightedHistory, Recommender, indices_to_frame
+from aigc_biz.models.pop import svd_item_factors
 
 #: dense similarity block held at once while fitting (items x block columns), in float32 cells
 _BLOCK_CELLS = 1 << 24
@@ -103,6 +104,11 @@ class ItemKNN(RecencyWeightedHistory, Recommender):
         frame = indices_to_frame(np.asarray([str(t) for t in items], dtype=object), self.item_ids_,
                                  top_idx, top.values.numpy())
         return frame.rename(columns={"user_id": "item_id", "item_id": "similar_item_id"})
+
+    def item_vectors(self) -> np.ndarray:
+        """(n_items, <= 32) factors of a truncated SVD of the symmetrised similarity (for the content path)."""
+        self.check_fitted()
+        return svd_item_factors(self.similarity_.maximum(self.similarity_.T))
 
     def _state(self) -> dict[str, np.ndarray]:
         s = self.similarity_

@@ -65,7 +65,7 @@ class Popularity(Recommender):
             raise ConfigError(f"pop: weighting={self.weighting!r} is not one of {', '.join(_WEIGHTINGS)}")
         matrix = data.binary() if self.weighting == "count" else sp.csr_matrix(data.matrix, dtype=np.float64)
         self.popularity_ = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel().astype(np.float32)
-        self.item_factors_ = _item_factors(data.binary())
+        self.item_factors_ = svd_item_factors(data.binary())
         self.segment_values_: list[str] = []
         self.segment_scores_ = np.zeros((0, data.n_items), dtype=np.float32)
         if self.by_segment is None:
@@ -125,8 +125,8 @@ def segment_key(value) -> str | None:
     return str(value)
 
 
-def _item_factors(binary: sp.csr_matrix, dim: int = 32) -> np.ndarray:
-    """(n_items, <= dim) item factors from a seeded randomized SVD: item similarity without the data."""
+def svd_item_factors(binary: sp.spmatrix, dim: int = 32) -> np.ndarray:
+    """(n_columns, <= dim) column factors from a seeded randomized SVD: item similarity without the data."""
     from sklearn.utils.extmath import randomized_svd
     n = max(1, min(dim, min(binary.shape)))
     _, sigma, vt = randomized_svd(sp.csr_matrix(binary, dtype=np.float64), n_components=n, random_state=0)

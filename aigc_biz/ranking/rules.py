@@ -69,23 +69,37 @@ class BusinessRules:
 
 def recommend_with_rules(model: Recommender, data: Interactions, users=None, k: int = 10,
                          rules: BusinessRules | None = None, context: pd.DataFrame | None = None,
-                         batch_size: int = 1024, progress: Callable[[int], None] | None = None) -> TopK:
+                         batch_size: int = 1024, progress: Callable[[int], None] | None = None,
+                         new_items: pd.DataFrame | None = None, content: dict | None = None) -> TopK:
     """The model's top-``k`` for customers of ``data`` (scored from their history in it), under business rules.
 
     Item attributes (category, price) come from ``data``, aligned to the model's items; items the
     model knows but ``data`` does not describe fail the category/price rules.
+    ``new_items``: a frame of ``item_id`` + title/category/price; the ids the model does not know are
+    scored through the content path (:mod:`aigc_biz.ranking.new_items`) and obey the same rules;
+    the returned ``TopK.item_ids`` are the model's followed by theirs. ``content``: ContentItemMap
+    parameters (``shrink="auto"`` by default).
     """
+    from aigc_biz.ranking.new_items import new_item_scorer, prepare_new_items, seen_new_items
     rules = rules or BusinessRules()
     model.check_fitted()
     if k < 1:
         raise InputError(f"--top-k must be at least 1, not {k}")
-    item_features = aligned_item_features(model, data)
-    allowed = rules.allowed_mask(model.item_ids_, item_features)
+    new = prepare_new_items(model, data, new_items)
+    extra = None if new is None else new_item_scorer(model, data, new, content, k=k)
+    item_features = catalogue_features(model, data, new)
+    item_ids = model.item_ids_ if new is None else np.concatenate([model.item_ids_, new.item_ids])
+    allowed = rules.allowed_mask(item_ids, item_features)
     cap = rules.max_per_category
     # a deeper pool so the per-category cap can still fill k slots
-    pool = k if not cap else min(model.n_items, max(4 * k, k + 50))
+    pool = k if not cap else min(len(item_ids), max(4 * k, k + 50))
+    exclude = None
+    if new is not None and rules.exclude_seen:
+        scored = np.asarray(data.user_ids if users is None else [str(u) for u in users], dtype=object)
+        exclude = seen_new_items(data, scored, new, model.n_items)
     top = model.recommend_topk(data, users, pool, exclude_seen=rules.exclude_seen, allowed=allowed,
-                               context=context, batch_size=batch_size, progress=progress)
+                               exclude=exclude, context=context, batch_size=batch_size, progress=progress,
+                               extra_items=extra)
     idx, scores, seen = top.indices, top.scores, top.seen
     if cap:
         category = BusinessRules._column(item_features, "category", "--max-per-category").astype(str).to_numpy()
@@ -98,6 +112,14 @@ def aligned_item_features(model: Recommender, data: Interactions) -> pd.DataFram
     features = data.item_features.copy()
     features.index = pd.Index(data.item_ids, name="item_id")
     return features.reindex(pd.Index(model.item_ids_, name="item_id")).reset_index(drop=True)
+
+
+def catalogue_features(model: Recommender, data: Interactions, new=None) -> pd.DataFrame:
+    """Item attributes of the model's items followed by the new items' (``NewItems``), one row per TopK item."""
+    features = aligned_item_features(model, data)
+    if new is None:
+        return features
+    return pd.concat([features, new.attributes.reset_index(drop=True)], ignore_index=True)
 
 
 def _cap_per_category(idx, scores, seen, category, cap, k):
