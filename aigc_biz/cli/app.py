@@ -192,7 +192,8 @@ def recommend(
 @app.command(epilog="Examples:\n\n"
              "  aigc-biz train sample_data/retail_orders.csv --model cvae -o models/cvae\n\n"
              "  aigc-biz train orders.csv --model ease -p l2=300 -o models/ease\n\n"
-             "  aigc-biz train orders.csv --model cvae --checkpoint-dir ckpt --resume -o models/cvae")
+             "  aigc-biz train orders.csv --model cvae --checkpoint-dir ckpt --resume -o models/cvae\n\n"
+             "  aigc-biz train orders_dec.csv --model cvae --warm-start models/cvae -o models/cvae-dec")
 @handle_errors
 def train(
     data: DataArg = None,
@@ -203,6 +204,9 @@ def train(
         "--checkpoint-dir", help="Save a checkpoint every epoch here (neural models).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --checkpoint-dir.")]
     = False,
+    warm_start: Annotated[Optional[Path], typer.Option(
+        "--warm-start", help="Continue from the model saved in this folder on the new data (same --model; "
+                             "cvae/cgan keep their weights, ease/itemknn/pop refit).")] = None,
     db: DbOpt = None, table: TableOpt = None, query: QueryOpt = None,
     user_col: UserColOpt = None, item_col: ItemColOpt = None, time_col: TimeColOpt = None,
     weight_col: WeightColOpt = None, user_attrs: UserAttrsOpt = None, item_attrs: ItemAttrsOpt = None,
@@ -217,7 +221,8 @@ def train(
                        event_weights, quiet)
     with training_progress(model, quiet) as on_epoch:
         fitted = api.train(loaded, model, parse_params(param), device=device, seed=seed, save=output,
-                           checkpoint_dir=checkpoint_dir, resume=resume, progress=on_epoch)
+                           checkpoint_dir=checkpoint_dir, resume=resume, progress=on_epoch,
+                           warm_start=warm_start)
     summary = {"model": fitted.name, "params": fitted.get_params(), "path": display_path(output),
                "seconds": round(time.perf_counter() - started, 2)}
     if json_out:

@@ -245,6 +245,7 @@ class ConditionalGAN(TorchRecommender):
         fit = self.prepare_fit(data)
         generator, discriminator = self._build(fit.matrix.shape[1], fit.n_context)
         generator, discriminator = generator.to(fit.device), discriminator.to(fit.device)
+        self.warm_load({"generator": generator, "discriminator": discriminator})
         task = _CGANTask(generator, discriminator, self)
         report = run_training(task, fit.train, fit.settings, context=fit.context, validation=fit.validation,
                               progress=progress, rng=fit.rng)
@@ -261,6 +262,18 @@ class ConditionalGAN(TorchRecommender):
         """Generator output weights: one row per item."""
         self.check_fitted()
         return self.generator_.out.weight.detach().cpu().numpy()
+
+    def _networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator_, "discriminator": self.discriminator_}
+
+    def _warm_layout(self) -> tuple[dict[str, tuple], frozenset]:
+        c_dim = int(self.context_dim) if self.context_encoder_.n_features_ and int(self.context_dim) else 0
+        layout = {"generator.context.weight": (None, ("context",)),
+                  "generator.inp.weight": (None, ("items", c_dim + int(self.noise_dim))),
+                  "generator.out.weight": (("items",), None), "generator.out.bias": (("items",),),
+                  "discriminator.context.weight": (None, ("context",)),
+                  "discriminator.net.0.weight": (None, ("items", "items", c_dim))}
+        return layout, frozenset({"generator.out.weight", "generator.out.bias"})
 
     def _state(self) -> dict[str, np.ndarray]:
         state = {f"generator.{k}": v for k, v in self.generator_.state_dict().items()}

@@ -310,12 +310,15 @@ class ConditionalVAE(TorchRecommender):
         matrix, train, device, rng = fit.matrix, fit.train, fit.device, fit.rng
         self.linear_path_ = self._use_linear(matrix.shape[1])
         net = self._build_net(matrix.shape[1], fit.n_context, self.linear_path_).to(device)
-        if self.linear_path_:
+        warm = self.warm_load({"net": net})
+        if self.linear_path_:  # closed form: recomputed on this data (also on a warm start)
             net.item_item.copy_(ease_weights(train, float(self.linear_l2), device))
             scale = best_softmax_scale(net.item_item, train, rng, device)
             net.linear_weight.fill_(scale)
         n_rows = int((np.diff(train.indptr) > 0).sum())
         steps = int(self.anneal_steps) if self.anneal_steps else int(self.epochs) * -(-n_rows // int(self.batch_size))
+        if warm:
+            steps = 1  # the warm-start model is already annealed: the KL weight starts at beta_max
         task = _CVAETask(net, self, steps, fit.context is not None)
         report = run_training(task, train, fit.settings, context=fit.context, validation=fit.validation,
                               progress=progress, rng=rng)
@@ -341,7 +344,16 @@ class ConditionalVAE(TorchRecommender):
         self.check_fitted()
         return self.net_.dec_out.weight.detach().cpu().numpy()
 
-    # --- saving -------------------------------------------------------------------------------
+    # --- warm start and saving -----------------------------------------------------------------
+    def _networks(self) -> dict[str, nn.Module]:
+        return {"net": self.net_}
+
+    def _warm_layout(self) -> tuple[dict[str, tuple], frozenset]:
+        layout = {"net.context.weight": (None, ("context",)), "net.enc_items.weight": (None, ("items",)),
+                  "net.dec_out.weight": (("items",), None), "net.dec_out.bias": (("items",),),
+                  "net.item_item": (("items",), ("items",))}
+        return layout, frozenset({"net.dec_out.weight", "net.dec_out.bias"})
+
     def _state(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
 

@@ -444,6 +444,96 @@ class PreparedFit:
         return 0 if self.context is None else int(self.context.shape[1])
 
 
+# --- warm start: continue a fitted model on new data ---------------------------------------------
+#: share of the epochs the previous model ran that a warm start runs by default (early stopping still applies)
+WARM_EPOCH_SHARE = 0.25
+
+
+def warm_start_epochs(previous: "TorchRecommender") -> int:
+    """Default epochs of a warm start from ``previous``: a quarter of the epochs it ran, at least one."""
+    return max(1, int(np.ceil(WARM_EPOCH_SHARE * int(getattr(previous, "n_epochs_", 0) or 0))))
+
+
+def load_warm_start(warm_start, name: str, data) -> Recommender:
+    """The fitted model to warm-start a ``name`` model from on ``data``: ``warm_start`` itself or the model
+    saved in that folder. ModelError when it is another model type, was trained with other user
+    attribute columns, or shares no item with ``data``."""
+    where = None
+    if isinstance(warm_start, (str, Path)):
+        from aigc_biz.models.artifacts import load_model
+        where = str(warm_start)
+        previous = load_model(Path(warm_start))
+    else:
+        previous = warm_start
+    if not isinstance(previous, Recommender):
+        raise ModelError(f"warm_start must be a fitted model or a saved model folder, not {type(previous).__name__}")
+    previous.check_fitted()
+    if previous.name != name:
+        raise ModelError(f"cannot warm-start a {name!r} model from a {previous.name!r} model", file=where,
+                         hint=f"train with --model {previous.name}, or drop --warm-start")
+    columns = [str(c) for c in data.user_features.columns]
+    if columns != list(previous.user_feature_columns_):
+        raise ModelError(f"cannot warm-start: the data has user attributes {columns}, the model was trained "
+                         f"with {list(previous.user_feature_columns_)}", file=where)
+    if (previous.item_positions(data.item_ids, strict=False) < 0).all():
+        raise ModelError("cannot warm-start: the data shares no item with the model", file=where)
+    return previous
+
+
+def _axis_sources(blocks: tuple | None, size: int, old_size: int, sources: dict[str, np.ndarray],
+                  old_counts: dict[str, int], where: str) -> np.ndarray:
+    """For each position of one axis of a new tensor, the position in the old tensor (-1: new slot)."""
+    if blocks is None:
+        if size != old_size:
+            raise ModelError(f"cannot warm-start: {where} has {size} here and {old_size} in the saved model",
+                             hint="architecture parameters (hidden sizes, context_dim...) must match")
+        return np.arange(size)
+    parts, old_offset = [], 0
+    for block in blocks:
+        if isinstance(block, str):
+            source = sources[block]
+            parts.append(np.where(source >= 0, source + old_offset, -1))
+            old_offset += old_counts[block]
+        else:
+            parts.append(np.arange(int(block)) + old_offset)
+            old_offset += int(block)
+    out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    if len(out) != size or old_offset != old_size:
+        raise ModelError(f"cannot warm-start: {where} has {size} here and {old_size} in the saved model",
+                         hint="architecture parameters (hidden sizes, context_dim...) must match")
+    return out
+
+
+def grow_tensor(old: torch.Tensor, new: torch.Tensor, axes: tuple, sources: dict[str, np.ndarray],
+                old_counts: dict[str, int], mean_init: bool = False, where: str = "tensor") -> torch.Tensor:
+    """``new`` (a fresh init) with every slot that existed in ``old`` copied from it, bit for bit.
+
+    ``axes`` has one entry per axis: None (size unchanged) or the axis's blocks, each ``"items"`` or
+    ``"context"`` (remapped by ``sources[kind]``: new slot -> old slot or -1) or a fixed length.
+    With ``mean_init`` new slots start at the mean of the old ones (output rows: a new item starts as
+    an average item rather than at an arbitrary score); otherwise they keep the fresh init.
+    """
+    if old.ndim != new.ndim or len(axes) != new.ndim:
+        raise ModelError(f"cannot warm-start: {where} has {new.ndim} axes here and {old.ndim} in the saved model")
+    index = [_axis_sources(blocks, new.shape[a], old.shape[a], sources, old_counts, f"{where} axis {a}")
+             for a, blocks in enumerate(axes)]
+    out = new.detach().clone()
+    old = old.detach().to(out.device, out.dtype)
+    if mean_init:
+        grown = [a for a, blocks in enumerate(axes) if blocks is not None]
+        if len(grown) == 1 and (index[grown[0]] < 0).any():
+            a = grown[0]
+            fresh = torch.from_numpy(np.flatnonzero(index[a] < 0))
+            out.index_copy_(a, fresh.to(out.device),
+                            old.mean(dim=a, keepdim=True).expand_as(out.index_select(a, fresh.to(out.device))))
+    kept = [np.flatnonzero(i >= 0) for i in index]
+    if all(len(k) for k in kept):
+        target = tuple(torch.from_numpy(k) for k in np.ix_(*kept))
+        source = tuple(torch.from_numpy(i[k]) for i, k in zip(index, np.ix_(*kept)))
+        out[target] = old[source]
+    return out
+
+
 class TorchRecommender(Recommender):
     """Base of the torch models: the training hyper-parameters they share, their checks, and the fitted
     training metadata every one of them saves and restores.
@@ -493,6 +583,60 @@ class TorchRecommender(Recommender):
                                 checkpoint_dir=self.checkpoint_dir, resume=bool(self.resume))
 
     # --- fitting --------------------------------------------------------------------------------
+    def fit(self, data, progress: Callable[[dict], None] | None = None, warm_start=None) -> "TorchRecommender":
+        """Fit on ``data``; with ``warm_start`` (a fitted model of this type, or its saved folder) continue
+        from its weights.
+
+        The item vocabulary becomes ``data``'s items: items the old model knew keep their learnt rows
+        in every item-sized layer, new items get fresh rows (output rows: the mean of the old ones),
+        items gone from ``data`` are dropped. The context vocabularies keep their old slots and add the
+        new values. Training then runs ``epochs`` epochs with early stopping on a validation slice carved
+        from ``data`` (``aigc_biz.api.train`` defaults ``epochs`` to :func:`warm_start_epochs`).
+        """
+        self._warm_source = None if warm_start is None else load_warm_start(warm_start, self.name, data)
+        try:
+            return super().fit(data, progress)
+        finally:
+            self._warm_source = None
+
+    @property
+    def warm_source(self) -> "TorchRecommender | None":
+        """The model this fit continues from (only while fitting with ``warm_start``)."""
+        return getattr(self, "_warm_source", None)
+
+    def _networks(self) -> dict[str, torch.nn.Module]:
+        """The fitted networks by name (the prefixes of :meth:`_warm_layout`)."""
+        raise NotImplementedError
+
+    def _warm_layout(self) -> tuple[dict[str, tuple], frozenset]:
+        """``{"module.param": axes}`` for every parameter whose size follows the items or the context
+        (see :func:`grow_tensor`), and the names whose new slots start at the mean of the old ones."""
+        return {}, frozenset()
+
+    def warm_load(self, modules: dict[str, torch.nn.Module]) -> bool:
+        """Copy the warm-start model's weights into freshly built ``modules``, growing item and context
+        slots; False (nothing done) without a warm start."""
+        previous = self.warm_source
+        if previous is None:
+            return False
+        sources = {"items": previous.item_positions(self.item_ids_, strict=False),
+                   "context": self.context_encoder_.slot_sources(previous.context_encoder_)}
+        old_counts = {"items": previous.n_items, "context": previous.context_encoder_.n_features_}
+        layout, mean_init = self._warm_layout()
+        old_modules = previous._networks()
+        for name, module in modules.items():
+            old_state = old_modules[name].state_dict()
+            state = module.state_dict()
+            for key, value in state.items():
+                full = f"{name}.{key}"
+                if key not in old_state:
+                    continue  # e.g. a layer the old model did not build: keeps its fresh init
+                axes = layout.get(full, (None,) * value.ndim)
+                state[key] = grow_tensor(old_state[key], value, axes, sources, old_counts,
+                                         mean_init=full in mean_init, where=full)
+            module.load_state_dict(state)
+        return True
+
     def prepare_fit(self, data) -> "PreparedFit":
         """Check the parameters, binarise ``data``'s matrix, encode its user attributes as context (sets
         ``context_encoder_``), carve the validation slice, pick the device, seed everything."""
@@ -500,7 +644,10 @@ class TorchRecommender(Recommender):
         self.check_params()
         matrix = data.binary()
         features = data.user_features.reset_index(drop=True)
-        self.context_encoder_ = ContextEncoder().fit(features)
+        previous = self.warm_source
+        # a warm start keeps the old context slots so their learnt weights still mean the same values
+        self.context_encoder_ = (ContextEncoder().fit(features) if previous is None
+                                 else previous.context_encoder_.grown(features))
         context = self.context_encoder_.transform(features) if self.context_encoder_.n_features_ else None
         validation = carve_validation(matrix, self.val_fraction, seed=self.seed)
         settings = self.training_settings()
