@@ -85,17 +85,37 @@ def inspect(data: Interactions | str | Path | None = None, **load_options) -> di
 
 def train(data: Interactions, model: str = "cvae", params: dict | None = None, *, device: str | None = None,
           seed: int | None = None, save: str | Path | None = None, checkpoint_dir: str | Path | None = None,
-          resume: bool = False, progress: Callable[[dict], None] | None = None) -> Recommender:
-    """Create the named model with ``params``, fit it on ``data`` and optionally save it to folder ``save``."""
+          resume: bool = False, progress: Callable[[dict], None] | None = None,
+          warm_start: Recommender | str | Path | None = None) -> Recommender:
+    """Create the named model with ``params``, fit it on ``data`` and optionally save it to folder ``save``.
+
+    ``warm_start``: a fitted model, or the folder of a saved one, of the same type and trained with the
+    same user attribute columns (else a ModelError). Its hyper-parameters are the defaults of the new
+    model (``params`` override them). Torch models (cvae, cgan) continue from its weights on ``data``
+    (new items and attribute values get new slots, see ``TorchRecommender.fit``) for
+    ``warm_start_epochs`` epochs unless ``params`` sets ``epochs``. ease, itemknn and pop are refit on
+    ``data``: their fit is one closed-form pass, as cheap as an incremental update would be.
+    """
     from aigc_biz.models.registry import create_model
-    params = dict(params or {})
-    est = create_model(model, **params)
+    from aigc_biz.models.training import TorchRecommender, load_warm_start, warm_start_epochs
+    given = dict(params or {})
+    previous = None if warm_start is None else load_warm_start(warm_start, model, data)
+    base = {}
+    if previous is not None:
+        # the old run's checkpoints belong to the old run
+        base = {k: v for k, v in previous.get_params().items() if k not in ("checkpoint_dir", "resume")}
+        if isinstance(previous, TorchRecommender) and "epochs" not in given:
+            base["epochs"] = warm_start_epochs(previous)
+    est = create_model(model, **{**base, **given})
     names = set(est.get_params())
     for key, value in (("device", device), ("seed", seed), ("checkpoint_dir", checkpoint_dir),
                        ("resume", resume or None)):
-        if value is not None and key in names and key not in params:
+        if value is not None and key in names and key not in given:
             est.set_params(**{key: str(value) if key == "checkpoint_dir" else value})
-    est.fit(data, progress=progress)
+    if isinstance(est, TorchRecommender):
+        est.fit(data, progress=progress, warm_start=previous)
+    else:
+        est.fit(data, progress=progress)
     if save is not None:
         est.save(save)
     return est
@@ -368,15 +388,18 @@ class TrainResult:
 def train_job(data: Interactions | str | Path | None = None, *, model: str = "cvae",
               params: dict | Sequence[str] | None = None, output: str | Path | None = None,
               device: str | None = None, seed: int | None = None, checkpoint_dir: str | Path | None = None,
-              resume: bool = False, observer: Observer = _SILENT, **load_options) -> TrainResult:
+              resume: bool = False, warm_start=None, observer: Observer = _SILENT,
+              **load_options) -> TrainResult:
     """Load (unless ``data`` is loaded already), fit ``model`` and save it to folder ``output``.
 
-    ``params``: a mapping or ``["epochs=30", …]``; ``load_options`` go to :func:`load`.
+    ``params``: a mapping or ``["epochs=30", …]``; ``load_options`` go to :func:`load`; ``warm_start``: a
+    saved model folder (or fitted model) to continue from (see :func:`train`).
     """
     started = time.perf_counter()
     loaded = _as_data(data, load_options, observer)
     fitted = train(loaded, model, parse_params(params), device=device, seed=seed, save=output,
-                   checkpoint_dir=checkpoint_dir, resume=resume, progress=lambda d: observer.epoch(model, d))
+                   checkpoint_dir=checkpoint_dir, resume=resume, warm_start=warm_start,
+                   progress=lambda d: observer.epoch(model, d))
     return TrainResult(model=fitted, path=None if output is None else Path(output),
                        seconds=time.perf_counter() - started)
 

@@ -115,7 +115,8 @@ def recommend(
 @app.command(epilog="Examples:\n\n"
              "  aigc-biz train sample_data/retail_orders.csv --model cvae -o models/cvae\n\n"
              "  aigc-biz train orders.csv --model ease -p l2=300 -o models/ease\n\n"
-             "  aigc-biz train orders.csv --model cvae --checkpoint-dir ckpt --resume -o models/cvae")
+             "  aigc-biz train orders.csv --model cvae --checkpoint-dir ckpt --resume -o models/cvae\n\n"
+             "  aigc-biz train orders_dec.csv --model cvae --warm-start models/cvae -o models/cvae-dec")
 @handle_errors
 @with_groups(output("models/model", "Folder to save the fitted model in."), SOURCE, ROLES, SHOW)
 def train(
@@ -125,13 +126,17 @@ def train(
         "--checkpoint-dir", help="Save a checkpoint every epoch here (neural models).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --checkpoint-dir.")]
     = False,
+    warm_start: Annotated[Optional[Path], typer.Option(
+        "--warm-start", help="Continue from the model saved in this folder on the new data (same --model; "
+                             "cvae/cgan keep their weights, ease/itemknn/pop refit).")] = None,
     output: Path = None, load: dict = None, json_out: bool = False, quiet: bool = False,
 ):
     """Fit a model and save it (weights in safetensors, metadata in JSON: loading never runs code)."""
     quiet = quiet or json_out
     with TerminalObserver(quiet) as observer:
         result = api.train_job(data, model=model, params=param, output=output, device=device, seed=seed,
-                               checkpoint_dir=checkpoint_dir, resume=resume, observer=observer, **load)
+                               checkpoint_dir=checkpoint_dir, resume=resume, warm_start=warm_start, observer=observer,
+                               **load)
     summary = {**result.summary(), "path": display_path(output)}
     if json_out:
         emit_json(summary)

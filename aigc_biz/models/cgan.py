@@ -12,10 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aigc_biz.data.interactions import Interactions
-from aigc_biz.errors import ConfigError, ModelError
-from aigc_biz.models.base import Recommender
-from aigc_biz.models.context import ContextEncoder
-from aigc_biz.models.training import (TrainingRuntime, TrainingTask, resolve_device, run_training, prepare_fit, record_report)
+from aigc_biz.models.training import TorchRecommender, TrainingRuntime, TrainingTask, run_training
 
 
 class PurchaseGenerator(nn.Module):
@@ -129,7 +126,7 @@ class _CGANTask(TrainingTask):
         return self.generator((batch > 0).float(), context)
 
 
-class ConditionalGAN(Recommender):
+class ConditionalGAN(TorchRecommender):
     """CFGAN-style conditional GAN: G(history, context) -> purchase vector in [0, 1]^n_items.
 
     The generator is conditioned on the customer's own purchase vector (as in CFGAN) and an
@@ -196,7 +193,6 @@ class ConditionalGAN(Recommender):
     """
 
     name = "cgan"
-    uses_context = True
 
     def __init__(self, hidden_g: int = 400, hidden_d: int = 200, noise_dim: int = 0, context_dim: int = 16,
                  s_zr: float = 0.7, s_pm: float = 0.7, zr_weight: float = 0.1, recon_weight: float = 1.0, g_steps: int = 1, d_steps: int = 1,
@@ -230,45 +226,35 @@ class ConditionalGAN(Recommender):
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
 
-    def _check_params(self) -> None:
-        problems = [f"{k}={getattr(self, k)}" for k in ("hidden_g", "hidden_d", "batch_size", "patience",
-                                                        "g_steps", "d_steps") if int(getattr(self, k)) < 1]
+    def _own_problems(self) -> list[str]:
+        problems = [f"{k}={getattr(self, k)}" for k in ("hidden_g", "hidden_d", "g_steps", "d_steps")
+                    if int(getattr(self, k)) < 1]
         problems += [f"{k}={getattr(self, k)}" for k in ("s_zr", "s_pm") if not 0.0 <= getattr(self, k) <= 1.0]
-        for key in ("cold_start_rate", "condition_dropout"):
-            if not 0.0 <= getattr(self, key) < 1.0:
-                problems.append(f"{key}={getattr(self, key)}")
-        if self.lr_g <= 0 or self.lr_d <= 0 or self.zr_weight < 0 or self.recon_weight < 0 or self.noise_dim < 0 or self.epochs < 0:
+        problems += [f"{k}={getattr(self, k)}" for k in ("cold_start_rate", "condition_dropout")
+                     if not 0.0 <= getattr(self, k) < 1.0]
+        if self.lr_g <= 0 or self.lr_d <= 0 or self.zr_weight < 0 or self.recon_weight < 0 or self.noise_dim < 0:
             problems.append(f"lr_g={self.lr_g}, lr_d={self.lr_d}, zr_weight={self.zr_weight}, "
-                            f"noise_dim={self.noise_dim}, epochs={self.epochs}")
-        if problems:
-            raise ConfigError("invalid cgan parameters: " + ", ".join(problems))
+                            f"recon_weight={self.recon_weight}, noise_dim={self.noise_dim}")
+        return problems
 
     def _build(self, n_items: int, n_context: int) -> tuple[PurchaseGenerator, PurchaseDiscriminator]:
         return (PurchaseGenerator(n_items, n_context, int(self.context_dim), int(self.noise_dim), int(self.hidden_g)),
                 PurchaseDiscriminator(n_items, n_context, int(self.context_dim), int(self.hidden_d)))
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
-        self._check_params()
-        fit = prepare_fit(self, data)
+        fit = self.prepare_fit(data)
         generator, discriminator = self._build(fit.matrix.shape[1], fit.n_context)
         generator, discriminator = generator.to(fit.device), discriminator.to(fit.device)
+        self.warm_load({"generator": generator, "discriminator": discriminator})
         task = _CGANTask(generator, discriminator, self)
         report = run_training(task, fit.train, fit.settings, context=fit.context, validation=fit.validation,
                               progress=progress, rng=fit.rng)
         self.generator_, self.discriminator_ = generator.eval(), discriminator.eval()
-        record_report(self, report)
+        self.record_report(report)
 
     def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None) -> torch.Tensor:
         """G's pre-sigmoid output (rows, n_items) for each history row and its context."""
-        self.check_fitted()
-        history = sp.csr_matrix(history, dtype=np.float32)
-        if history.shape[1] != self.n_items:
-            raise ModelError(f"history has {history.shape[1]} item columns, the model knows {self.n_items}")
-        device = torch.device(self.device_)
-        x = torch.as_tensor(history.toarray() > 0, dtype=torch.float32, device=device)
-        ctx = None
-        if self.context_encoder_.n_features_:
-            ctx = self.context_encoder_.transform(context, n_rows=history.shape[0]).to(device)
+        x, ctx = self.model_inputs(history, context)
         with torch.inference_mode():
             return self.generator_(x, ctx)
 
@@ -277,25 +263,26 @@ class ConditionalGAN(Recommender):
         self.check_fitted()
         return self.generator_.out.weight.detach().cpu().numpy()
 
+    def _networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator_, "discriminator": self.discriminator_}
+
+    def _warm_layout(self) -> tuple[dict[str, tuple], frozenset]:
+        c_dim = int(self.context_dim) if self.context_encoder_.n_features_ and int(self.context_dim) else 0
+        layout = {"generator.context.weight": (None, ("context",)),
+                  "generator.inp.weight": (None, ("items", c_dim + int(self.noise_dim))),
+                  "generator.out.weight": (("items",), None), "generator.out.bias": (("items",),),
+                  "discriminator.context.weight": (None, ("context",)),
+                  "discriminator.net.0.weight": (None, ("items", "items", c_dim))}
+        return layout, frozenset({"generator.out.weight", "generator.out.bias"})
+
     def _state(self) -> dict[str, np.ndarray]:
         state = {f"generator.{k}": v for k, v in self.generator_.state_dict().items()}
         state.update({f"discriminator.{k}": v for k, v in self.discriminator_.state_dict().items()})
         return {k: v.detach().cpu().numpy() for k, v in state.items()}
 
-    def _meta(self) -> dict:
-        return {"context": self.context_encoder_.to_meta(), "n_epochs": self.n_epochs_,
-                "best_epoch": self.best_epoch_, "best_val_ndcg": self.best_val_ndcg_,
-                "training_curve": self.training_curve_}
-
-    def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
-        self.context_encoder_ = ContextEncoder.from_meta(meta["context"])
+    def _load_networks(self, state: dict[str, np.ndarray], meta: dict, device: str) -> None:
         generator, discriminator = self._build(len(self.item_ids_), self.context_encoder_.n_features_)
         for prefix, module in (("generator.", generator), ("discriminator.", discriminator)):
             module.load_state_dict({k[len(prefix):]: torch.as_tensor(np.asarray(v))
                                     for k, v in state.items() if k.startswith(prefix)})
-        self.device_ = str(resolve_device(self.device))
-        self.generator_, self.discriminator_ = generator.to(self.device_).eval(), discriminator.to(self.device_).eval()
-        self.n_epochs_ = int(meta.get("n_epochs", 0))
-        self.best_epoch_ = int(meta.get("best_epoch", 0))
-        self.best_val_ndcg_ = meta.get("best_val_ndcg")
-        self.training_curve_ = list(meta.get("training_curve", []))
+        self.generator_, self.discriminator_ = generator.to(device).eval(), discriminator.to(device).eval()

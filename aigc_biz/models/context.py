@@ -68,6 +68,50 @@ class ContextEncoder:
         self._build_lookup()
         return self
 
+    def grown(self, frame: pd.DataFrame) -> "ContextEncoder":
+        """A new encoder with this one's slots first and the values of ``frame`` it lacks appended (warm start).
+
+        Every column's known values keep their order; new values (most frequent first, ties by value)
+        follow them, up to ``max_values`` per column. ``frame`` must have exactly this encoder's columns.
+
+        Examples
+        --------
+        >>> old = ContextEncoder().fit(pd.DataFrame({"segment": ["vip", "new"]}))
+        >>> old.grown(pd.DataFrame({"segment": ["gold", "vip"]})).vocabularies_
+        {'segment': ['new', 'vip', 'gold']}
+        """
+        self.check_fitted()
+        if [str(c) for c in frame.columns] != self.columns_:
+            raise ModelError(f"user attribute columns {[str(c) for c in frame.columns]} differ from the "
+                             f"model's {self.columns_}")
+        out = ContextEncoder(self.max_values)
+        out.columns_ = list(self.columns_)
+        out.vocabularies_ = {}
+        for column in self.columns_:
+            old = list(self.vocabularies_[column])
+            known = set(old)
+            text = pd.Series(_as_text(frame[column]))
+            counts = text[text != UNKNOWN].value_counts()
+            added = [v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if v not in known]
+            out.vocabularies_[column] = old + sorted(added[: max(0, self.max_values - len(old))])
+        out._build_lookup()
+        return out
+
+    def slot_sources(self, older: "ContextEncoder") -> np.ndarray:
+        """For each of this encoder's slots, the slot of the same column and value in ``older`` (-1: new)."""
+        self.check_fitted()
+        older.check_fitted()
+        sources = np.full(self.n_features_, -1, dtype=np.int64)
+        for column in self.columns_:
+            if column not in older._lookup:
+                continue
+            base, old_base, old_lookup = self._offsets[column], older._offsets[column], older._lookup[column]
+            sources[base] = old_base  # the unknown slot
+            for value, slot in self._lookup[column].items():
+                if value in old_lookup:
+                    sources[base + slot] = old_base + old_lookup[value]
+        return sources
+
     def _build_lookup(self) -> None:
         self._offsets = {}
         self._lookup = {}

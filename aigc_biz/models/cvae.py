@@ -13,11 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from aigc_biz.data.interactions import Interactions
-from aigc_biz.errors import ConfigError, ModelError
-from aigc_biz.models.base import Recommender
-from aigc_biz.models.context import ContextEncoder
 from aigc_biz.models.ease import ease_weights
-from aigc_biz.models.training import (TrainingRuntime, TrainingTask, resolve_device, run_training, prepare_fit, record_report)
+from aigc_biz.models.training import TorchRecommender, TrainingRuntime, TrainingTask, run_training
 
 
 #: weights of the item-item logits tried on the validation slice (relative to the fitted scale)
@@ -156,7 +153,7 @@ class _CVAETask(TrainingTask):
         return {mix: vae + mix * linear for mix in MIX_GRID}
 
 
-class ConditionalVAE(Recommender):
+class ConditionalVAE(TorchRecommender):
     """Conditional multinomial VAE (Mult-VAE, Liang et al. 2018) with context and an item-item path.
 
     The encoder reads the user's L2-normalised item vector (with dropout while training) and an
@@ -241,7 +238,6 @@ class ConditionalVAE(Recommender):
     """
 
     name = "cvae"
-    uses_context = True
 
     def __init__(self, hidden: int = 600, latent: int = 200, dropout: float = 0.5, beta_max: float = 0.2,
                  anneal_steps: int | None = None, epochs: int = 100, batch_size: int = 500, lr: float = 3e-3,
@@ -272,19 +268,15 @@ class ConditionalVAE(Recommender):
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
 
-    def _check_params(self) -> None:
-        problems = []
-        for key in ("hidden", "latent", "epochs", "batch_size", "patience"):
-            if int(getattr(self, key)) < (0 if key == "epochs" else 1):
-                problems.append(f"{key}={getattr(self, key)}")
+    def _own_problems(self) -> list[str]:
+        problems = [f"{key}={getattr(self, key)}" for key in ("hidden", "latent") if int(getattr(self, key)) < 1]
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout={self.dropout}")
         if not 0.0 <= self.cold_start_rate < 1.0:
             problems.append(f"cold_start_rate={self.cold_start_rate}")
         if self.beta_max < 0 or self.lr <= 0 or self.linear_l2 < 0:
             problems.append(f"beta_max={self.beta_max}, lr={self.lr}, linear_l2={self.linear_l2}")
-        if problems:
-            raise ConfigError("invalid cvae parameters: " + ", ".join(problems))
+        return problems
 
     def _use_linear(self, n_items: int) -> bool:
         if self.linear_path and n_items > self.max_linear_items:
@@ -298,17 +290,19 @@ class ConditionalVAE(Recommender):
                                  int(self.context_dim), linear)
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
-        self._check_params()
-        fit = prepare_fit(self, data)
+        fit = self.prepare_fit(data)
         matrix, train, device, rng = fit.matrix, fit.train, fit.device, fit.rng
         self.linear_path_ = self._use_linear(matrix.shape[1])
         net = self._build_net(matrix.shape[1], fit.n_context, self.linear_path_).to(device)
-        if self.linear_path_:
+        warm = self.warm_load({"net": net})
+        if self.linear_path_:  # closed form: recomputed on this data (also on a warm start)
             net.item_item.copy_(ease_weights(train, float(self.linear_l2), device))
             scale = best_softmax_scale(net.item_item, train, rng, device)
             net.linear_weight.fill_(scale)
         n_rows = int((np.diff(train.indptr) > 0).sum())
         steps = int(self.anneal_steps) if self.anneal_steps else int(self.epochs) * -(-n_rows // int(self.batch_size))
+        if warm:
+            steps = 1  # the warm-start model is already annealed: the KL weight starts at beta_max
         task = _CVAETask(net, self, steps, fit.context is not None)
         report = run_training(task, train, fit.settings, context=fit.context, validation=fit.validation,
                               progress=progress, rng=rng)
@@ -320,50 +314,39 @@ class ConditionalVAE(Recommender):
             net.item_item.copy_(ease_weights(matrix, float(self.linear_l2), device))
             net.linear_weight.fill_(self.linear_mix_ * best_softmax_scale(net.item_item, matrix, rng, device))
         self.net_ = net
-        record_report(self, report)
+        self.record_report(report)
 
     # --- scoring ------------------------------------------------------------------------------
-    def _context_tensor(self, context: pd.DataFrame | None, n_rows: int) -> torch.Tensor | None:
-        if self.context_encoder_.n_features_ == 0:
-            return None
-        return self.context_encoder_.transform(context, n_rows=n_rows)
-
     def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None) -> torch.Tensor:
         """Logits (rows, n_items) from the encoder mean: no sampling, no dropout."""
-        self.check_fitted()
-        history = sp.csr_matrix(history, dtype=np.float32)
-        if history.shape[1] != self.n_items:
-            raise ModelError(f"history has {history.shape[1]} item columns, the model knows {self.n_items}")
-        device = torch.device(self.device_)
-        x = torch.as_tensor(history.toarray() > 0, dtype=torch.float32, device=device)
-        ctx = self._context_tensor(context, history.shape[0])
+        x, ctx = self.model_inputs(history, context)
         with torch.inference_mode():
-            return self.net_.logits(x, None if ctx is None else ctx.to(device))
+            return self.net_.logits(x, ctx)
 
     def item_vectors(self) -> np.ndarray:
         """Decoder output weights: one row per item."""
         self.check_fitted()
         return self.net_.dec_out.weight.detach().cpu().numpy()
 
-    # --- saving -------------------------------------------------------------------------------
+    # --- warm start and saving -----------------------------------------------------------------
+    def _networks(self) -> dict[str, nn.Module]:
+        return {"net": self.net_}
+
+    def _warm_layout(self) -> tuple[dict[str, tuple], frozenset]:
+        layout = {"net.context.weight": (None, ("context",)), "net.enc_items.weight": (None, ("items",)),
+                  "net.dec_out.weight": (("items",), None), "net.dec_out.bias": (("items",),),
+                  "net.item_item": (("items",), ("items",))}
+        return layout, frozenset({"net.dec_out.weight", "net.dec_out.bias"})
+
     def _state(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
 
-    def _meta(self) -> dict:
-        return {"context": self.context_encoder_.to_meta(), "linear_path": bool(self.linear_path_),
-                "linear_mix": self.linear_mix_,
-                "n_epochs": self.n_epochs_, "best_epoch": self.best_epoch_,
-                "best_val_ndcg": self.best_val_ndcg_, "training_curve": self.training_curve_}
+    def _own_meta(self) -> dict:
+        return {"linear_path": bool(self.linear_path_), "linear_mix": self.linear_mix_}
 
-    def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
-        self.context_encoder_ = ContextEncoder.from_meta(meta["context"])
+    def _load_networks(self, state: dict[str, np.ndarray], meta: dict, device: str) -> None:
         self.linear_path_ = bool(meta["linear_path"])
         self.linear_mix_ = meta.get("linear_mix")
         net = self._build_net(len(self.item_ids_), self.context_encoder_.n_features_, self.linear_path_)
         net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state.items()})
-        self.device_ = str(resolve_device(self.device))
-        self.net_ = net.to(self.device_).eval()
-        self.n_epochs_ = int(meta.get("n_epochs", 0))
-        self.best_epoch_ = int(meta.get("best_epoch", 0))
-        self.best_val_ndcg_ = meta.get("best_val_ndcg")
-        self.training_curve_ = list(meta.get("training_curve", []))
+        self.net_ = net.to(device).eval()

@@ -26,6 +26,9 @@ class EASE(RecencyWeightedHistory, Recommender):
     ``history @ B``. Fitting inverts one dense n_items x n_items matrix, so it is fast up to a few
     ten thousand items and refused beyond ``max_items`` or the memory available.
 
+    A warm start (``aigc_biz.api.train(..., warm_start=...)``) is a plain refit on the new data: the
+    fit is one closed-form pass over it, as cheap as an incremental update would be.
+
     Parameters
     ----------
     l2 : float, default 500.0

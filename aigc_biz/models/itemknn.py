@@ -25,6 +25,9 @@ class ItemKNN(RecencyWeightedHistory, Recommender):
     user x item matrix; for every item only its ``k_neighbours`` most similar items are kept,
     and a user's scores are ``history @ S``.
 
+    A warm start (``aigc_biz.api.train(..., warm_start=...)``) is a plain refit on the new data: the
+    fit is one closed-form pass over it, as cheap as an incremental update would be.
+
     Parameters
     ----------
     k_neighbours : int, default 100

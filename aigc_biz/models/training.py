@@ -13,7 +13,7 @@ import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, ClassVar, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,6 +22,7 @@ import torch
 from aigc_biz.data.splits import holdout_items
 from aigc_biz.errors import ConfigError, ModelError
 from aigc_biz.metrics_core import ndcg_at_k
+from aigc_biz.models.base import Recommender
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -251,19 +252,70 @@ def validation_ndcg(task: TrainingTask, validation: ValidationSlice, matrix: sp.
     return values[best], best
 
 
-def _checkpoint_state(task, epoch, rng, best_state, best_score, best_epoch, best_variant, bad_epochs, curve,
-                      done) -> dict:
-    return {
-        "epoch": epoch, "weights": task.weights(), "best_variant": best_variant,
-        "optimizers": {n: o.state_dict() for n, o in task.optimizers.items()},
-        "best_weights": best_state, "best_score": best_score, "best_epoch": best_epoch,
-        "bad_epochs": bad_epochs, "curve": curve, "done": done,
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        # the numpy state holds 128-bit ints; strings keep the file loadable with weights_only=True
-        "numpy_rng": {k: str(v) for k, v in rng.bit_generator.state["state"].items()},
-        "numpy_rng_extra": [int(rng.bit_generator.state["has_uint32"]), int(rng.bit_generator.state["uinteger"])],
-    }
+@dataclass
+class LoopState:
+    """Where :func:`run_training` stands: what a checkpoint holds besides the task's weights and optimizers.
+
+    Attributes
+    ----------
+    epoch : int
+        Epochs completed.
+    curve : list of dict
+        One progress record per completed epoch.
+    best_weights : dict or None
+        CPU copy of the weights of the best validation epoch (None without validation).
+    best_score, best_epoch, best_variant :
+        Best validation NDCG, its 1-based epoch and the key of its best score variant.
+    bad_epochs : int
+        Epochs since the best one; ``done`` once it reaches ``patience``.
+    """
+
+    epoch: int = 0
+    curve: list = field(default_factory=list)
+    best_weights: dict | None = None
+    best_score: float | None = None
+    best_epoch: int = 0
+    best_variant: object = None
+    bad_epochs: int = 0
+    done: bool = False
+
+    def observe(self, val: float | None, variant: object, task: "TrainingTask", patience: int) -> None:
+        """Record one epoch's validation NDCG (None: no validation, the last epoch counts)."""
+        if val is None:
+            self.best_epoch = self.epoch + 1
+        elif self.best_score is None or val > self.best_score:
+            self.best_score, self.best_epoch, self.best_variant, self.bad_epochs = val, self.epoch + 1, variant, 0
+            self.best_weights = _clone_weights(task)
+        else:
+            self.bad_epochs += 1
+            self.done = self.bad_epochs >= patience
+
+    def to_checkpoint(self, task: "TrainingTask", rng: np.random.Generator) -> dict:
+        """Everything needed to continue: this state, the task's weights and optimizers, every RNG state."""
+        return {
+            "epoch": self.epoch, "weights": task.weights(), "best_variant": self.best_variant,
+            "optimizers": {n: o.state_dict() for n, o in task.optimizers.items()},
+            "best_weights": self.best_weights, "best_score": self.best_score, "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs, "curve": self.curve, "done": self.done,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            # the numpy state holds 128-bit ints; strings keep the file loadable with weights_only=True
+            "numpy_rng": {k: str(v) for k, v in rng.bit_generator.state["state"].items()},
+            "numpy_rng_extra": [int(rng.bit_generator.state["has_uint32"]),
+                                int(rng.bit_generator.state["uinteger"])],
+        }
+
+    @classmethod
+    def from_checkpoint(cls, saved: dict, task: "TrainingTask", rng: np.random.Generator) -> "LoopState":
+        """Restore the task's weights and optimizers and the RNG states from ``saved``; return the loop state."""
+        task.load_weights(saved["weights"])
+        for name, optimizer in task.optimizers.items():
+            optimizer.load_state_dict(saved["optimizers"][name])
+        _restore_rng(rng, saved)
+        return cls(epoch=int(saved["epoch"]), curve=list(saved["curve"]), best_weights=saved["best_weights"],
+                   best_score=saved["best_score"], best_epoch=int(saved["best_epoch"]),
+                   best_variant=saved["best_variant"], bad_epochs=int(saved["bad_epochs"]),
+                   done=bool(saved["done"]))
 
 
 def _restore_rng(rng: np.random.Generator, saved: dict) -> None:
@@ -317,8 +369,7 @@ def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSe
     if len(active) == 0:
         raise ModelError("no user has any interaction to train on")
 
-    start, curve, best_state, best_score, best_epoch, bad_epochs, done = 0, [], None, None, 0, 0, False
-    best_variant = None
+    state = LoopState()
     checkpoint = None
     if settings.checkpoint_dir is not None:
         folder = Path(settings.checkpoint_dir)
@@ -326,20 +377,12 @@ def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSe
         checkpoint = folder / CHECKPOINT_NAME
         if settings.resume and checkpoint.exists():
             saved = torch.load(checkpoint, map_location=device, weights_only=True)
-            task.load_weights(saved["weights"])
-            for name, optimizer in task.optimizers.items():
-                optimizer.load_state_dict(saved["optimizers"][name])
-            _restore_rng(rng, saved)
-            start, curve = int(saved["epoch"]), list(saved["curve"])
-            best_state, best_score = saved["best_weights"], saved["best_score"]
-            best_epoch, bad_epochs, done = int(saved["best_epoch"]), int(saved["bad_epochs"]), bool(saved["done"])
-            best_variant = saved["best_variant"]
+            state = LoopState.from_checkpoint(saved, task, rng)
 
     n_batches = -(-len(active) // settings.batch_size)
     task.set_mode(True)
-    for epoch in range(start, settings.epochs):
-        if done:
-            break
+    while state.epoch < settings.epochs and not state.done:
+        epoch = state.epoch
         began = time.perf_counter()
         task.start_epoch(epoch)
         order = rng.permutation(active)
@@ -353,32 +396,25 @@ def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSe
                                  hint="lower lr or use precision='fp32'")
             total += loss * len(rows)
             count += len(rows)
-        val = None
+        val, variant = None, None
         if validation is not None:
             val, variant = validation_ndcg(task, validation, matrix, context, settings.val_k,
                                            max(settings.batch_size, 1024), device)
-            if best_score is None or val > best_score:
-                best_score, best_epoch, best_variant, bad_epochs = val, epoch + 1, variant, 0
-                best_state = _clone_weights(task)
-            else:
-                bad_epochs += 1
-                done = bad_epochs >= settings.patience
-        else:
-            best_epoch = epoch + 1
+        state.observe(val, variant, task, settings.patience)
         record = {"epoch": epoch + 1, "epochs": settings.epochs, "loss": total / max(count, 1),
                   "val_ndcg": val, "seconds": time.perf_counter() - began}
-        curve.append(record)
+        state.curve.append(record)
+        state.epoch = epoch + 1
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, _checkpoint_state(task, epoch + 1, rng, best_state, best_score,
-                                                           best_epoch, best_variant, bad_epochs, curve, done))
+            _save_checkpoint(checkpoint, state.to_checkpoint(task, rng))
         if progress is not None:
             progress(dict(record))
-    if best_state is not None:
-        task.load_weights({k: v.to(device) for k, v in best_state.items()})
+    if state.best_weights is not None:
+        task.load_weights({k: v.to(device) for k, v in state.best_weights.items()})
     task.set_mode(False)
-    return TrainingReport(n_epochs=len(curve), best_epoch=best_epoch, best_val_ndcg=best_score,
-                          stopped_early=done and len(curve) < settings.epochs, curve=curve,
-                          device=str(device), precision=precision, best_variant=best_variant)
+    return TrainingReport(n_epochs=len(state.curve), best_epoch=state.best_epoch, best_val_ndcg=state.best_score,
+                          stopped_early=state.done and len(state.curve) < settings.epochs, curve=state.curve,
+                          device=str(device), precision=precision, best_variant=state.best_variant)
 
 
 @dataclass
@@ -398,32 +434,260 @@ class PreparedFit:
         return 0 if self.context is None else int(self.context.shape[1])
 
 
-def prepare_fit(model, data) -> PreparedFit:
-    """Binarise ``data``'s matrix, encode its user attributes as context (sets ``model.context_encoder_``), carve the
-    validation slice from the training data, pick the device, seed everything, collect the settings.
+# --- warm start: continue a fitted model on new data ---------------------------------------------
+#: share of the epochs the previous model ran that a warm start runs by default (early stopping still applies)
+WARM_EPOCH_SHARE = 0.25
 
-    ``model`` is a fitted-in-progress torch Recommender with the shared hyper-parameters
-    (epochs, batch_size, patience, val_fraction, device, precision, seed, checkpoint_dir, resume).
+
+def warm_start_epochs(previous: "TorchRecommender") -> int:
+    """Default epochs of a warm start from ``previous``: a quarter of the epochs it ran, at least one."""
+    return max(1, int(np.ceil(WARM_EPOCH_SHARE * int(getattr(previous, "n_epochs_", 0) or 0))))
+
+
+def load_warm_start(warm_start, name: str, data) -> Recommender:
+    """The fitted model to warm-start a ``name`` model from on ``data``: ``warm_start`` itself or the model
+    saved in that folder. ModelError when it is another model type, was trained with other user
+    attribute columns, or shares no item with ``data``."""
+    where = None
+    if isinstance(warm_start, (str, Path)):
+        from aigc_biz.models.artifacts import load_model
+        where = str(warm_start)
+        previous = load_model(Path(warm_start))
+    else:
+        previous = warm_start
+    if not isinstance(previous, Recommender):
+        raise ModelError(f"warm_start must be a fitted model or a saved model folder, not {type(previous).__name__}")
+    previous.check_fitted()
+    if previous.name != name:
+        raise ModelError(f"cannot warm-start a {name!r} model from a {previous.name!r} model", file=where,
+                         hint=f"train with --model {previous.name}, or drop --warm-start")
+    columns = [str(c) for c in data.user_features.columns]
+    if columns != list(previous.user_feature_columns_):
+        raise ModelError(f"cannot warm-start: the data has user attributes {columns}, the model was trained "
+                         f"with {list(previous.user_feature_columns_)}", file=where)
+    if (previous.item_positions(data.item_ids, strict=False) < 0).all():
+        raise ModelError("cannot warm-start: the data shares no item with the model", file=where)
+    return previous
+
+
+def _axis_sources(blocks: tuple | None, size: int, old_size: int, sources: dict[str, np.ndarray],
+                  old_counts: dict[str, int], where: str) -> np.ndarray:
+    """For each position of one axis of a new tensor, the position in the old tensor (-1: new slot)."""
+    if blocks is None:
+        if size != old_size:
+            raise ModelError(f"cannot warm-start: {where} has {size} here and {old_size} in the saved model",
+                             hint="architecture parameters (hidden sizes, context_dim...) must match")
+        return np.arange(size)
+    parts, old_offset = [], 0
+    for block in blocks:
+        if isinstance(block, str):
+            source = sources[block]
+            parts.append(np.where(source >= 0, source + old_offset, -1))
+            old_offset += old_counts[block]
+        else:
+            parts.append(np.arange(int(block)) + old_offset)
+            old_offset += int(block)
+    out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    if len(out) != size or old_offset != old_size:
+        raise ModelError(f"cannot warm-start: {where} has {size} here and {old_size} in the saved model",
+                         hint="architecture parameters (hidden sizes, context_dim...) must match")
+    return out
+
+
+def grow_tensor(old: torch.Tensor, new: torch.Tensor, axes: tuple, sources: dict[str, np.ndarray],
+                old_counts: dict[str, int], mean_init: bool = False, where: str = "tensor") -> torch.Tensor:
+    """``new`` (a fresh init) with every slot that existed in ``old`` copied from it, bit for bit.
+
+    ``axes`` has one entry per axis: None (size unchanged) or the axis's blocks, each ``"items"`` or
+    ``"context"`` (remapped by ``sources[kind]``: new slot -> old slot or -1) or a fixed length.
+    With ``mean_init`` new slots start at the mean of the old ones (output rows: a new item starts as
+    an average item rather than at an arbitrary score); otherwise they keep the fresh init.
     """
-    from aigc_biz.models.context import ContextEncoder
-    matrix = data.binary()
-    features = data.user_features.reset_index(drop=True)
-    model.context_encoder_ = ContextEncoder().fit(features)
-    context = model.context_encoder_.transform(features) if model.context_encoder_.n_features_ else None
-    validation = carve_validation(matrix, model.val_fraction, seed=model.seed)
-    settings = TrainingSettings(epochs=int(model.epochs), batch_size=int(model.batch_size),
-                                patience=int(model.patience), device=str(resolve_device(model.device)),
-                                seed=int(model.seed), precision=model.precision,
-                                checkpoint_dir=model.checkpoint_dir, resume=bool(model.resume))
-    return PreparedFit(matrix=matrix, train=matrix if validation is None else validation.train, context=context,
-                       validation=validation, device=torch.device(settings.device),
-                       rng=seed_everything(model.seed), settings=settings)
+    if old.ndim != new.ndim or len(axes) != new.ndim:
+        raise ModelError(f"cannot warm-start: {where} has {new.ndim} axes here and {old.ndim} in the saved model")
+    index = [_axis_sources(blocks, new.shape[a], old.shape[a], sources, old_counts, f"{where} axis {a}")
+             for a, blocks in enumerate(axes)]
+    out = new.detach().clone()
+    old = old.detach().to(out.device, out.dtype)
+    if mean_init:
+        grown = [a for a, blocks in enumerate(axes) if blocks is not None]
+        if len(grown) == 1 and (index[grown[0]] < 0).any():
+            a = grown[0]
+            fresh = torch.from_numpy(np.flatnonzero(index[a] < 0))
+            out.index_copy_(a, fresh.to(out.device),
+                            old.mean(dim=a, keepdim=True).expand_as(out.index_select(a, fresh.to(out.device))))
+    kept = [np.flatnonzero(i >= 0) for i in index]
+    if all(len(k) for k in kept):
+        target = tuple(torch.from_numpy(k) for k in np.ix_(*kept))
+        source = tuple(torch.from_numpy(i[k]) for i, k in zip(index, np.ix_(*kept)))
+        out[target] = old[source]
+    return out
 
 
-def record_report(model, report: TrainingReport) -> None:
-    """The fitted attributes every torch model exposes after training."""
-    model.device_ = report.device
-    model.n_epochs_ = report.n_epochs
-    model.best_epoch_ = report.best_epoch
-    model.best_val_ndcg_ = report.best_val_ndcg
-    model.training_curve_ = report.curve
+class TorchRecommender(Recommender):
+    """Base of the torch models: the training hyper-parameters they share, their checks, and the fitted
+    training metadata every one of them saves and restores.
+
+    A subclass keeps every hyper-parameter an explicit keyword of its ``__init__`` (``get_params``
+    reads the signature), the shared ones of :attr:`shared_params` included, and supplies only what is
+    its own: :meth:`_own_problems` (its parameter checks), ``_fit`` (starting from :meth:`prepare_fit`
+    and ending with :meth:`record_report`), ``score_batch``, ``_state``, :meth:`_own_meta` and
+    :meth:`_load_networks`.
+
+    Attributes (after fit or load)
+    ------------------------------
+    n_epochs_, best_epoch_ : int
+        Epochs run and the epoch whose weights were kept.
+    best_val_ndcg_ : float or None
+    training_curve_ : list of dict
+        ``{epoch, epochs, loss, val_ndcg, seconds}`` per epoch.
+    context_encoder_ : ContextEncoder
+    device_ : str
+    """
+
+    uses_context = True
+    #: hyper-parameters of the shared training loop, declared by every torch model's ``__init__``
+    shared_params: ClassVar[tuple[str, ...]] = ("epochs", "batch_size", "patience", "val_fraction", "device",
+                                                "precision", "seed", "checkpoint_dir", "resume")
+
+    # --- hyper-parameters -----------------------------------------------------------------------
+    def _own_problems(self) -> list[str]:
+        """This model's invalid hyper-parameters as ``key=value`` strings (the shared ones are checked here)."""
+        return []
+
+    def check_params(self) -> None:
+        """ConfigError naming every invalid hyper-parameter, shared and own, in one line."""
+        problems = [f"{k}={getattr(self, k)}" for k in ("batch_size", "patience") if int(getattr(self, k)) < 1]
+        if int(self.epochs) < 0:
+            problems.append(f"epochs={self.epochs}")
+        if not 0.0 <= float(self.val_fraction) < 1.0:
+            problems.append(f"val_fraction={self.val_fraction}")
+        problems += [p for p in self._own_problems() if p not in problems]
+        if problems:
+            raise ConfigError(f"invalid {self.name} parameters: " + ", ".join(problems))
+
+    def training_settings(self) -> TrainingSettings:
+        return TrainingSettings(epochs=int(self.epochs), batch_size=int(self.batch_size),
+                                patience=int(self.patience), device=str(resolve_device(self.device)),
+                                seed=int(self.seed), precision=self.precision,
+                                checkpoint_dir=self.checkpoint_dir, resume=bool(self.resume))
+
+    # --- fitting --------------------------------------------------------------------------------
+    def fit(self, data, progress: Callable[[dict], None] | None = None, warm_start=None) -> "TorchRecommender":
+        """Fit on ``data``; with ``warm_start`` (a fitted model of this type, or its saved folder) continue
+        from its weights.
+
+        The item vocabulary becomes ``data``'s items: items the old model knew keep their learnt rows
+        in every item-sized layer, new items get fresh rows (output rows: the mean of the old ones),
+        items gone from ``data`` are dropped. The context vocabularies keep their old slots and add the
+        new values. Training then runs ``epochs`` epochs with early stopping on a validation slice carved
+        from ``data`` (``aigc_biz.api.train`` defaults ``epochs`` to :func:`warm_start_epochs`).
+        """
+        self._warm_source = None if warm_start is None else load_warm_start(warm_start, self.name, data)
+        try:
+            return super().fit(data, progress)
+        finally:
+            self._warm_source = None
+
+    @property
+    def warm_source(self) -> "TorchRecommender | None":
+        """The model this fit continues from (only while fitting with ``warm_start``)."""
+        return getattr(self, "_warm_source", None)
+
+    def _networks(self) -> dict[str, torch.nn.Module]:
+        """The fitted networks by name (the prefixes of :meth:`_warm_layout`)."""
+        raise NotImplementedError
+
+    def _warm_layout(self) -> tuple[dict[str, tuple], frozenset]:
+        """``{"module.param": axes}`` for every parameter whose size follows the items or the context
+        (see :func:`grow_tensor`), and the names whose new slots start at the mean of the old ones."""
+        return {}, frozenset()
+
+    def warm_load(self, modules: dict[str, torch.nn.Module]) -> bool:
+        """Copy the warm-start model's weights into freshly built ``modules``, growing item and context
+        slots; False (nothing done) without a warm start."""
+        previous = self.warm_source
+        if previous is None:
+            return False
+        sources = {"items": previous.item_positions(self.item_ids_, strict=False),
+                   "context": self.context_encoder_.slot_sources(previous.context_encoder_)}
+        old_counts = {"items": previous.n_items, "context": previous.context_encoder_.n_features_}
+        layout, mean_init = self._warm_layout()
+        old_modules = previous._networks()
+        for name, module in modules.items():
+            old_state = old_modules[name].state_dict()
+            state = module.state_dict()
+            for key, value in state.items():
+                full = f"{name}.{key}"
+                if key not in old_state:
+                    continue  # e.g. a layer the old model did not build: keeps its fresh init
+                axes = layout.get(full, (None,) * value.ndim)
+                state[key] = grow_tensor(old_state[key], value, axes, sources, old_counts,
+                                         mean_init=full in mean_init, where=full)
+            module.load_state_dict(state)
+        return True
+
+    def prepare_fit(self, data) -> "PreparedFit":
+        """Check the parameters, binarise ``data``'s matrix, encode its user attributes as context (sets
+        ``context_encoder_``), carve the validation slice, pick the device, seed everything."""
+        from aigc_biz.models.context import ContextEncoder
+        self.check_params()
+        matrix = data.binary()
+        features = data.user_features.reset_index(drop=True)
+        previous = self.warm_source
+        # a warm start keeps the old context slots so their learnt weights still mean the same values
+        self.context_encoder_ = (ContextEncoder().fit(features) if previous is None
+                                 else previous.context_encoder_.grown(features))
+        context = self.context_encoder_.transform(features) if self.context_encoder_.n_features_ else None
+        validation = carve_validation(matrix, self.val_fraction, seed=self.seed)
+        settings = self.training_settings()
+        return PreparedFit(matrix=matrix, train=matrix if validation is None else validation.train,
+                           context=context, validation=validation, device=torch.device(settings.device),
+                           rng=seed_everything(self.seed), settings=settings)
+
+    def record_report(self, report: TrainingReport) -> None:
+        """The fitted attributes every torch model exposes after training."""
+        self.device_ = report.device
+        self.n_epochs_ = report.n_epochs
+        self.best_epoch_ = report.best_epoch
+        self.best_val_ndcg_ = report.best_val_ndcg
+        self.training_curve_ = report.curve
+
+    # --- saving ---------------------------------------------------------------------------------
+    def _own_meta(self) -> dict:
+        """JSON-able fitted metadata of this model beyond the shared training record."""
+        return {}
+
+    def _meta(self) -> dict:
+        return {"context": self.context_encoder_.to_meta(), **self._own_meta(),
+                "n_epochs": self.n_epochs_, "best_epoch": self.best_epoch_,
+                "best_val_ndcg": self.best_val_ndcg_, "training_curve": self.training_curve_}
+
+    @abstractmethod
+    def _load_networks(self, state: dict[str, np.ndarray], meta: dict, device: str) -> None:
+        """Build the networks for ``item_ids_`` and ``context_encoder_``, load ``state`` (raise on any shape
+        mismatch), move them to ``device`` in eval mode and set this model's own fitted attributes."""
+
+    def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
+        from aigc_biz.models.context import ContextEncoder
+        self.context_encoder_ = ContextEncoder.from_meta(meta["context"])
+        self.device_ = str(resolve_device(self.device))
+        self._load_networks(state, meta, self.device_)
+        self.n_epochs_ = int(meta.get("n_epochs", 0))
+        self.best_epoch_ = int(meta.get("best_epoch", 0))
+        self.best_val_ndcg_ = meta.get("best_val_ndcg")
+        self.training_curve_ = list(meta.get("training_curve", []))
+
+    # --- scoring --------------------------------------------------------------------------------
+    def model_inputs(self, history: sp.csr_matrix, context) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Binary history and one-hot context tensors on ``device_`` for ``score_batch``."""
+        self.check_fitted()
+        history = sp.csr_matrix(history, dtype=np.float32)
+        if history.shape[1] != self.n_items:
+            raise ModelError(f"history has {history.shape[1]} item columns, the model knows {self.n_items}")
+        device = torch.device(self.device_)
+        x = torch.as_tensor(history.toarray() > 0, dtype=torch.float32, device=device)
+        ctx = None
+        if self.context_encoder_.n_features_:
+            ctx = self.context_encoder_.transform(context, n_rows=history.shape[0]).to(device)
+        return x, ctx

@@ -1,0 +1,156 @@
+"""Warm start: a fitted model continues on new data whose item and context vocabularies grew."""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from aigc_biz import api
+from aigc_biz.cli import app
+from aigc_biz.data import Interactions
+from aigc_biz.errors import ModelError
+from aigc_biz.models.cgan import ConditionalGAN
+from aigc_biz.models.context import ContextEncoder
+from aigc_biz.models.cvae import ConditionalVAE
+from aigc_biz.models.training import TorchRecommender, warm_start_epochs
+
+NEW_ITEM = "00001"  # the most popular item of half A; the old model never saw it
+CVAE = dict(hidden=32, latent=8, context_dim=4, epochs=40, batch_size=16, lr=0.01, linear_path=False,
+            val_fraction=0.0, device="cpu", seed=0)
+CGAN = dict(hidden_g=32, hidden_d=16, context_dim=4, epochs=40, batch_size=16, lr_g=3e-3, lr_d=3e-3,
+            s_zr=0.3, s_pm=0.3, zr_weight=1.0, val_fraction=0.0, device="cpu", seed=0)
+
+
+@pytest.fixture(scope="module")
+def months(checkerboard):
+    """Old data: the checkerboard without NEW_ITEM; new data: all of it plus segment "C" customers."""
+    frame = checkerboard.frame
+    old = frame[frame["product"] != NEW_ITEM]
+    extra = pd.DataFrame([{"customer": f"9{n:03d}", "product": item, "segment": "C"}
+                          for n in range(6) for item in ("00002", "00003", NEW_ITEM)])
+    new = pd.concat([frame, extra], ignore_index=True)
+    build = lambda f: Interactions.from_frame(f, "customer", "product", user_attr_cols=["segment"])  # noqa: E731
+    return build(old), build(new)
+
+
+def positions(model, ids):
+    return model.item_positions(ids)
+
+
+@pytest.mark.parametrize("name, params", [("cvae", CVAE), ("cgan", CGAN)])
+def test_epochs_zero_keeps_every_old_row_bit_identical(months, name, params):
+    old_data, new_data = months
+    old = api.train(old_data, name, params)
+    new = api.train(new_data, name, {"epochs": 0}, warm_start=old)
+    assert list(new.item_ids_) == list(new_data.item_ids) and NEW_ITEM in set(new.item_ids_)
+    assert new.context_encoder_.vocabularies_["segment"] == ["A", "B", "C"]
+    shared = [t for t in old.item_ids_]
+    o, n = positions(old, shared), positions(new, shared)
+    slots = new.context_encoder_.slot_sources(old.context_encoder_)
+    kept_slots = np.flatnonzero(slots >= 0)
+    fresh = positions(new, [NEW_ITEM])
+    if name == "cvae":
+        a, b = old.net_, new.net_
+        assert torch.equal(b.enc_items.weight[:, n], a.enc_items.weight[:, o])
+        assert torch.equal(b.dec_out.weight[n], a.dec_out.weight[o])
+        assert torch.equal(b.dec_out.bias[n], a.dec_out.bias[o])
+        assert torch.allclose(b.dec_out.weight[fresh], a.dec_out.weight.mean(0, keepdim=True))
+        assert torch.equal(b.context.weight[:, kept_slots], a.context.weight[:, slots[kept_slots]])
+        assert torch.equal(b.enc_out.weight, a.enc_out.weight)
+    else:
+        a, b = old.generator_, new.generator_
+        assert torch.equal(b.inp.weight[:, n], a.inp.weight[:, o])
+        assert torch.equal(b.inp.weight[:, new.n_items:], a.inp.weight[:, old.n_items:])
+        assert torch.equal(b.out.weight[n], a.out.weight[o]) and torch.equal(b.out.bias[n], a.out.bias[o])
+        d_old, d_new = old.discriminator_.net[0].weight, new.discriminator_.net[0].weight
+        assert torch.equal(d_new[:, new.n_items + n], d_old[:, old.n_items + o])
+        assert torch.equal(b.context.weight[:, kept_slots], a.context.weight[:, slots[kept_slots]])
+        assert torch.equal(b.mid.weight, a.mid.weight)
+
+
+@pytest.mark.parametrize("name, params", [("cvae", CVAE), ("cgan", CGAN)])
+def test_a_new_item_is_recommended_after_warm_training(months, checkerboard, name, params):
+    old_data, new_data = months
+    old = api.train(old_data, name, params)
+    new = api.train(new_data, name, {"epochs": 15}, warm_start=old)
+    assert new.n_epochs_ == 15
+    # group A customers who did not take the new item: it is the most popular item of their half
+    users = [u for u, g in checkerboard.group_of_user.items() if g == "A"
+             and NEW_ITEM not in set(checkerboard.frame.loc[checkerboard.frame["customer"] == u, "product"])]
+    recs = new.recommend(new_data, users, k=3)
+    share = recs.groupby("user_id")["item_id"].apply(lambda s: NEW_ITEM in set(s)).mean()
+    assert share >= 0.5, f"{name}: the new item is in the top 3 of only {share:.0%} of group A customers"
+    assert recs["item_id"].map(checkerboard.half_of_item).eq("A").mean() > 0.9
+
+
+def test_warm_start_defaults_to_fewer_epochs_and_the_old_hyper_parameters(months):
+    old_data, new_data = months
+    old = api.train(old_data, "cvae", {**CVAE, "epochs": 12})
+    new = api.train(new_data, "cvae", warm_start=old)
+    assert new.epochs == warm_start_epochs(old) == 3 and new.n_epochs_ == 3
+    assert new.hidden == 32 and new.latent == 8
+
+
+def test_other_model_type_or_other_attribute_columns_are_refused(months, checkerboard, tmp_path):
+    old_data, new_data = months
+    ease = api.train(old_data, "ease", {"l2": 1.0}, save=tmp_path / "ease")
+    with pytest.raises(ModelError, match="cannot warm-start a 'cvae' model from a 'ease' model"):
+        api.train(new_data, "cvae", CVAE, warm_start=tmp_path / "ease")
+    plain = Interactions.from_frame(checkerboard.frame, "customer", "product")
+    with pytest.raises(ModelError, match="user attributes"):
+        api.train(plain, "ease", warm_start=ease)
+    with pytest.raises(ModelError, match="hidden|architecture"):
+        old = api.train(old_data, "cvae", {**CVAE, "epochs": 1})
+        api.train(new_data, "cvae", {"hidden": 16}, warm_start=old)
+
+
+def test_ease_warm_start_is_a_plain_refit(months):
+    old_data, new_data = months
+    old = api.train(old_data, "ease", {"l2": 1.0})
+    warm = api.train(new_data, "ease", warm_start=old)
+    cold = api.train(new_data, "ease", {"l2": 1.0})
+    assert warm.l2 == 1.0 and np.array_equal(warm.item_weights_, cold.item_weights_)
+
+
+def test_cli_warm_start_writes_a_loadable_model_and_a_wrong_folder_exits_2(months, checkerboard, tmp_path):
+    frame = checkerboard.frame
+    frame[frame["product"] != NEW_ITEM].to_csv(tmp_path / "old.csv", index=False)
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    runner = CliRunner()
+    common = ["--user-col", "customer", "--item-col", "product", "--user-attrs", "segment", "-q"]
+    small = [a for key in ("hidden=16", "latent=4", "epochs=2", "batch_size=16", "val_fraction=0",
+                           "linear_path=false") for a in ("-p", key)]
+    done = runner.invoke(app, ["train", str(tmp_path / "old.csv"), "-o", str(tmp_path / "m0"), *small, *common,
+                               "--device", "cpu"])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(app, ["train", str(tmp_path / "new.csv"), "--warm-start", str(tmp_path / "m0"),
+                               "-o", str(tmp_path / "m1"), *common, "--device", "cpu"])
+    assert done.exit_code == 0, done.output
+    model = api.load_model(tmp_path / "m1")
+    assert NEW_ITEM in set(model.item_ids_) and model.hidden == 16 and model.n_epochs_ == 1
+    assert len(model.recommend(checkerboard.train, ["0001"], k=3)) == 3
+    bad = runner.invoke(app, ["train", str(tmp_path / "new.csv"), "--warm-start", str(tmp_path / "new.csv"),
+                              "-o", str(tmp_path / "m2"), *common])
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.exit_code == 2 and len(lines) == 1 and "model.json" in lines[0] and "Traceback" not in bad.stderr
+
+
+def test_every_torch_model_declares_the_shared_hyper_parameters():
+    for cls in (ConditionalVAE, ConditionalGAN):
+        assert issubclass(cls, TorchRecommender)
+        signature = inspect.signature(cls.__init__).parameters
+        assert set(TorchRecommender.shared_params) <= set(signature), cls.__name__
+
+
+def test_grown_context_encoder_keeps_old_slots_and_appends_new_values():
+    old = ContextEncoder().fit(pd.DataFrame({"segment": ["vip", "new"], "region": ["n", "s"]}))
+    new = old.grown(pd.DataFrame({"segment": ["gold", "vip", "gold"], "region": ["e", "n", "s"]}))
+    assert new.vocabularies_ == {"segment": ["new", "vip", "gold"], "region": ["n", "s", "e"]}
+    # segment block: unknown, new, vip, gold | region block: unknown, n, s, e
+    assert new.slot_sources(old).tolist() == [0, 1, 2, -1, 3, 4, 5, -1]
+    with pytest.raises(ModelError, match="columns"):
+        old.grown(pd.DataFrame({"segment": ["vip"]}))
