@@ -35,7 +35,9 @@ class Checkerboard:
         return self.train.n_items
 
 
-def make_checkerboard(seed: int = 7) -> Checkerboard:
+def make_checkerboard(seed: int = 7, timed: bool = False) -> Checkerboard:
+    """The checkerboard; ``timed`` adds a ``time`` column (one row every 6 hours from 2024-01-01) and
+    makes every other customer buy one of their items again in the last 15 days, for repeat models."""
     rng = np.random.default_rng(seed)
     halves = {"A": [f"{i:05d}" for i in range(1, N_ITEMS_PER_HALF + 1)],
               "B": [f"{i:05d}" for i in range(N_ITEMS_PER_HALF + 1, 2 * N_ITEMS_PER_HALF + 1)]}
@@ -54,7 +56,16 @@ def make_checkerboard(seed: int = 7) -> Checkerboard:
     frame = pd.DataFrame(rows)
     if set(heldout.values()) - set(frame["product"]):
         raise ValueError("seed gives a held-out item nobody took in train; pick another seed")
-    train = Interactions.from_frame(frame, "customer", "product", user_attr_cols=["segment"])
+    time_col = None
+    if timed:
+        start = pd.Timestamp("2024-01-01")
+        frame["time"] = start + pd.to_timedelta(6 * np.arange(len(frame)), unit="h")
+        end = frame["time"].max()
+        again = frame.drop_duplicates("customer").iloc[::2].copy()
+        again["time"] = end + pd.to_timedelta(np.arange(len(again)) % 15 + 1, unit="D")
+        frame = pd.concat([frame, again], ignore_index=True)
+        time_col = "time"
+    train = Interactions.from_frame(frame, "customer", "product", time_col=time_col, user_attr_cols=["segment"])
     half_of_item = {item: half for half, items in halves.items() for item in items}
     return Checkerboard(train, frame, heldout, group_of_user, half_of_item)
 
@@ -63,6 +74,12 @@ def make_checkerboard(seed: int = 7) -> Checkerboard:
 def checkerboard() -> Checkerboard:
     """Read-only: tests must not change it (it is shared by every model's fitted fixture)."""
     return make_checkerboard()
+
+
+@pytest.fixture(scope="session")
+def timed_checkerboard() -> Checkerboard:
+    """The checkerboard with purchase times and some repeats (models that need a time column)."""
+    return make_checkerboard(timed=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -30,6 +30,11 @@ Class attributes a subclass may set:
     the fold-in check of a customer new since training is then skipped.
 ``score_atol``
     Tolerance for "the same scores" when a model cannot be bit-for-bit deterministic (default 0).
+``repeat_model``
+    True for buy-again models, which rank what the customer bought before and need purchase times:
+    the class runs on ``timed_checkerboard`` (the checkerboard with a time column and some repeats),
+    and the known-answer checks assert that, with ``exclude_seen=False``, each customer's own items
+    come first instead of the held-out item of their half.
 """
 from __future__ import annotations
 
@@ -59,6 +64,13 @@ class RecommenderContract:
     similar_items_by_group: ClassVar[bool] = True
     scores_history: ClassVar[bool] = True
     score_atol: ClassVar[float] = 0.0
+    repeat_model: ClassVar[bool] = False
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def checkerboard(cls, checkerboard, timed_checkerboard):
+        """The session checkerboard, or its timed variant for a ``repeat_model``."""
+        return timed_checkerboard if cls.repeat_model else checkerboard
 
     def _get_model(self) -> Recommender:
         raise NotImplementedError("a contract test class must define _get_model()")
@@ -176,6 +188,13 @@ class RecommenderContract:
     # --- known answers ------------------------------------------------------------------------
     def test_checkerboard(self, fitted, checkerboard):
         n_items = checkerboard.n_items
+        if self.repeat_model:
+            rec = fitted.recommend(checkerboard.train, k=n_items, exclude_seen=False)
+            lists = rec.groupby("user_id")["item_id"].agg(list)
+            own = checkerboard.frame.groupby("customer")["product"].agg(set)
+            for user, items in own.items():
+                assert set(lists[user][:len(items)]) == items, f"{user}: own items must come first"
+            return
         if not self.personalised:
             rec = fitted.recommend(checkerboard.train, k=n_items, exclude_seen=False)
             rankings = {tuple(one["item_id"]) for _, one in rec.groupby("user_id")}
@@ -229,7 +248,14 @@ class RecommenderContract:
         known = frame[frame["product"].isin(set(checkerboard.train.item_ids))]
         n_bought = known.groupby("customer")["product"].nunique()
         assert (lists.map(len) == checkerboard.n_items - n_bought.reindex(lists.index)).all()
-        if self.personalised and self.scores_history:
+        if self.repeat_model:
+            # what a customer bought since training is among the first things they are offered again
+            again = fitted.recommend(fresh, [NEW_CUSTOMER, "0001"], k=checkerboard.n_items, exclude_seen=False)
+            first = again.groupby("user_id")["item_id"].agg(list)
+            assert set(first[NEW_CUSTOMER][:4]) == {"00011", "00012", "00013", "00014"}
+            own = set(frame.loc[frame["customer"] == "0001", "product"])
+            assert {"00012", "00015"} <= set(first["0001"][:len(own)]) == own
+        elif self.personalised and self.scores_history:
             # folded in from a history of half-B items only: its list starts in half B
             top = lists[NEW_CUSTOMER][:3]
             assert {checkerboard.half_of_item[t] for t in top} == {"B"}, top
@@ -321,12 +347,16 @@ def fresh_frame(checkerboard) -> pd.DataFrame:
                                        "0002"],
                           "product": ["00012", "00015", "00011", "00012", "00013", "00014", NEW_ITEM],
                           "segment": ["A", "A", None, None, None, None, "A"]})
+    if "time" in checkerboard.frame.columns:  # the timed checkerboard: bought in the week after training
+        since["time"] = checkerboard.frame["time"].max() + pd.to_timedelta(np.arange(1, len(since) + 1), unit="D")
     return pd.concat([checkerboard.frame, since], ignore_index=True)
 
 
 def fresh_interactions(checkerboard):
     from aigc_biz.data import Interactions
-    return Interactions.from_frame(fresh_frame(checkerboard), "customer", "product", user_attr_cols=["segment"])
+    time_col = "time" if "time" in checkerboard.frame.columns else None
+    return Interactions.from_frame(fresh_frame(checkerboard), "customer", "product", time_col=time_col,
+                                   user_attr_cols=["segment"])
 
 
 def tamperings(value: np.ndarray):

@@ -19,6 +19,7 @@ CONTRACT_SETTINGS: dict[str, dict] = {
     "ease": {"params": {"l2": 10.0}},
     "cvae": {"params": SMALL_VAE, "slow_fit": True},
     "cgan": {"params": SMALL_GAN, "slow_fit": True},
+    "buyagain": {"repeat_model": True},
 }
 
 
