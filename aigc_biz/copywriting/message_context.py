@@ -7,8 +7,20 @@ Keys always present, so a template never fails on a customer or item that lacks 
 - each of ``items``: ``id``, ``title`` (``title_zh`` for locale zh when present; the id when no title),
   ``category`` (``category_zh`` for locale zh when present), ``price`` (float or None), ``discount``
   (fraction taken off, 0 < d < 1, or None), ``sale_price`` (float or None), ``url`` (http/https only,
-  else ``""``: a ``javascript:`` link never reaches an email), ``rank``, ``score``, plus every other
-  item column.
+  else ``""``: a ``javascript:`` link never reaches an email), ``rank``, ``score``, ``reason``, plus every
+  other item column.
+- ``reason`` of an item is ``"repeat"`` (the customer bought it before: a restock suggestion) or ``"new"``
+  (cross-sell); ``"new"`` when the recommendations carry no ``reason`` column, so reason-less copy is
+  what it always was. It is per customer and item, so it comes from the recommendation row, never from
+  the items table.
+- ``replenish``: the top item (``item``) is a repeat, so the message opens as a restock reminder. The top
+  item decides because every bundled template leads with it (subject line included); "all items are
+  repeats" would open a mixed list that starts with a product the customer buys every month as if it
+  were new to them.
+- ``repeat_items`` / ``new_items``: ``items`` split by reason, each in rank order.
+
+Reading an item's ``reason`` does not count as naming the item (``item_ids`` of the output), so a
+template may sort a slice of ``items`` by reason and still list only the items it actually shows.
 """
 from __future__ import annotations
 
@@ -19,7 +31,12 @@ import pandas as pd
 from ..errors import InputError
 
 CUSTOMER_KEYS = ("id", "name", "segment", "region", "age_band")
-ITEM_KEYS = ("id", "title", "category", "price", "discount", "sale_price", "url", "rank", "score")
+ITEM_KEYS = ("id", "title", "category", "price", "discount", "sale_price", "url", "rank", "score", "reason")
+#: Values of the recommendations' ``reason`` column: bought before (restock) or not (cross-sell).
+REASON_REPEAT, REASON_NEW = "repeat", "new"
+REASONS = (REASON_REPEAT, REASON_NEW)
+#: Keys a template may read without naming the item: they pick wording, they do not show the item.
+_UNMENTIONED_KEYS = frozenset({"reason"})
 
 
 class MentionedItem(dict):
@@ -28,11 +45,13 @@ class MentionedItem(dict):
     __slots__ = ("_mentions",)
 
     def __getitem__(self, key):
-        self._mentions.add(dict.__getitem__(self, "rank"))
+        if key not in _UNMENTIONED_KEYS:
+            self._mentions.add(dict.__getitem__(self, "rank"))
         return dict.__getitem__(self, key)
 
     def get(self, key, default=None):
-        self._mentions.add(dict.__getitem__(self, "rank"))
+        if key not in _UNMENTIONED_KEYS:
+            self._mentions.add(dict.__getitem__(self, "rank"))
         return dict.get(self, key, default)
 
 
@@ -100,7 +119,8 @@ def build_item_table(recs: pd.DataFrame, items: pd.DataFrame | None, locale: str
     reads ``item.colour`` works for all customers or fails at once."""
     table: dict[str, dict] = {str(item_id).strip(): {} for item_id in recs["item_id"].dropna().unique()}
     columns: dict[str, None] = {}
-    rec_columns = [c for c in recs.columns if c not in ("user_id", "rank", "score")]
+    # reason belongs to a (customer, item) pair: make_items sets it per message, not per item
+    rec_columns = [c for c in recs.columns if c not in ("user_id", "rank", "score", "reason")]
     sources = [(recs[rec_columns], "recommendations")] if len(rec_columns) > 1 else []
     if items is not None and len(items.columns):
         sources.append((items, "items"))
@@ -126,13 +146,22 @@ def _item_attributes(item_id: str, record: dict, locale: str) -> dict:
     return attributes
 
 
-def make_items(item_ids, scores, item_table: dict, mentions: set) -> list[MentionedItem]:
+def make_items(item_ids, scores, reasons, item_table: dict, mentions: set) -> list[MentionedItem]:
     """The ``items`` list of one message, in rank order (rank 1 first)."""
     result = []
-    for position, (item_id, score) in enumerate(zip(item_ids, scores), start=1):
+    for position, (item_id, score, reason) in enumerate(zip(item_ids, scores, reasons), start=1):
         item = MentionedItem(item_table[item_id])
         item._mentions = mentions
         dict.__setitem__(item, "rank", position)
         dict.__setitem__(item, "score", _number(score))
+        dict.__setitem__(item, "reason", reason)
         result.append(item)
     return result
+
+
+def reason_fields(message_items: list[MentionedItem]) -> dict:
+    """``replenish``, ``repeat_items`` and ``new_items`` of one message (read without counting as mentions)."""
+    repeats = [entry for entry in message_items if dict.__getitem__(entry, "reason") == REASON_REPEAT]
+    news = [entry for entry in message_items if dict.__getitem__(entry, "reason") != REASON_REPEAT]
+    top_is_repeat = bool(message_items) and dict.__getitem__(message_items[0], "reason") == REASON_REPEAT
+    return {"replenish": top_is_repeat, "repeat_items": repeats, "new_items": news}

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..resources import resource_path
 from .assignment import assign_variant
 from .channel_rules import CHANNELS, DEFAULT_FORBIDDEN_WORDS, ChannelLimits, check_message, visible_text
-from .message_context import build_customers, build_item_table, make_items
+from .message_context import REASON_NEW, REASONS, build_customers, build_item_table, make_items, reason_fields
 from .sms import count_sms
 from .template_pack import CopyTemplate
 from .text_filters import LOCALES
@@ -95,6 +95,19 @@ def _validate_options(channel, locale, date, max_items) -> dt.date | None:
         raise InputError(f"date must be a date (YYYY-MM-DD), got {date!r}") from None
 
 
+def _reasons(recs: pd.DataFrame) -> np.ndarray:
+    """The ``reason`` of every row: ``repeat`` or ``new``; ``new`` where the column or the value is missing."""
+    if "reason" not in recs.columns:
+        return np.full(len(recs), REASON_NEW, dtype=object)
+    values = recs["reason"].astype("string").str.strip().str.lower().fillna("").replace("", REASON_NEW)
+    bad = ~values.isin(REASONS).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"unknown reason {recs['reason'].iloc[row]!r}", column="reason", row=row + 1,
+                         hint="reason is 'repeat' (bought before) or 'new'")
+    return values.to_numpy(dtype=object)
+
+
 def _prepare_recs(recs: pd.DataFrame, max_items: int) -> pd.DataFrame:
     """Top ``max_items`` distinct items per user, users in order of first appearance, ranks ascending."""
     missing = [c for c in ("user_id", "rank", "item_id") if c not in recs.columns]
@@ -106,6 +119,7 @@ def _prepare_recs(recs: pd.DataFrame, max_items: int) -> pd.DataFrame:
         "item_id": recs["item_id"].astype("string"),
         "rank": pd.to_numeric(recs["rank"], errors="coerce"),
         "score": recs["score"] if "score" in recs.columns else np.nan,
+        "reason": _reasons(recs),
     })
     for column in ("user_id", "item_id", "rank"):
         bad = frame[column].isna().to_numpy()
@@ -139,8 +153,10 @@ def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items:
     Parameters
     ----------
     recs : DataFrame
-        Columns ``user_id``, ``rank``, ``item_id`` and optionally ``score``, ``title``, ``category``,
-        ``price`` (used when ``items`` lacks them).
+        Columns ``user_id``, ``rank``, ``item_id`` and optionally ``score``, ``reason`` (``repeat``: the
+        customer bought the item before, so the copy suggests restocking it; ``new``, the default when the
+        column or a value is missing: cross-sell), ``title``, ``category``, ``price`` (used when ``items``
+        lacks them).
     users : DataFrame, optional
         Customer attributes keyed by a ``user_id`` column or the index: ``name`` / ``customer_name``,
         ``segment``, ``region``, ``age_band``, ... Customers not in it get empty attributes.
@@ -202,6 +218,7 @@ def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items:
 
     item_ids_all = prepared["item_id"].to_numpy()
     scores_all = prepared["score"].to_numpy()
+    reasons_all = prepared["reason"].to_numpy()
     slices = list(_user_slices(prepared["user_order"].to_numpy()))
     variants = [assign_variant(user_id, campaign, copy_template.variants) for user_id in user_ids]
 
@@ -210,10 +227,10 @@ def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items:
     for done, (user_id, variant, (start, stop)) in enumerate(zip(user_ids, variants, slices), start=1):
         mentions: set = set()
         item_ids = item_ids_all[start:stop]
-        message_items = make_items(item_ids, scores_all[start:stop], item_table, mentions)
+        message_items = make_items(item_ids, scores_all[start:stop], reasons_all[start:stop], item_table, mentions)
         variables = {"customer": customers[user_id], "items": message_items, "item": message_items[0],
                      "campaign": campaign, "date": date, "variant": variant, "channel": channel,
-                     "locale": locale}
+                     "locale": locale, **reason_fields(message_items)}
         subject, body = copy_template.render(variant, variables, user_id=user_id)
         codes, sms_parts = check_message(channel, locale, subject, body, limits, words)
         mentioned = "|".join(item_ids[position - 1] for position in sorted(mentions))

@@ -28,7 +28,8 @@ from .sms import is_gsm7
 from .text_filters import has_cjk, locale_filters
 
 #: Variables every message context has (see render.build_context); anything else is a typo.
-CONTEXT_VARIABLES = frozenset({"customer", "items", "item", "campaign", "date", "variant", "channel", "locale"})
+CONTEXT_VARIABLES = frozenset({"customer", "items", "item", "campaign", "date", "variant", "channel", "locale",
+                               "replenish", "repeat_items", "new_items"})
 #: Channels whose subject macro is required: the email subject and the push title.
 CHANNELS_WITH_SUBJECT = ("push", "email")
 _VARIANT_MACRO = re.compile(r"^(body|subject)_([A-Za-z0-9]+)$")

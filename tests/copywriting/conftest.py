@@ -1,6 +1,8 @@
 """A generated shop for copy tests: customers with attributes, a catalogue with zh/en titles, top-K recs."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,3 +87,20 @@ def shop():
 @pytest.fixture(scope="session")
 def small_shop():
     return make_shop(n_users=60, k=5, seed=3)
+
+
+@functools.lru_cache(maxsize=1)  # read once per session; render_copy never changes its inputs
+def sample_shop():
+    """``(recs, users, items)`` of the bundled sample orders: each customer's 10 most-bought items as recs."""
+    from aigc_biz.resources import sample_data_path
+    orders = pd.read_csv(sample_data_path(), dtype=str)  # committed to the repository: missing is a failure
+    bought = orders[orders["quantity"].astype(int) > 0]
+    counts = bought.groupby(["customer_id", "product_id"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["customer_id", "n", "product_id"], ascending=[True, False, True], kind="mergesort")
+    counts["rank"] = counts.groupby("customer_id").cumcount() + 1
+    recs = counts[counts["rank"] <= 10].rename(columns={"customer_id": "user_id", "product_id": "item_id"})
+    items = (orders.drop_duplicates("product_id")[["product_id", "title", "title_zh", "category", "price"]]
+             .rename(columns={"product_id": "item_id"}))
+    users = (orders.drop_duplicates("customer_id")[["customer_id", "customer_name", "segment", "region", "age_band"]]
+             .rename(columns={"customer_id": "user_id"}))
+    return recs[["user_id", "rank", "item_id"]].reset_index(drop=True), users, items

@@ -5,21 +5,14 @@ import pandas as pd
 from aigc_biz.copywriting import render_copy
 from aigc_biz.resources import sample_data_path
 
+from tests.copywriting.conftest import sample_shop
+
 
 def test_zh_sms_for_every_sample_customer():
-    orders = pd.read_csv(sample_data_path(), dtype=str)  # committed to the repository: missing is a failure
-    bought = orders[orders["quantity"].astype(int) > 0]
-    counts = bought.groupby(["customer_id", "product_id"]).size().rename("n").reset_index()
-    counts = counts.sort_values(["customer_id", "n", "product_id"], ascending=[True, False, True], kind="mergesort")
-    counts["rank"] = counts.groupby("customer_id").cumcount() + 1
-    recs = counts[counts["rank"] <= 10].rename(columns={"customer_id": "user_id", "product_id": "item_id"})
-    items = (orders.drop_duplicates("product_id")[["product_id", "title", "title_zh", "category", "price"]]
-             .rename(columns={"product_id": "item_id"}))
-    users = (orders.drop_duplicates("customer_id")[["customer_id", "customer_name", "segment", "region", "age_band"]]
-             .rename(columns={"customer_id": "user_id"}))
+    recs, users, items = sample_shop()
+    orders = pd.read_csv(sample_data_path(), dtype=str)
 
-    result = render_copy(recs[["user_id", "rank", "item_id"]], users=users, items=items,
-                         channel="sms", locale="zh", campaign="618")
+    result = render_copy(recs, users=users, items=items, channel="sms", locale="zh", campaign="618")
     frame = result.frame
     assert len(frame) == orders["customer_id"].nunique()
     assert result.rule_counts == {}
