@@ -106,8 +106,8 @@ class BuyAgain(Recommender):
         self._check_params()
         days = _horizon_days(self.horizon)
         pairs = _purchase_days(data, self.name)
-        from aigc_biz.models.pop import _item_factors
-        self.item_factors_ = _item_factors(data.binary())
+        from aigc_biz.models.pop import svd_item_factors
+        self.item_factors_ = svd_item_factors(data.binary())
         end = float(pairs.day.max())
         cut = end - days
         before = pairs.day < cut
