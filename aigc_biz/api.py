@@ -153,14 +153,24 @@ def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: i
     file); those the model does not know are scored from the known items they resemble (the content
     path, :mod:`aigc_biz.ranking.new_items`; needs the same attributes in ``data``), obey ``rules``, and
     are flagged in a ``new_item`` column. ``content``: parameters of the content map.
+    With ``rules.exclude_seen=False`` (``--include-seen``) the list holds repeat purchases and new items
+    blended by :class:`~aigc_biz.models.blend.RepeatBlend` (the named or given model ranks the new
+    items, ``buyagain`` the repeats) and gets a ``reason`` column: ``repeat`` or ``new``.
     """
     from aigc_biz.ranking.new_items import prepare_new_items
+    repeats = rules is not None and not rules.exclude_seen
     if isinstance(model, str):
-        model = train(data, model, params)
+        if repeats and model != "blend":
+            model = train(data, "blend", {"new_model": model, "new_params": dict(params or {})})
+        else:
+            model = train(data, model, params)
+    elif repeats and model.name != "blend":
+        from aigc_biz.models.blend import RepeatBlend
+        model = RepeatBlend.around(model, data)
     top = recommend_with_rules(model, data, users=users, k=top_k, rules=rules, context=context, progress=progress,
                                new_items=new_items, content=content)
     new = prepare_new_items(model, data, new_items)
-    recs = attach_item_info(top.to_frame(), top.item_ids, catalogue_features(model, data, new))
+    recs = attach_item_info(top.to_frame(reason=repeats), top.item_ids, catalogue_features(model, data, new))
     if new is not None:
         recs["new_item"] = recs["item_id"].isin(set(new.item_ids))
     recs.attrs["warnings"] = ([f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "

@@ -12,6 +12,7 @@ _MODELS = {
     "ease": "aigc_biz.models.ease:EASE",
     "cvae": "aigc_biz.models.cvae:ConditionalVAE",
     "cgan": "aigc_biz.models.cgan:ConditionalGAN",
+    "blend": "aigc_biz.models.blend:RepeatBlend",
     "buyagain": "aigc_biz.models.buyagain:BuyAgain",
 }
 

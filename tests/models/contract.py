@@ -65,12 +65,14 @@ class RecommenderContract:
     scores_history: ClassVar[bool] = True
     score_atol: ClassVar[float] = 0.0
     repeat_model: ClassVar[bool] = False
+    #: True for models that need a time column (they run on ``timed_checkerboard`` too)
+    timed_data: ClassVar[bool] = False
 
     @pytest.fixture(scope="class")
     @classmethod
     def checkerboard(cls, checkerboard, timed_checkerboard):
         """The session checkerboard, or its timed variant for a ``repeat_model``."""
-        return timed_checkerboard if cls.repeat_model else checkerboard
+        return timed_checkerboard if cls.repeat_model or cls.timed_data else checkerboard
 
     def _get_model(self) -> Recommender:
         raise NotImplementedError("a contract test class must define _get_model()")

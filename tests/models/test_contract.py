@@ -20,6 +20,8 @@ CONTRACT_SETTINGS: dict[str, dict] = {
     "cvae": {"params": SMALL_VAE, "slow_fit": True},
     "cgan": {"params": SMALL_GAN, "slow_fit": True},
     "buyagain": {"repeat_model": True},
+    # with exclude_seen (the contract's default) a blend ranks as its new-item model
+    "blend": {"params": {"new_model": "ease", "new_params": {"l2": 10.0}, "horizon": "7d"}, "timed_data": True},
 }
 
 
