@@ -313,8 +313,10 @@ def _check_recommend(step: PipelineStep, job: PipelineJob) -> None:
             raise step.error("expected a mapping of business rules", "rules")
         try:
             business_rules(opts["rules"])
-        except (InputError, TypeError) as exc:
-            raise step.error(getattr(exc, "message", str(exc)), "rules", getattr(exc, "hint", None)) from None
+        except InputError as exc:
+            raise step.error(exc.message, "rules", exc.hint) from None
+        except TypeError as exc:  # a rule given a value of the wrong kind
+            raise step.error(str(exc), "rules") from None
     if "users" in opts and not isinstance(opts["users"], (list, str)):
         raise step.error("expected a list of user ids or a file with one id per line", "users")
     if isinstance(opts.get("users"), str):
@@ -401,7 +403,7 @@ def _run_train(api, opts, state, job):
 
 def _run_load_model(api, opts, state, job):
     state["model"] = api.load_model(opts["path"], state.get("data"))
-    state["model_name"] = getattr(state["model"], "name", None)
+    state["model_name"] = state["model"].name
     return f"loaded {state['model_name']} from {opts['path']}"
 
 
@@ -411,7 +413,7 @@ def _run_evaluate(api, opts, state, job):
     state["leaderboard"] = result.leaderboard
     if "json" in result.outputs:
         state["outputs"]["leaderboard"] = str(result.outputs["json"])
-    return f"winner {getattr(result.leaderboard, 'winner', '?')}"
+    return f"winner {result.leaderboard.winner}"
 
 
 def _users(value) -> list[str] | None:
@@ -440,7 +442,7 @@ def _run_report(api, opts, state, job):
     result = api.report_job(state["data"], opts["output"], recs=state.get("recs"), leaderboard=state.get("leaderboard"),
                             copy=copy.frame if copy is not None else None, locale=opts.get("locale", "en"),
                             meta={"pipeline": job.name, "run_id": job.run_id})
-    state["outputs"]["report"] = str(getattr(result, "html_path", opts["output"]))
+    state["outputs"]["report"] = str(result.html_path)
     return f"wrote {state['outputs']['report']}"
 
 

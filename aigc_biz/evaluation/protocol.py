@@ -222,7 +222,7 @@ def _named_models(models, params: dict[str, dict], seed: int) -> list[tuple[str,
                     created.set_params(seed=seed)  # the protocol's seed makes the whole leaderboard repeatable
                 pairs.append((name, created))
             else:
-                pairs.append((getattr(model, "name", type(model).__name__), model))
+                pairs.append((model.name, model))
     if not pairs:
         raise InputError("no models to evaluate", hint='e.g. evaluate(data, ["pop", "itemknn"])')
     named, seen = [], {}
@@ -276,7 +276,7 @@ def evaluate(data: Interactions, models, split="random", ks: Sequence[int] = DEF
                                 users_evaluated=scored["users_evaluated"], per_user=scored["per_user"],
                                 user_rows=scored["user_rows"]))
         report({"stage": "done", "ndcg": rows[-1].mean(f"ndcg@{ks[0]}")})
-    board = Leaderboard(split=str(getattr(the_split, "name", split)), ks=ks, rows=rows, seed=seed, n_boot=n_boot)
+    board = Leaderboard(split=str(the_split.name), ks=ks, rows=rows, seed=seed, n_boot=n_boot)
     features = the_split.train.user_features
     column = _segment_column(features, segment_column)
     if column is not None:
