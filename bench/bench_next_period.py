@@ -43,19 +43,27 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def choose_half_lives(valid, n_boot: int) -> dict:
-    """Validation NDCG@K per half-life (None = no recency) for ease and itemknn, and the best of the grid."""
+def choose_half_lives(valid, n_boot: int, l2_grid=()) -> dict:
+    """Validation NDCG@K per half-life (None = no recency) for ease and itemknn, and the best of the grid;
+    with ``l2_grid``, also EASE's (l2, half-life) pair chosen jointly (l2=500 included)."""
     out = {}
-    for name in ("ease", "itemknn"):
-        model = create_model(name)
+    settings = [("ease", {"l2": 500.0}), ("itemknn", {})]
+    settings += [("ease", {"l2": float(l2)}) for l2 in l2_grid if float(l2) != 500.0]
+    for name, params in settings:
+        model = create_model(name, **params)
         scores = {}
         for i, half_life in enumerate((None,) + HALF_LIVES):
             model.set_params(recency_half_life=half_life)
             res = score_split(model, valid, ks=(K,), fit=(i == 0), n_boot=n_boot, item_categories=None)
             scores[half_life] = res["metrics"][NDCG]["mean"]
-            log(f"valid {name} half_life={half_life}: {NDCG}={scores[half_life]:.4f}")
+            log(f"valid {name} {params} half_life={half_life}: {NDCG}={scores[half_life]:.4f}")
         best = max(HALF_LIVES, key=lambda h: scores[h])
-        out[name] = {"selected": best, "ndcg": {str(h): v for h, v in scores.items()}}
+        label = name if name == "itemknn" or params["l2"] == 500.0 else f"ease(l2={params['l2']:g})"
+        out[label] = {"selected": best, "ndcg": {str(h): v for h, v in scores.items()}, "params": params}
+    if l2_grid:
+        eases = [row for label, row in out.items() if label.startswith("ease")]
+        best = max(eases, key=lambda row: row["ndcg"][str(row["selected"])])
+        out["ease_l2"] = {"selected": best["selected"], "l2": best["params"]["l2"]}
     return out
 
 
@@ -74,13 +82,14 @@ def paired(a: np.ndarray, b: np.ndarray, n_boot: int) -> dict:
             "relative_low": float(np.quantile(ratios, 0.025)), "relative_high": float(np.quantile(ratios, 0.975))}
 
 
-def run(path: str, horizon: str, n_boot: int, cvae_epochs: int) -> dict:
+def run(path: str, horizon: str, n_boot: int, cvae_epochs: int, l2_grid=(), cvae: bool = True,
+        with_repeats: bool = True) -> dict:
     data = load(path)
     new_split = split_horizon(data, horizon)
     rep_split = split_horizon(data, horizon, repeats=True)
     valid = split_horizon(new_split.train, horizon)
     log(f"{path}: {new_split.name}; validation {valid.name}")
-    half = choose_half_lives(valid, n_boot=10)
+    half = choose_half_lives(valid, n_boot=10, l2_grid=l2_grid)
     h_ease, h_knn = half["ease"]["selected"], half["itemknn"]["selected"]
     candidates = {  # name -> (registry name, params, reuse the fit of)
         "ease": ("ease", {"l2": 500.0}, None),
@@ -90,6 +99,11 @@ def run(path: str, horizon: str, n_boot: int, cvae_epochs: int) -> dict:
         "cvae": ("cvae", {"epochs": cvae_epochs, "device": "cpu", "seed": 0}, None),
         "pop": ("pop", {}, None),
     }
+    if "ease_l2" in half:
+        tuned = {"l2": half["ease_l2"]["l2"], "recency_half_life": half["ease_l2"]["selected"]}
+        candidates[f"ease(l2={tuned['l2']:g})+recency"] = ("ease", tuned, None)
+    if not cvae:
+        del candidates["cvae"]
     # --- 2. new items only
     new_items, fitted = {}, {}
     for label, (name, params, reuse) in candidates.items():
@@ -110,7 +124,21 @@ def run(path: str, horizon: str, n_boot: int, cvae_epochs: int) -> dict:
     for label, row in new_items.items():
         row["vs_ease"] = paired(row["_per_user"], ref, n_boot)
     # --- 1. with repeats
-    repeats = {}
+    repeats, rows = {}, np.zeros(0)
+    if with_repeats:
+        rows = run_repeats(repeats, rep_split, candidates, horizon, n_boot)
+    ease_fit = new_items["ease"]["fit_seconds"]
+    for table in (new_items, repeats):
+        for row in table.values():
+            row.pop("_per_user")
+            row["fit_x_ease"] = row["fit_seconds"] / ease_fit
+    return {"data": path, "new_split": new_split.name, "repeat_split": rep_split.name, "validation": valid.name,
+            "users_new": users_new, "users_repeats": len(rows), "cvae_epochs": cvae_epochs if cvae else None,
+            "half_lives": half, "new_items": new_items, "repeats": repeats}
+
+
+def run_repeats(repeats: dict, rep_split, candidates: dict, horizon: str, n_boot: int) -> np.ndarray:
+    """Fill ``repeats`` with buyagain, the baseline and one blend per candidate; return the scored rows."""
     ba = create_model("buyagain", horizon=horizon)
     res = score_split(ba, rep_split, ks=(K,), n_boot=n_boot, item_categories=None)
     repeats["buyagain"] = summary(res["metrics"], res["fit_seconds"], res["per_user"])
@@ -120,6 +148,8 @@ def run(path: str, horizon: str, n_boot: int, cvae_epochs: int) -> dict:
                                                     ks=(K,), n_boot=n_boot)
     repeats["recency_baseline"] = summary(base_metrics, float("nan"), base_per_user)
     for label in ("ease", "ease+recency", "itemknn+recency", "cvae"):
+        if label not in candidates:
+            continue
         name, params, _ = candidates[label]
         blend = create_model("blend", new_model=name, new_params=params, horizon=horizon)
         res = score_split(blend, rep_split, ks=(K,), n_boot=n_boot, item_categories=None)
@@ -132,14 +162,7 @@ def run(path: str, horizon: str, n_boot: int, cvae_epochs: int) -> dict:
     for label, row in repeats.items():
         row["vs_baseline"] = paired(row["_per_user"], repeats["recency_baseline"]["_per_user"], n_boot)
         row["vs_buyagain"] = paired(row["_per_user"], repeats["buyagain"]["_per_user"], n_boot)
-    ease_fit = new_items["ease"]["fit_seconds"]
-    for table in (new_items, repeats):
-        for row in table.values():
-            row.pop("_per_user")
-            row["fit_x_ease"] = row["fit_seconds"] / ease_fit
-    return {"data": path, "new_split": new_split.name, "repeat_split": rep_split.name, "validation": valid.name,
-            "users_new": users_new, "users_repeats": len(rows), "cvae_epochs": cvae_epochs,
-            "half_lives": half, "new_items": new_items, "repeats": repeats}
+    return rows
 
 
 def fmt(m: dict) -> str:
@@ -159,8 +182,10 @@ def print_tables(r: dict) -> None:
     print(f"\n{r['data']}  cvae epochs={r['cvae_epochs']}")
     print(f"half-lives selected on {r['validation']}: ease {r['half_lives']['ease']['selected']:g} d, "
           f"itemknn {r['half_lives']['itemknn']['selected']:g} d")
-    for name in ("ease", "itemknn"):
-        print(f"  valid {NDCG} {name}: " + ", ".join(f"{h}={v:.4f}" for h, v in r["half_lives"][name]["ndcg"].items()))
+    for name, row in r["half_lives"].items():
+        if "ndcg" not in row:
+            continue
+        print(f"  valid {NDCG} {name}: " + ", ".join(f"{h}={v:.4f}" for h, v in row["ndcg"].items()))
     print(f"\nNew items only ({r['users_new']} customers)")
     print(f"| model | NDCG@{K} [95% CI] | recall@{K} [95% CI] | NDCG@{K} − ease (relative) [paired 95% CI] "
           f"| fit s (× EASE fit) |")
@@ -168,6 +193,8 @@ def print_tables(r: dict) -> None:
     for label, row in r["new_items"].items():
         print(f"| {label} | {fmt(row['ndcg'])} | {fmt(row['recall'])} | "
               f"{'–' if label == 'ease' else fmt_diff(row['vs_ease'])} | {fit_text(row)} |")
+    if not r["repeats"]:
+        return
     print(f"\nWith repeats ({r['users_repeats']} customers)")
     print(f"| model | NDCG@{K} [95% CI] | recall@{K} [95% CI] | NDCG@{K} − baseline [paired] "
           f"| NDCG@{K} − buyagain [paired] | fit s (× EASE fit) |")
@@ -185,10 +212,16 @@ def main(argv=None) -> int:
     parser.add_argument("--cvae-epochs", type=int, default=20)
     parser.add_argument("--horizon", default="30d")
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--l2-grid", default="", help="also choose EASE's l2 with the half-life on validation, "
+                        "e.g. 100,250,1000,2000 (adds the row ease(l2=...)+recency)")
+    parser.add_argument("--no-cvae", action="store_true", help="leave cvae out (a short run)")
+    parser.add_argument("--no-repeats", action="store_true", help="only the new-items protocol")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
+    l2_grid = tuple(float(v) for v in args.l2_grid.split(",") if v.strip())
     started = time.perf_counter()
-    result = run(args.data, args.horizon, args.n_boot, args.cvae_epochs)
+    result = run(args.data, args.horizon, args.n_boot, args.cvae_epochs, l2_grid, cvae=not args.no_cvae,
+                 with_repeats=not args.no_repeats)
     result["wall_seconds"] = time.perf_counter() - started
     print(json.dumps(result, indent=1, default=float), flush=True)
     print_tables(result)
