@@ -179,7 +179,9 @@ class ConditionalVAE(TorchRecommender):
     on items ``old`` knew, with the same ``linear_l2``, computes the closed form once: the warm epochs
     validate with ``old``'s W grown to the new items (new rows and columns zero), ``old``'s scale and
     its fusion weight, and the final W is the closed form on all of ``data`` with that scale and weight
-    (a from-scratch fit computes it twice, once without the validation items, and fits both). Above
+    (a from-scratch fit computes it twice, once without the validation items, and fits both). Its
+    ``best_val_ndcg_`` is optimistic (the old W saw the validation items bought before) and only ranks
+    the warm epochs against each other. Above
     ``max_linear_items`` items the path is dropped with a warning (memory n_items^2 floats).
 
     Parameters

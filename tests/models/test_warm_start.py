@@ -216,3 +216,11 @@ def test_the_softmax_scale_is_saved_and_recovered_from_an_older_save(checkerboar
     del manifest["meta"]["linear_scale"]  # as saved before the scale was recorded
     meta_file.write_text(json.dumps(manifest))
     assert api.load_model(tmp_path / "m").linear_scale_ == pytest.approx(model.linear_scale_, rel=1e-6)
+
+
+def test_default_warm_epochs_are_a_quarter_of_the_epochs_the_old_model_kept(checkerboard):
+    old = ConditionalVAE(**{**LINEAR, "epochs": 40, "patience": 5, "lr": 0.05}).fit(checkerboard.train)
+    assert old.best_epoch_ < old.n_epochs_  # stopped early: the patience epochs after the best were dropped
+    assert warm_start_epochs(old) == max(1, -(-old.best_epoch_ // 4))
+    old.best_epoch_ = 0  # a save without a best epoch: the epochs it ran count
+    assert warm_start_epochs(old) == max(1, -(-old.n_epochs_ // 4))
