@@ -20,6 +20,10 @@ from aigc_biz.models.training import TorchRecommender, TrainingRuntime, Training
 #: weights of the item-item logits tried on the validation slice (relative to the fitted scale)
 MIX_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
 
+#: share of the new data's entries on items the warm-start model knew, from which a warm start keeps
+#: its item-item path for the warm epochs and its softmax scale and fusion weight (see ConditionalVAE)
+WARM_REUSE_MIN_COVERAGE = 0.95
+
 
 def best_softmax_scale(weights: torch.Tensor, matrix: sp.csr_matrix, rng: np.random.Generator,
                        device: torch.device, n_users: int = 1000) -> float:
@@ -95,8 +99,10 @@ class ConditionalVAENet(nn.Module):
 
 
 class _CVAETask(TrainingTask):
-    def __init__(self, net: ConditionalVAENet, model: "ConditionalVAE", anneal_steps: int, has_context: bool):
+    def __init__(self, net: ConditionalVAENet, model: "ConditionalVAE", anneal_steps: int, has_context: bool,
+                 mixes: tuple = MIX_GRID):
         self.net = net
+        self.mixes = tuple(mixes)
         self.model = model
         self.anneal_steps = max(1, anneal_steps)
         self.has_context = has_context
@@ -141,7 +147,7 @@ class _CVAETask(TrainingTask):
         return self.net.logits((batch > 0).float(), context)
 
     def score_variants(self, batch, context):
-        """With the item-item path: one scoring per fusion weight of ``MIX_GRID``."""
+        """With the item-item path: one scoring per fusion weight of ``mixes`` (``MIX_GRID`` by default)."""
         net = self.net
         if not net.has_linear:
             return {None: self.score(batch, context)}
@@ -150,7 +156,7 @@ class _CVAETask(TrainingTask):
         mu, _ = net.encode(F.normalize(x, dim=1), c)
         vae = net.decode(mu, c)
         linear = net.linear_weight * net.linear_logits(x)
-        return {mix: vae + mix * linear for mix in MIX_GRID}
+        return {mix: vae + mix * linear for mix in self.mixes}
 
 
 class ConditionalVAE(TorchRecommender):
@@ -168,7 +174,14 @@ class ConditionalVAE(TorchRecommender):
     ``w = s * m`` with ``s`` the scale that makes ``softmax(s * x @ W)`` most likely on the training
     rows and ``m`` the fusion weight (from ``MIX_GRID``) with the best validation NDCG at the best
     epoch. The VAE itself is trained on its own likelihood (jointly fine-tuning W, or training the
-    decoder as a residual on top of W, lost ranking quality in our ML-1M runs). Above
+    decoder as a residual on top of W, lost ranking quality in our ML-1M runs). A warm start
+    (``fit(data, warm_start=old)``) on data whose entries fall for at least ``WARM_REUSE_MIN_COVERAGE``
+    on items ``old`` knew, with the same ``linear_l2``, computes the closed form once: the warm epochs
+    validate with ``old``'s W grown to the new items (new rows and columns zero), ``old``'s scale and
+    its fusion weight, and the final W is the closed form on all of ``data`` with that scale and weight
+    (a from-scratch fit computes it twice, once without the validation items, and fits both). Its
+    ``best_val_ndcg_`` is optimistic (the old W saw the validation items bought before) and only ranks
+    the warm epochs against each other. Above
     ``max_linear_items`` items the path is dropped with a warning (memory n_items^2 floats).
 
     Parameters
@@ -220,6 +233,8 @@ class ConditionalVAE(TorchRecommender):
         Whether the item-item path was built.
     linear_mix_ : float or None
         Fusion weight chosen on the validation slice (1.0 without validation; None without the path).
+    linear_scale_ : float or None
+        Softmax scale ``s`` of the item-item logits (None without the path).
     best_val_ndcg_ : float or None
     device_ : str
 
@@ -289,30 +304,65 @@ class ConditionalVAE(TorchRecommender):
         return ConditionalVAENet(n_items, n_context, int(self.hidden), int(self.latent),
                                  int(self.context_dim), linear)
 
+    def item_item_weights(self, matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
+        """EASE closed form of the item-item path on ``matrix`` (the fit's costliest fixed step)."""
+        return ease_weights(matrix, float(self.linear_l2), device)
+
+    def softmax_scale(self, weights: torch.Tensor, matrix: sp.csr_matrix, rng: np.random.Generator,
+                      device: torch.device) -> float:
+        """Scale of the item-item logits fitted on ``matrix`` (:func:`best_softmax_scale`)."""
+        return best_softmax_scale(weights, matrix, rng, device)
+
+    def _reusable_linear(self, matrix: sp.csr_matrix) -> tuple[float, float] | None:
+        """(scale, mix) of the warm-start model's item-item path when this fit may keep them, else None.
+
+        Kept when that model has the path with the same ``linear_l2``, a known scale, and the items it
+        knew carry at least ``WARM_REUSE_MIN_COVERAGE`` of ``matrix``'s entries (the catalogue barely changed).
+        """
+        previous = self.warm_source
+        if previous is None or not self.linear_path_ or not getattr(previous, "linear_path_", False):
+            return None
+        scale, mix = getattr(previous, "linear_scale_", None), previous.linear_mix_
+        if scale is None or mix is None or float(previous.linear_l2) != float(self.linear_l2):
+            return None
+        known = previous.item_positions(self.item_ids_, strict=False) >= 0
+        coverage = float(np.diff(matrix.tocsc().indptr)[known].sum()) / max(matrix.nnz, 1)
+        return (float(scale), float(mix)) if coverage >= WARM_REUSE_MIN_COVERAGE else None
+
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
         fit = self.prepare_fit(data)
         matrix, train, device, rng = fit.matrix, fit.train, fit.device, fit.rng
         self.linear_path_ = self._use_linear(matrix.shape[1])
         net = self._build_net(matrix.shape[1], fit.n_context, self.linear_path_).to(device)
         warm = self.warm_load({"net": net})
-        if self.linear_path_:  # closed form: recomputed on this data (also on a warm start)
-            net.item_item.copy_(ease_weights(train, float(self.linear_l2), device))
-            scale = best_softmax_scale(net.item_item, train, rng, device)
+        kept = self._reusable_linear(matrix) if warm else None
+        mixes = MIX_GRID
+        if kept is not None:
+            # warm_load grew the old W into item_item; its validation items partly overlap the old data,
+            # so the fusion weight is not re-chosen on it
+            scale, mix = kept
+            net.linear_weight.fill_(scale)
+            mixes = (mix,)
+        elif self.linear_path_:  # closed form on the training slice, so validation never sees its items
+            net.item_item.copy_(self.item_item_weights(train, device))
+            scale = self.softmax_scale(net.item_item, train, rng, device)
             net.linear_weight.fill_(scale)
         n_rows = int((np.diff(train.indptr) > 0).sum())
         steps = int(self.anneal_steps) if self.anneal_steps else int(self.epochs) * -(-n_rows // int(self.batch_size))
         if warm:
             steps = 1  # the warm-start model is already annealed: the KL weight starts at beta_max
-        task = _CVAETask(net, self, steps, fit.context is not None)
+        task = _CVAETask(net, self, steps, fit.context is not None, mixes=mixes)
         report = run_training(task, train, fit.settings, context=fit.context, validation=fit.validation,
                               progress=progress, rng=rng)
         net.eval()
-        self.linear_mix_ = None
+        self.linear_mix_ = self.linear_scale_ = None
         if self.linear_path_:
-            self.linear_mix_ = 1.0 if report.best_variant is None else float(report.best_variant)
+            chosen = 1.0 if report.best_variant is None else float(report.best_variant)
+            self.linear_mix_ = kept[1] if kept is not None else chosen
             # the final item-item path also learns from the items held out for validation
-            net.item_item.copy_(ease_weights(matrix, float(self.linear_l2), device))
-            net.linear_weight.fill_(self.linear_mix_ * best_softmax_scale(net.item_item, matrix, rng, device))
+            net.item_item.copy_(self.item_item_weights(matrix, device))
+            self.linear_scale_ = scale if kept is not None else self.softmax_scale(net.item_item, matrix, rng, device)
+            net.linear_weight.fill_(self.linear_mix_ * self.linear_scale_)
         self.net_ = net
         self.record_report(report)
 
@@ -342,7 +392,8 @@ class ConditionalVAE(TorchRecommender):
         return {k: v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
 
     def _own_meta(self) -> dict:
-        return {"linear_path": bool(self.linear_path_), "linear_mix": self.linear_mix_}
+        return {"linear_path": bool(self.linear_path_), "linear_mix": self.linear_mix_,
+                "linear_scale": self.linear_scale_}
 
     def _load_networks(self, state: dict[str, np.ndarray], meta: dict, device: str) -> None:
         self.linear_path_ = bool(meta["linear_path"])
@@ -350,3 +401,7 @@ class ConditionalVAE(TorchRecommender):
         net = self._build_net(len(self.item_ids_), self.context_encoder_.n_features_, self.linear_path_)
         net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state.items()})
         self.net_ = net.to(device).eval()
+        self.linear_scale_ = meta.get("linear_scale")
+        if self.linear_scale_ is None and self.linear_path_ and self.linear_mix_:
+            # saved before the scale was recorded: the buffer holds mix * scale
+            self.linear_scale_ = float(net.linear_weight) / float(self.linear_mix_)

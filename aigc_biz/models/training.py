@@ -435,13 +435,18 @@ class PreparedFit:
 
 
 # --- warm start: continue a fitted model on new data ---------------------------------------------
-#: share of the epochs the previous model ran that a warm start runs by default (early stopping still applies)
+#: share of the epochs the previous model kept that a warm start runs by default (early stopping still applies)
 WARM_EPOCH_SHARE = 0.25
 
 
 def warm_start_epochs(previous: "TorchRecommender") -> int:
-    """Default epochs of a warm start from ``previous``: a quarter of the epochs it ran, at least one."""
-    return max(1, int(np.ceil(WARM_EPOCH_SHARE * int(getattr(previous, "n_epochs_", 0) or 0))))
+    """Default epochs of a warm start from ``previous``: a quarter of the epochs it kept, at least one.
+
+    The epochs it kept are those up to its best validation epoch (``best_epoch_``); the ``patience``
+    epochs it ran after that did not improve it. Without a best epoch (older saves), those it ran.
+    """
+    kept = int(getattr(previous, "best_epoch_", 0) or getattr(previous, "n_epochs_", 0) or 0)
+    return max(1, int(np.ceil(WARM_EPOCH_SHARE * kept)))
 
 
 def load_warm_start(warm_start, name: str, data) -> Recommender:

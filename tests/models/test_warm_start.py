@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,72 @@ def test_grown_context_encoder_keeps_old_slots_and_appends_new_values():
     assert new.slot_sources(old).tolist() == [0, 1, 2, -1, 3, 4, 5, -1]
     with pytest.raises(ModelError, match="columns"):
         old.grown(pd.DataFrame({"segment": ["vip"]}))
+
+
+class CountingCVAE(ConditionalVAE):
+    """Records the matrices its item-item closed forms and softmax-scale fits run on (their entry counts)."""
+
+    def item_item_weights(self, matrix, device):
+        self.__dict__.setdefault("closed_forms", []).append(matrix.nnz)
+        return super().item_item_weights(matrix, device)
+
+    def softmax_scale(self, weights, matrix, rng, device):
+        self.__dict__.setdefault("scale_fits", []).append(matrix.nnz)
+        return super().softmax_scale(weights, matrix, rng, device)
+
+
+LINEAR = {**CVAE, "linear_path": True, "linear_l2": 5.0, "val_fraction": 0.3, "epochs": 6, "patience": 2}
+
+
+@pytest.fixture(scope="module")
+def one_new_item(checkerboard):
+    """New data where the catalogue barely changed: three customers also took one new item."""
+    extra = pd.DataFrame([{"customer": u, "product": "00099", "segment": "A"} for u in ("0001", "0002", "0003")])
+    new = pd.concat([checkerboard.frame, extra], ignore_index=True)
+    return Interactions.from_frame(new, "customer", "product", user_attr_cols=["segment"])
+
+
+def test_warm_start_on_a_barely_changed_catalogue_computes_the_closed_form_once(checkerboard, one_new_item):
+    old = ConditionalVAE(**LINEAR).fit(checkerboard.train)
+    scratch = CountingCVAE(**LINEAR).fit(one_new_item)
+    full_nnz = one_new_item.binary().nnz
+    assert len(scratch.closed_forms) == 2 and scratch.closed_forms[1] == full_nnz
+    assert scratch.closed_forms[0] < full_nnz and len(scratch.scale_fits) == 2  # the first without validation items
+    warm = CountingCVAE(**{**LINEAR, "epochs": 2}).fit(one_new_item, warm_start=old)
+    assert warm.closed_forms == [full_nnz] and "scale_fits" not in warm.__dict__
+    assert warm.n_epochs_ == 2 and warm.best_val_ndcg_ is not None
+    assert warm.linear_scale_ == old.linear_scale_ and warm.linear_mix_ == old.linear_mix_
+    # the final item-item path is the closed form on all the new data, as from scratch
+    assert torch.allclose(warm.net_.item_item, scratch.net_.item_item)
+    assert float(warm.net_.linear_weight) == pytest.approx(old.linear_mix_ * old.linear_scale_)
+    new_item = warm.item_positions(["00099"])[0]
+    assert warm.net_.item_item[:, new_item].abs().sum() > 0  # learnt from the new data, not the grown zeros
+
+
+def test_warm_start_refits_the_item_item_path_when_many_entries_are_on_new_items(months):
+    old_data, new_data = months  # NEW_ITEM is the most taken item of its half: above 5 % of the entries
+    old = ConditionalVAE(**LINEAR).fit(old_data)
+    warm = CountingCVAE(**{**LINEAR, "epochs": 1}).fit(new_data, warm_start=old)
+    assert len(warm.closed_forms) == 2 and len(warm.scale_fits) == 2
+    other_l2 = CountingCVAE(**{**LINEAR, "epochs": 1, "linear_l2": 9.0}).fit(old_data, warm_start=old)
+    assert len(other_l2.closed_forms) == 2  # another ridge: the old W and scale do not apply
+
+
+def test_the_softmax_scale_is_saved_and_recovered_from_an_older_save(checkerboard, tmp_path):
+    model = ConditionalVAE(**{**LINEAR, "epochs": 1}).fit(checkerboard.train)
+    assert model.linear_scale_ > 0
+    model.save(tmp_path / "m")
+    assert api.load_model(tmp_path / "m").linear_scale_ == model.linear_scale_
+    meta_file = tmp_path / "m" / "model.json"
+    manifest = json.loads(meta_file.read_text())
+    del manifest["meta"]["linear_scale"]  # as saved before the scale was recorded
+    meta_file.write_text(json.dumps(manifest))
+    assert api.load_model(tmp_path / "m").linear_scale_ == pytest.approx(model.linear_scale_, rel=1e-6)
+
+
+def test_default_warm_epochs_are_a_quarter_of_the_epochs_the_old_model_kept(checkerboard):
+    old = ConditionalVAE(**{**LINEAR, "epochs": 40, "patience": 5, "lr": 0.05}).fit(checkerboard.train)
+    assert old.best_epoch_ < old.n_epochs_  # stopped early: the patience epochs after the best were dropped
+    assert warm_start_epochs(old) == max(1, -(-old.best_epoch_ // 4))
+    old.best_epoch_ = 0  # a save without a best epoch: the epochs it ran count
+    assert warm_start_epochs(old) == max(1, -(-old.n_epochs_ // 4))
