@@ -3,8 +3,9 @@
 A nightly job recommends for every customer. This script builds a synthetic table (Zipf-like item
 popularity, ~20 items per user, a ``segment`` attribute), fits a model on a slice of the users
 (the default cvae: 600-unit dense encoder and decoder, no item-item path, one epoch: real fitted
-weights, a realistic scoring cost), then times ``recommend_indices`` for all users with their
-history masked, the path ``Recommender.recommend`` takes.
+weights, a realistic scoring cost), then times ``recommend_topk`` for all users with their
+history masked: the one scoring path of the library, the CLI and evaluation (history taken from the
+data handed in, mapped to the model's items; sequences for sequence models).
 
 Usage::
 
@@ -40,7 +41,7 @@ TARGET_USERS_PER_SECOND = 1000
 
 
 def synthetic_interactions(n_users: int, n_items: int, mean_items: float, seed: int):
-    """Users x items purchases with Zipf(0.8)-like item popularity and a 5-value segment per user."""
+    """Timed purchases with Zipf(0.8)-like item popularity and a 5-value segment per user."""
     from aigc_biz.data.interactions import Interactions
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
@@ -48,12 +49,14 @@ def synthetic_interactions(n_users: int, n_items: int, mean_items: float, seed: 
     counts = rng.poisson(mean_items - 1, size=n_users) + 1
     rows = np.repeat(np.arange(n_users), counts)
     cols = rng.choice(n_items, size=len(rows), p=popularity)
-    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_users, n_items))
-    matrix.sum_duplicates()
     segments = np.array(["new", "regular", "vip", "dormant", "at_risk"], dtype=object)
-    features = pd.DataFrame({"segment": segments[rng.integers(0, len(segments), n_users)]})
-    return Interactions(matrix=matrix, user_ids=[f"c{u:07d}" for u in range(n_users)],
-                        item_ids=[f"p{i:06d}" for i in range(n_items)], user_features=features)
+    user_segment = segments[rng.integers(0, len(segments), n_users)]
+    frame = pd.DataFrame({"user": np.char.add("c", np.char.zfill(rows.astype(str), 7)),
+                          "item": np.char.add("p", np.char.zfill(cols.astype(str), 6)),
+                          "time": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, len(rows)),
+                                                                               unit="s"),
+                          "segment": user_segment[rows]})
+    return Interactions.from_frame(frame, "user", "item", time_col="time", user_attr_cols=["segment"])
 
 
 def current_rss_mib() -> float:
@@ -88,8 +91,12 @@ def main(argv=None) -> int:
     params = {**DEFAULT_PARAMS.get(args.model, {}), **parse_params(args.param)}
     model = create_model(args.model, **params)
     fit_rows = np.arange(min(args.fit_users, data.n_users))
-    fit_data = type(data)(matrix=data.matrix[fit_rows], user_ids=data.user_ids[fit_rows], item_ids=data.item_ids,
-                          user_features=data.user_features.iloc[fit_rows].reset_index(drop=True))
+    from aigc_biz.data.splits import _events_of
+    keep = np.zeros(data.n_users, dtype=np.float32)
+    keep[fit_rows] = 1.0
+    fit_matrix = sp.csr_matrix(sp.diags(keep) @ data.matrix, dtype=np.float32)
+    fit_matrix.eliminate_zeros()
+    fit_data = data.with_matrix(fit_matrix, events=_events_of(data, fit_matrix))
     started = time.perf_counter()
     model.fit(fit_data)
     fit_seconds = time.perf_counter() - started
@@ -106,8 +113,7 @@ def main(argv=None) -> int:
         return usage.ru_utime + usage.ru_stime
 
     cpu_started, started = cpu_seconds(), time.perf_counter()
-    idx, _ = model.recommend_indices(data.matrix, k=args.k, context=data.user_features, exclude=data.matrix,
-                                     batch_size=args.batch_size, progress=sample_memory)
+    idx = model.recommend_topk(data, k=args.k, batch_size=args.batch_size, progress=sample_memory).indices
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     per_second = data.n_users / seconds
     load = os.getloadavg()[0]
