@@ -131,8 +131,8 @@ def carve_last_events(indptr: np.ndarray, items: np.ndarray, n_items: int, fract
     train_items = items[~drop]
     target = sp.csr_matrix((np.ones(n_val, dtype=np.float32), (np.arange(n_val), items[drop] - 1)),
                            shape=(n_val, n_items))
-    validation = SequenceValidation(train=sequences_as_matrix(train_ptr, train_items, n_items), users=users, target=target,
-                                    indptr=train_ptr, items=train_items)
+    validation = SequenceValidation(train=sequences_as_matrix(train_ptr, train_items, n_items), users=users,
+                                    target=target, indptr=train_ptr, items=train_items)
     return train_ptr, train_items, validation
 
 

@@ -646,7 +646,7 @@ class TorchRecommender(Recommender):
 
     def prepare_fit(self, data) -> "PreparedFit":
         """Check the parameters, binarise ``data``'s matrix, encode its user attributes as context (sets
-        ``context_encoder_``), carve the validation slice (:meth:`validation_slice`), pick the device, seed everything."""
+        ``context_encoder_``), carve the validation (:meth:`validation_slice`), pick the device, seed everything."""
         from aigc_biz.models.context import ContextEncoder
         self.check_params()
         matrix = data.binary()

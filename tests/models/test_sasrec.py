@@ -120,7 +120,8 @@ def test_training_windows_put_the_start_token_first_and_keep_the_last_steps():
     x, y = training_windows(indptr, items, np.array([0, 1]), max_len=3, start=9)
     assert x.tolist() == [[0, 0, 9, 4], [9, 2, 3, 4]]
     assert y.tolist() == [[0, 0, 4, 5], [0, 3, 4, 5]]
-    assert with_start_token(np.array([[0, 0, 7], [0, 0, 0]]), 9).tolist() == [[9, 7], [0, 9]]  # trimmed to the longest row
+    # trimmed to the longest row; an empty row is the start token alone
+    assert with_start_token(np.array([[0, 0, 7], [0, 0, 0]]), 9).tolist() == [[9, 7], [0, 9]]
 
 
 def test_validation_holds_out_the_last_training_event_of_sampled_customers():
