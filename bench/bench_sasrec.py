@@ -38,7 +38,7 @@ from results_table import replace_section, system_line  # noqa: E402
 
 EPOCH = pd.Timestamp("2001-01-01").value // 10**9
 DAY = 86_400
-NOTE = ("Read the sasrec row as a proof of the pipeline, not of the model: a few epochs of about 48 optimiser steps each on a shared 2-core CPU, unlike SASRec+'s hundreds of epochs at max_len 200 (the prototype bench aims at HR@10 0.3152 / NDCG@10 0.1821); its validation NDCG@10 was still climbing when the epochs ran out. The bar it has to clear is EASE with recency weighting. The recency half-life (50 events) was fixed beforehand, not tuned.")
+NOTE = ("Read the sasrec row as a proof of the pipeline, not of the model: a few epochs of about 48 optimiser steps each on a shared 2-core CPU, unlike SASRec+'s hundreds of epochs at max_len 200 (the prototype bench aims at HR@10 0.3152 / NDCG@10 0.1821). The bar it has to clear is EASE with recency weighting. The recency half-life (50 events) was fixed beforehand, not tuned.")
 
 
 def matmul_gflops(n: int = 2048, reps: int = 3) -> float:
