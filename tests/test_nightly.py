@@ -21,7 +21,8 @@ from aigc_biz.resources import sample_data_path
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 #: quick settings: the contract is about what gets scored, not how well
-FAST = {"cvae": ["-p", "epochs=3"], "cgan": ["-p", "epochs=3"]}
+FAST = {"cvae": ["-p", "epochs=3"], "cgan": ["-p", "epochs=3"],
+        "sasrec": ["-p", "epochs=1", "-p", "max_len=20", "-p", "hidden=32"]}
 
 
 def invoke(args):

@@ -14,6 +14,7 @@ _MODELS = {
     "cgan": "aigc_biz.models.cgan:ConditionalGAN",
     "blend": "aigc_biz.models.blend:RepeatBlend",
     "buyagain": "aigc_biz.models.buyagain:BuyAgain",
+    "sasrec": "aigc_biz.models.sasrec:SASRec",
 }
 
 DEFAULT_MODEL = "cvae"

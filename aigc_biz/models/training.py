@@ -152,10 +152,16 @@ class TrainingTask(ABC):
     modules: dict[str, torch.nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
 
+    def batch_input(self, matrix: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+        """What :meth:`train_batch` and :meth:`score` receive for these rows of the training matrix:
+        by default the dense history rows; a sequence model returns the row indices and reads its
+        own ordered sequences instead."""
+        return dense_rows(matrix, rows, device)
+
     @abstractmethod
     def train_batch(self, batch: torch.Tensor, context: torch.Tensor | None, runtime: TrainingRuntime,
                     step: int) -> float:
-        """One optimisation step on a dense batch of history rows; returns the batch loss."""
+        """One optimisation step on a batch (:meth:`batch_input` of the rows); returns the batch loss."""
 
     @abstractmethod
     def score(self, batch: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
@@ -239,10 +245,15 @@ def validation_ndcg(task: TrainingTask, validation: ValidationSlice, matrix: sp.
     tops: dict = {}
     with torch.inference_mode():
         for rows in iterate_batches(validation.users, batch_size):
-            batch = dense_rows(matrix, rows, device)
+            batch = task.batch_input(matrix, rows, device)
             ctx = None if context is None else context[torch.from_numpy(rows)].to(device)
+            # the seen mask comes from the sparse rows, whatever form the task's input takes
+            seen = matrix[rows].tocoo()
+            seen_at = (torch.from_numpy(seen.row.astype(np.int64)).to(device),
+                       torch.from_numpy(seen.col.astype(np.int64)).to(device))
             for key, scores in task.score_variants(batch, ctx).items():
-                scores = scores.float().masked_fill(batch > 0, -torch.inf)
+                scores = scores.float().clone()
+                scores[seen_at] = -torch.inf
                 top = torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.cpu().numpy()
                 tops.setdefault(key, []).append(top)
     task.set_mode(True)
@@ -388,7 +399,7 @@ def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSe
         order = rng.permutation(active)
         total, count = 0.0, 0
         for i, rows in enumerate(iterate_batches(order, settings.batch_size)):
-            batch = dense_rows(matrix, rows, device)
+            batch = task.batch_input(matrix, rows, device)
             ctx = None if context is None else context[torch.from_numpy(rows)].to(device)
             loss = task.train_batch(batch, ctx, runtime, epoch * n_batches + i)
             if not np.isfinite(loss):
@@ -632,9 +643,15 @@ class TorchRecommender(Recommender):
             module.load_state_dict(state)
         return True
 
+    def validation_slice(self, data, matrix: sp.csr_matrix) -> ValidationSlice | None:
+        """The validation carved from ``data`` for early stopping: by default ``val_fraction`` of the
+        customers lose a random 20% of their items (:func:`carve_validation`); sequence models hold out
+        each sampled customer's last event instead."""
+        return carve_validation(matrix, self.val_fraction, seed=self.seed)
+
     def prepare_fit(self, data) -> "PreparedFit":
         """Check the parameters, binarise ``data``'s matrix, encode its user attributes as context (sets
-        ``context_encoder_``), carve the validation slice, pick the device, seed everything."""
+        ``context_encoder_``), carve the validation (:meth:`validation_slice`), pick the device, seed everything."""
         from aigc_biz.models.context import ContextEncoder
         self.check_params()
         matrix = data.binary()
@@ -644,7 +661,7 @@ class TorchRecommender(Recommender):
         self.context_encoder_ = (ContextEncoder().fit(features) if previous is None
                                  else previous.context_encoder_.grown(features))
         context = self.context_encoder_.transform(features) if self.context_encoder_.n_features_ else None
-        validation = carve_validation(matrix, self.val_fraction, seed=self.seed)
+        validation = self.validation_slice(data, matrix)
         settings = self.training_settings()
         return PreparedFit(matrix=matrix, train=matrix if validation is None else validation.train,
                            context=context, validation=validation, device=torch.device(settings.device),

@@ -11,6 +11,7 @@ from aigc_biz.models.registry import available_models, create_model
 from .contract import RecommenderContract
 from .test_cgan import SMALL as SMALL_GAN
 from .test_cvae import SMALL as SMALL_VAE, small_vae
+from .test_sasrec import SMALL as SMALL_SASREC
 
 #: per registered model: small parameters and contract class attributes (see contract.py)
 CONTRACT_SETTINGS: dict[str, dict] = {
@@ -20,6 +21,8 @@ CONTRACT_SETTINGS: dict[str, dict] = {
     "cvae": {"params": SMALL_VAE, "slow_fit": True},
     "cgan": {"params": SMALL_GAN, "slow_fit": True},
     "buyagain": {"repeat_model": True},
+    # the checkerboard has no time column: each customer's rows in file order are the sequence
+    "sasrec": {"params": SMALL_SASREC, "slow_fit": True},
     # with exclude_seen (the contract's default) a blend ranks as its new-item model
     "blend": {"params": {"new_model": "ease", "new_params": {"l2": 10.0}, "horizon": "7d"}, "timed_data": True},
 }
