@@ -16,6 +16,7 @@ import copy
 import json
 import math
 import os
+import signal
 import sys
 import time
 
@@ -104,6 +105,8 @@ def main(argv=None) -> int:
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--cosine", action="store_true",
+                   help="cosine-decay the lr to 0 over --epochs (per step); default: constant lr")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--post-ln", action="store_true", help="post-LN blocks (default pre-LN)")
     p.add_argument("--bucket", action="store_true", help="batch users of similar length together")
@@ -126,20 +129,30 @@ def main(argv=None) -> int:
     test_hist, test_tgt = [s[:-1] for s in seqs], np.array([s[-1] for s in seqs])
     net = SASRecNet(n_items, a.max_len, a.hidden, a.blocks, a.heads, a.dropout, pre_ln=not a.post_ln)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / a.batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i / (a.epochs * steps_per_epoch), 1.0))) if a.cosine else 1.0)
     flops = epoch_flops(train, a, n_items)
     print(f"users {len(seqs)} items {n_items} params {sum(x.numel() for x in net.parameters()):,} "
           f"est. {flops / 1e12:.2f} TFLOP/epoch; args {vars(a)}", flush=True)
     mm0 = matmul_gflops()
     print(f"matmul 2048^2 fp32: {mm0:.0f} GFLOP/s; load {os.getloadavg()[0]:.2f}", flush=True)
 
-    best, best_state, best_epoch, bad, spent, log = -1.0, None, 0, 0, 0.0, []
+    # SIGINT/SIGTERM end training after the current epoch; the best-validation weights are still tested
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append("signal"))
+    best, best_state, best_epoch, bad, spent, log, why = -1.0, None, 0, 0, 0.0, [], "epochs"
     for epoch in range(1, a.epochs + 1):
         t0, c0 = time.perf_counter(), time.process_time()
-        losses = [train_step(net, opt, x, y, autocast_bf16=a.bf16) for x, y in batches(train, a.batch, a.max_len, a.bucket, rng)]
+        losses = []
+        for x, y in batches(train, a.batch, a.max_len, a.bucket, rng):
+            losses.append(train_step(net, opt, x, y, autocast_bf16=a.bf16))
+            sched.step()
         tt = time.perf_counter() - t0
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "train_s": tt, "cpu_s": time.process_time() - c0,
                "gflops": flops / tt / 1e9}
-        if epoch % a.eval_every == 0 or epoch == a.epochs:
+        if epoch % a.eval_every == 0 or epoch == a.epochs or stop:
             t1 = time.perf_counter()
             v = evaluate(net, val_hist, val_tgt, a.max_len)
             row.update(val_hr=v["hr"], val_ndcg=v["ndcg"], eval_s=time.perf_counter() - t1)
@@ -152,19 +165,22 @@ def main(argv=None) -> int:
         row["elapsed_s"] = spent
         log.append(row)
         print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
-        if bad >= a.patience or spent > a.time_budget:
-            print("stop:", "patience" if bad >= a.patience else "time budget", flush=True)
+        if bad >= a.patience or spent > a.time_budget or stop:
+            why = "signal" if stop else "patience" if bad >= a.patience else "time budget"
+            print("stop:", why, flush=True)
             break
 
     net.load_state_dict(best_state)
     test = evaluate(net, test_hist, test_tgt, a.max_len)
     val = evaluate(net, val_hist, val_tgt, a.max_len)
     tr = [r["train_s"] for r in log]
-    res = {"cmd": " ".join(sys.argv), "args": vars(a), "epochs_run": len(log), "best_epoch": best_epoch,
+    res = {"cmd": " ".join(sys.argv), "args": vars(a), "epochs_run": len(log), "stopped_by": why,
+           "best_epoch": best_epoch,
            "val_hr": val["hr"], "val_ndcg": val["ndcg"], "test_hr": test["hr"], "test_ndcg": test["ndcg"],
            "s_per_epoch": float(np.median(tr)), "elapsed_s": spent,
            "elapsed_to_best_s": log[best_epoch - 1]["elapsed_s"],
            "model_gflops": float(np.median([r["gflops"] for r in log])),
+           "cpu_s_per_epoch": float(np.median([r["cpu_s"] for r in log])),
            "mm_gflops_start": mm0, "mm_gflops_median": float(np.median([r["mm_gflops"] for r in log]))}
     print("RESULT " + json.dumps(res), flush=True)
     print(f"best val epoch {best_epoch}: val NDCG@10 {val['ndcg']:.4f} | test HR@10 {test['hr']:.4f} "
