@@ -21,6 +21,8 @@ demo: setup
 		--copy sms --locale zh --report out/report.html
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -7,7 +7,8 @@ Example
 >>> data = ab.load("orders.csv")  # doctest: +SKIP
 >>> model = ab.train(data, "cvae", save="models/cvae")  # doctest: +SKIP
 >>> recs = ab.recommend(data, model, top_k=10)  # doctest: +SKIP
->>> ab.write(recs, db="postgresql+psycopg://bi@warehouse/dw", table="recommendations", run_id="2026-11-23")  # doctest: +SKIP
+>>> url = "postgresql+psycopg://bi@warehouse/dw"  # doctest: +SKIP
+>>> ab.write(recs, db=url, table="recommendations", run_id="2026-11-23")  # doctest: +SKIP
 
 Two levels. The verbs above take and return objects (Interactions, a fitted model, frames). The
 jobs (:func:`recommend_job`, :func:`train_job`, :func:`evaluate_job`, :func:`copy_job`,
@@ -21,13 +22,13 @@ A synthetic-data verb (``synth``) is planned and not here yet.
 ...                           output="out/recs.csv", copy="sms")  # doctest: +SKIP
 >>> result.customers_short_of_k, result.outputs["copy"]  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -36,17 +37,28 @@ import pandas as pd
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.data.loading import ROLE_FLAGS
 from aigc_biz.data.readers import read_id_list, split_list
-from aigc_biz.io.runs import new_run_id
 from aigc_biz.errors import InputError
+from aigc_biz.io.runs import new_run_id
 from aigc_biz.models.base import Recommender
-from aigc_biz.ranking import (BusinessRules, aligned_item_features, attach_item_info, business_rules,
-                              catalogue_features, recommend_with_rules)
+from aigc_biz.ranking import (
+    BusinessRules,
+    attach_item_info,
+    business_rules,
+    catalogue_features,
+    recommend_with_rules,
+)
 
 log = logging.getLogger(__name__)
 
 
-def load(source: str | Path | None = None, *, db: str | None = None, table: str | None = None,
-         query: str | None = None, **role_flags) -> Interactions:
+def load(
+    source: str | Path | None = None,
+    *,
+    db: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    **role_flags,
+) -> Interactions:
     """Read a behaviour table (file path or SQLAlchemy URL) into :class:`Interactions`.
 
     ``role_flags``: user_col, item_col, time_col, weight_col, user_attrs, item_attrs, event_weights,
@@ -54,10 +66,12 @@ def load(source: str | Path | None = None, *, db: str | None = None, table: str 
     ``"a,b"``; ``event_weights`` a mapping or ``"view=1,cart=3"``.
     """
     from aigc_biz.data.loading import load_interactions
+
     unknown = set(role_flags) - set(ROLE_FLAGS)
     if unknown:
-        raise InputError(f"unknown load option(s): {', '.join(sorted(unknown))}",
-                         hint="valid: " + ", ".join(ROLE_FLAGS))
+        raise InputError(
+            f"unknown load option(s): {', '.join(sorted(unknown))}", hint="valid: " + ", ".join(ROLE_FLAGS)
+        )
     if db is not None and source is not None:
         raise InputError("give either a data file or --db, not both")
     src = db if db is not None else source
@@ -70,8 +84,9 @@ def load(source: str | Path | None = None, *, db: str | None = None, table: str 
             role_flags[key] = split_list(role_flags[key])
     if isinstance(role_flags.get("event_weights"), str):
         role_flags["event_weights"] = parse_event_weights(role_flags["event_weights"])
-    return load_interactions(str(src), table=table, query=query,
-                             **{k: v for k, v in role_flags.items() if v is not None})
+    return load_interactions(
+        str(src), table=table, query=query, **{k: v for k, v in role_flags.items() if v is not None}
+    )
 
 
 def inspect(data: Interactions | str | Path | None = None, **load_options) -> dict:
@@ -80,13 +95,23 @@ def inspect(data: Interactions | str | Path | None = None, **load_options) -> di
     ``data`` is loaded :class:`Interactions`, or a file/URL read with :func:`load` and ``load_options``.
     """
     from aigc_biz.data.profile import profile
+
     return profile(_as_data(data, load_options))
 
 
-def train(data: Interactions, model: str = "cvae", params: dict | None = None, *, device: str | None = None,
-          seed: int | None = None, save: str | Path | None = None, checkpoint_dir: str | Path | None = None,
-          resume: bool = False, progress: Callable[[dict], None] | None = None,
-          warm_start: Recommender | str | Path | None = None) -> Recommender:
+def train(
+    data: Interactions,
+    model: str = "cvae",
+    params: dict | None = None,
+    *,
+    device: str | None = None,
+    seed: int | None = None,
+    save: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: Callable[[dict], None] | None = None,
+    warm_start: Recommender | str | Path | None = None,
+) -> Recommender:
     """Create the named model with ``params``, fit it on ``data`` and optionally save it to folder ``save``.
 
     ``warm_start``: a fitted model, or the folder of a saved one, of the same type and trained with the
@@ -98,6 +123,7 @@ def train(data: Interactions, model: str = "cvae", params: dict | None = None, *
     """
     from aigc_biz.models.registry import create_model
     from aigc_biz.models.training import TorchRecommender, load_warm_start, warm_start_epochs
+
     given = dict(params or {})
     previous = None if warm_start is None else load_warm_start(warm_start, model, data)
     base = {}
@@ -108,8 +134,12 @@ def train(data: Interactions, model: str = "cvae", params: dict | None = None, *
             base["epochs"] = warm_start_epochs(previous)
     est = create_model(model, **{**base, **given})
     names = set(est.get_params())
-    for key, value in (("device", device), ("seed", seed), ("checkpoint_dir", checkpoint_dir),
-                       ("resume", resume or None)):
+    for key, value in (
+        ("device", device),
+        ("seed", seed),
+        ("checkpoint_dir", checkpoint_dir),
+        ("resume", resume or None),
+    ):
         if value is not None and key in names and key not in given:
             est.set_params(**{key: str(value) if key == "checkpoint_dir" else value})
     if isinstance(est, TorchRecommender):
@@ -127,7 +157,9 @@ def load_model(path: str | Path, data: Interactions | None = None) -> Recommende
     Every way ``data`` was read differently from the training data is logged as a warning (and
     kept in ``model.schema_warnings_``); a table that shares no item with the model is refused.
     """
-    from aigc_biz.models.artifacts import check_schema, load_model as _load
+    from aigc_biz.models.artifacts import check_schema
+    from aigc_biz.models.artifacts import load_model as _load
+
     model = _load(Path(path))
     model.schema_warnings_ = []
     if data is not None:
@@ -137,10 +169,19 @@ def load_model(path: str | Path, data: Interactions | None = None) -> Recommende
     return model
 
 
-def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: int = 10, users=None,
-              rules: BusinessRules | None = None, context: pd.DataFrame | None = None,
-              params: dict | None = None, progress: Callable[[int], None] | None = None,
-              new_items: pd.DataFrame | None = None, content: dict | None = None) -> pd.DataFrame:
+def recommend(
+    data: Interactions,
+    model: Recommender | str = "cvae",
+    *,
+    top_k: int = 10,
+    users=None,
+    rules: BusinessRules | None = None,
+    context: pd.DataFrame | None = None,
+    params: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+    new_items: pd.DataFrame | None = None,
+    content: dict | None = None,
+) -> pd.DataFrame:
     """Top-``top_k`` items per customer: ``user_id, rank, item_id, score[, title, category]``.
 
     Each customer is scored from their current history in ``data`` (the model keeps no copy of its
@@ -158,6 +199,7 @@ def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: i
     items, ``buyagain`` the repeats) and gets a ``reason`` column: ``repeat`` or ``new``.
     """
     from aigc_biz.ranking.new_items import prepare_new_items
+
     repeats = rules is not None and not rules.exclude_seen
     if isinstance(model, str):
         if repeats and model != "blend":
@@ -166,29 +208,63 @@ def recommend(data: Interactions, model: Recommender | str = "cvae", *, top_k: i
             model = train(data, model, params)
     elif repeats and model.name != "blend":
         from aigc_biz.models.blend import RepeatBlend
+
         model = RepeatBlend.around(model, data)
-    top = recommend_with_rules(model, data, users=users, k=top_k, rules=rules, context=context, progress=progress,
-                               new_items=new_items, content=content)
+    top = recommend_with_rules(
+        model,
+        data,
+        users=users,
+        k=top_k,
+        rules=rules,
+        context=context,
+        progress=progress,
+        new_items=new_items,
+        content=content,
+    )
     new = prepare_new_items(model, data, new_items)
     recs = attach_item_info(top.to_frame(reason=repeats), top.item_ids, catalogue_features(model, data, new))
     if new is not None:
         recs["new_item"] = recs["item_id"].isin(set(new.item_ids))
-    recs.attrs["warnings"] = ([f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "
-                               f"to the model and were never recommended"] if top.unknown_items.size else [])
+    recs.attrs["warnings"] = (
+        [
+            f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "
+            f"to the model and were never recommended"
+        ]
+        if top.unknown_items.size
+        else []
+    )
     return recs
 
 
-def evaluate(data: Interactions, models=("pop", "itemknn", "ease", "cvae", "cgan"), split: str = "random",
-             ks=(10, 20, 50), seed: int = 0, params: dict | None = None, progress=None, horizon=None,
-             include_seen: bool = False):
+def evaluate(
+    data: Interactions,
+    models=("pop", "itemknn", "ease", "cvae", "cgan"),
+    split: str = "random",
+    ks=(10, 20, 50),
+    seed: int = 0,
+    params: dict | None = None,
+    progress=None,
+    horizon=None,
+    include_seen: bool = False,
+):
     """Fit every model on a split of ``data`` and rank them: a Leaderboard (``.to_dict()``, ``.to_frame()``).
 
     ``split``: random, users, leave-last-out or temporal; ``horizon="30d"`` with temporal tests on the
     last 30 days (repeat purchases included with ``include_seen=True``).
     """
     from aigc_biz.evaluation.protocol import evaluate as _evaluate
-    return _evaluate(data, list(models), split=split, ks=tuple(ks), seed=seed, params=params, progress=progress,
-                     horizon=horizon, include_seen=include_seen)
+
+    return _evaluate(
+        data,
+        list(models),
+        split=split,
+        ks=tuple(ks),
+        seed=seed,
+        params=params,
+        progress=progress,
+        horizon=horizon,
+        include_seen=include_seen,
+    )
 
 
 def users_frame(data: Interactions) -> pd.DataFrame:
@@ -207,28 +283,63 @@ def items_frame(data: Interactions) -> pd.DataFrame:
     return frame
 
 
-def copy(recs: pd.DataFrame, data: Interactions | None = None, *, channel: str = "sms", locale: str = "zh",
-         campaign: str = "default", template: str | Path | None = None, strict: bool = False, **options):
+def copy(
+    recs: pd.DataFrame,
+    data: Interactions | None = None,
+    *,
+    channel: str = "sms",
+    locale: str = "zh",
+    campaign: str = "default",
+    template: str | Path | None = None,
+    strict: bool = False,
+    **options,
+):
     """Personalised messages for every customer in ``recs``: a CopyResult (``.frame`` has the output columns)."""
     from aigc_biz.copywriting import render_copy
+
     users = users_frame(data) if data is not None else None
     items = items_frame(data) if data is not None else None
-    return render_copy(recs, users=users, items=items, channel=channel, locale=locale, template=template,
-                       campaign=campaign, strict=strict, **options)
+    return render_copy(
+        recs,
+        users=users,
+        items=items,
+        channel=channel,
+        locale=locale,
+        template=template,
+        campaign=campaign,
+        strict=strict,
+        **options,
+    )
 
 
-def report(data: Interactions, output: str | Path, *, recs: pd.DataFrame | None = None,
-           leaderboard: dict | None = None, copy: pd.DataFrame | None = None, locale: str = "en",
-           meta: dict | None = None):
+def report(
+    data: Interactions,
+    output: str | Path,
+    *,
+    recs: pd.DataFrame | None = None,
+    leaderboard: dict | None = None,
+    copy: pd.DataFrame | None = None,
+    locale: str = "en",
+    meta: dict | None = None,
+):
     """One offline HTML file (and a JSON of its figures beside it)."""
     from aigc_biz.reporting import build_report
+
     if leaderboard is not None and hasattr(leaderboard, "to_dict"):
         leaderboard = leaderboard.to_dict()
     return build_report(data, output, recs=recs, leaderboard=leaderboard, copy=copy, locale=locale, meta=meta)
 
 
-def write(frame: pd.DataFrame, *, path: str | Path | None = None, db: str | None = None, table: str | None = None,
-          run_id: str | None = None, kind: str = "recommendations", model: str | None = None):
+def write(
+    frame: pd.DataFrame,
+    *,
+    path: str | Path | None = None,
+    db: str | None = None,
+    table: str | None = None,
+    run_id: str | None = None,
+    kind: str = "recommendations",
+    model: str | None = None,
+):
     """Write a frame atomically to a file (csv, parquet, jsonl) or, in one transaction, to a SQL table.
 
     A SQLite file's folder is created first, as a file's folder is.
@@ -237,16 +348,25 @@ def write(frame: pd.DataFrame, *, path: str | Path | None = None, db: str | None
         raise InputError("write needs exactly one of a file path or a database URL")
     if path is not None:
         from aigc_biz.io.files import write_frame
+
         return write_frame(frame, path)
     if not table:
         raise InputError("writing to a database needs a table name")
     from aigc_biz.io.sql import write_table
+
     _sqlite_folder(db)
     return write_table(frame, db, table, run_id=run_id or "default", kind=kind, model=model)
 
 
-def run(pipeline: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None,
-        log_format: str | None = None, quiet: bool = False):
+def run(
+    pipeline: str | Path,
+    *,
+    run_id: str | None = None,
+    dry_run: bool = False,
+    env: dict | None = None,
+    log_format: str | None = None,
+    quiet: bool = False,
+):
     """Run a YAML batch job (load → train → recommend → copy → report → write).
 
     ``log_format`` ("text" or "json", one object per line) first sends the package's log records to
@@ -255,8 +375,10 @@ def run(pipeline: str | Path, *, run_id: str | None = None, dry_run: bool = Fals
     import sys
 
     from aigc_biz.pipeline import run_pipeline
+
     if log_format is not None:
         from aigc_biz.logging_setup import configure_logging
+
         if log_format not in ("text", "json"):
             raise InputError(f"unknown log format {log_format!r}", hint="text or json")
         configure_logging(json_lines=log_format == "json", quiet=quiet)
@@ -288,6 +410,7 @@ def parse_params(params: dict | Sequence[str] | None) -> dict:
     if isinstance(params, dict):
         return dict(params)
     from aigc_biz.models.registry import parse_params as _parse
+
     return _parse(params)
 
 
@@ -307,6 +430,7 @@ def parse_model_params(params: dict | Sequence[str] | None) -> dict[str, dict]:
 def metrics_frame(leaderboard) -> pd.DataFrame:
     """A leaderboard (object or dict) as rows ``model, metric, k, mean, low, high`` (the ``metrics`` table)."""
     from aigc_biz.evaluation.leaderboard import metrics_rows
+
     return metrics_rows(leaderboard)
 
 
@@ -340,8 +464,10 @@ def _as_data(data, load_options: dict, observer: Observer = _SILENT) -> Interact
         return data
     started = time.perf_counter()
     loaded = load(data, **load_options)
-    observer.info(f"Loaded {loaded.nnz:,} interactions: {loaded.n_users:,} customers x {loaded.n_items:,} items "
-                  f"({time.perf_counter() - started:.1f} s)")
+    observer.info(
+        f"Loaded {loaded.nnz:,} interactions: {loaded.n_users:,} customers x {loaded.n_items:,} items "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     for warning in loaded.warnings:
         observer.warning(warning)
     return loaded
@@ -354,6 +480,7 @@ def _as_frame(value) -> pd.DataFrame | None:
     if hasattr(value, "frame"):  # a CopyResult
         return value.frame
     from aigc_biz.io.files import read_recs
+
     return read_recs(value)
 
 
@@ -373,6 +500,7 @@ def _sqlite_folder(url: str) -> None:
     if not url.startswith("sqlite"):
         return
     import sqlalchemy as sa
+
     try:
         database = sa.make_url(url).database
     except sa.exc.ArgumentError:
@@ -391,15 +519,28 @@ class TrainResult:
     seconds: float
 
     def summary(self) -> dict:
-        return {"model": self.model.name, "params": self.model.get_params(), "path": self.path,
-                "seconds": round(self.seconds, 2)}
+        return {
+            "model": self.model.name,
+            "params": self.model.get_params(),
+            "path": self.path,
+            "seconds": round(self.seconds, 2),
+        }
 
 
-def train_job(data: Interactions | str | Path | None = None, *, model: str = "cvae",
-              params: dict | Sequence[str] | None = None, output: str | Path | None = None,
-              device: str | None = None, seed: int | None = None, checkpoint_dir: str | Path | None = None,
-              resume: bool = False, warm_start=None, observer: Observer = _SILENT,
-              **load_options) -> TrainResult:
+def train_job(
+    data: Interactions | str | Path | None = None,
+    *,
+    model: str = "cvae",
+    params: dict | Sequence[str] | None = None,
+    output: str | Path | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    warm_start=None,
+    observer: Observer = _SILENT,
+    **load_options,
+) -> TrainResult:
     """Load (unless ``data`` is loaded already), fit ``model`` and save it to folder ``output``.
 
     ``params``: a mapping or ``["epochs=30", …]``; ``load_options`` go to :func:`load`; ``warm_start``: a
@@ -407,11 +548,21 @@ def train_job(data: Interactions | str | Path | None = None, *, model: str = "cv
     """
     started = time.perf_counter()
     loaded = _as_data(data, load_options, observer)
-    fitted = train(loaded, model, parse_params(params), device=device, seed=seed, save=output,
-                   checkpoint_dir=checkpoint_dir, resume=resume, warm_start=warm_start,
-                   progress=lambda d: observer.epoch(model, d))
-    return TrainResult(model=fitted, path=None if output is None else Path(output),
-                       seconds=time.perf_counter() - started)
+    fitted = train(
+        loaded,
+        model,
+        parse_params(params),
+        device=device,
+        seed=seed,
+        save=output,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        warm_start=warm_start,
+        progress=lambda d: observer.epoch(model, d),
+    )
+    return TrainResult(
+        model=fitted, path=None if output is None else Path(output), seconds=time.perf_counter() - started
+    )
 
 
 @dataclass
@@ -438,28 +589,54 @@ class RecommendResult:
 
     def summary(self) -> dict:
         """JSON-ready: what ``aigc-biz recommend --json`` prints."""
-        out = {"model": self.model.name, "customers": self.customers,
-               "customers_short_of_k": self.customers_short_of_k, "rows": int(len(self.recs)),
-               "top_k": self.top_k, "run_id": self.run_id, "outputs": dict(self.outputs)}
+        out = {
+            "model": self.model.name,
+            "customers": self.customers,
+            "customers_short_of_k": self.customers_short_of_k,
+            "rows": int(len(self.recs)),
+            "top_k": self.top_k,
+            "run_id": self.run_id,
+            "outputs": dict(self.outputs),
+        }
         if self.copy is not None:
             out["copy_messages"] = int(len(self.copy.frame))
         out["seconds"] = round(self.seconds, 2)
         return out
 
 
-def recommend_job(data: Interactions | str | Path | None = None, *, model: Recommender | str = "cvae",
-                  model_path: str | Path | None = None, params: dict | Sequence[str] | None = None,
-                  save_model: str | Path | None = None, device: str | None = None, seed: int | None = None,
-                  top_k: int = 10, users: str | Path | Sequence[str] | None = None,
-                  context: pd.DataFrame | None = None, rules: BusinessRules | dict | None = None,
-                  candidates: str | Path | Sequence[str] | None = None,
-                  exclude_categories: str | Sequence[str] | None = None, max_per_category: int | None = None,
-                  min_price: float | None = None, max_price: float | None = None, include_seen: bool | None = None,
-                  output: str | Path | None = None, copy_channel: str | None = None,
-                  copy_output: str | Path | None = None, locale: str = "zh", campaign: str = "default",
-                  currency: str | None = None, report_path: str | Path | None = None, out_db: str | None = None,
-                  out_table: str = "recommendations", copy_table: str = "marketing_copy",
-                  run_id: str | None = None, observer: Observer = _SILENT, **load_options) -> RecommendResult:
+def recommend_job(
+    data: Interactions | str | Path | None = None,
+    *,
+    model: Recommender | str = "cvae",
+    model_path: str | Path | None = None,
+    params: dict | Sequence[str] | None = None,
+    save_model: str | Path | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    top_k: int = 10,
+    users: str | Path | Sequence[str] | None = None,
+    context: pd.DataFrame | None = None,
+    rules: BusinessRules | dict | None = None,
+    candidates: str | Path | Sequence[str] | None = None,
+    exclude_categories: str | Sequence[str] | None = None,
+    max_per_category: int | None = None,
+    min_price: float | None = None,
+    max_price: float | None = None,
+    include_seen: bool | None = None,
+    output: str | Path | None = None,
+    copy_channel: str | None = None,
+    copy_output: str | Path | None = None,
+    locale: str = "zh",
+    campaign: str = "default",
+    currency: str | None = None,
+    report_path: str | Path | None = None,
+    out_db: str | None = None,
+    out_table: str = "recommendations",
+    copy_table: str = "marketing_copy",
+    run_id: str | None = None,
+    observer: Observer = _SILENT,
+    **load_options,
+) -> RecommendResult:
     """Load → score with a saved model, a fitted one or a newly trained one → rules → write → copy/report/warehouse.
 
     Parameters
@@ -496,8 +673,15 @@ def recommend_job(data: Interactions | str | Path | None = None, *, model: Recom
             observer.warning(warning)
         warnings += fitted.schema_warnings_
     elif isinstance(model, str):
-        fitted = train(loaded, model, parse_params(params), device=device, seed=seed, save=save_model,
-                       progress=lambda d: observer.epoch(model, d))
+        fitted = train(
+            loaded,
+            model,
+            parse_params(params),
+            device=device,
+            seed=seed,
+            save=save_model,
+            progress=lambda d: observer.epoch(model, d),
+        )
     else:
         fitted = model
     if isinstance(users, (str, Path)):
@@ -509,12 +693,26 @@ def recommend_job(data: Interactions | str | Path | None = None, *, model: Recom
     if isinstance(candidates, (str, Path)):
         # a candidates file with title/category/price columns also describes products the model never saw
         candidates, new_items = read_id_list(candidates, "item_id")
-    rules = business_rules(rules, candidates=candidates, exclude_categories=exclude_categories,
-                           max_per_category=max_per_category, min_price=min_price, max_price=max_price,
-                           include_seen=include_seen)
+    rules = business_rules(
+        rules,
+        candidates=candidates,
+        exclude_categories=exclude_categories,
+        max_per_category=max_per_category,
+        min_price=min_price,
+        max_price=max_price,
+        include_seen=include_seen,
+    )
     n_users = loaded.n_users if users is None else len(users)
-    recs = recommend(loaded, fitted, top_k=top_k, users=users, rules=rules, context=context,
-                     progress=lambda n=1: observer.advance("recommending", n, n_users), new_items=new_items)
+    recs = recommend(
+        loaded,
+        fitted,
+        top_k=top_k,
+        users=users,
+        rules=rules,
+        context=context,
+        progress=lambda n=1: observer.advance("recommending", n, n_users),
+        new_items=new_items,
+    )
     for warning in recs.attrs.get("warnings", []):
         observer.warning(warning)
     warnings += recs.attrs.get("warnings", [])
@@ -540,14 +738,30 @@ def recommend_job(data: Interactions | str | Path | None = None, *, model: Recom
             outputs["copy_table"] = copy_table
     built = None
     if report_path is not None:
-        meta = {"model": fitted.name, "parameters": fitted.get_params(), "seed": seed, "top_k": top_k,
-                "device": str(getattr(fitted, "device_", "cpu"))}
-        built = report(loaded, report_path, recs=recs, copy=None if copied is None else copied.frame,
-                                    locale=locale, meta=meta)
+        meta = {
+            "model": fitted.name,
+            "parameters": fitted.get_params(),
+            "seed": seed,
+            "top_k": top_k,
+            "device": str(getattr(fitted, "device_", "cpu")),
+        }
+        built = report(
+            loaded, report_path, recs=recs, copy=None if copied is None else copied.frame, locale=locale, meta=meta
+        )
         outputs["report"] = built.html_path
-    return RecommendResult(recs=recs, model=fitted, top_k=top_k, run_id=run, customers=customers,
-                           customers_short_of_k=short, outputs=outputs, copy=copied, report=built,
-                           warnings=warnings, seconds=time.perf_counter() - started)
+    return RecommendResult(
+        recs=recs,
+        model=fitted,
+        top_k=top_k,
+        run_id=run,
+        customers=customers,
+        customers_short_of_k=short,
+        outputs=outputs,
+        copy=copied,
+        report=built,
+        warnings=warnings,
+        seconds=time.perf_counter() - started,
+    )
 
 
 @dataclass
@@ -564,14 +778,25 @@ class EvaluateResult:
         return self.leaderboard.to_dict()
 
 
-def evaluate_job(data: Interactions | str | Path | None = None, *,
-                 models: str | Sequence[str] = ("pop", "itemknn", "ease", "cvae", "cgan"), split: str = "random",
-                 horizon: str | None = None, include_seen: bool = False,
-                 ks: str | Sequence[int] = (10, 20, 50), seed: int = 0,
-                 params: dict | Sequence[str] | None = None, json_path: str | Path | None = None,
-                 report_path: str | Path | None = None, locale: str = "en", out_db: str | None = None,
-                 out_table: str = "metrics", run_id: str | None = None, observer: Observer = _SILENT,
-                 **load_options) -> EvaluateResult:
+def evaluate_job(
+    data: Interactions | str | Path | None = None,
+    *,
+    models: str | Sequence[str] = ("pop", "itemknn", "ease", "cvae", "cgan"),
+    split: str = "random",
+    horizon: str | None = None,
+    include_seen: bool = False,
+    ks: str | Sequence[int] = (10, 20, 50),
+    seed: int = 0,
+    params: dict | Sequence[str] | None = None,
+    json_path: str | Path | None = None,
+    report_path: str | Path | None = None,
+    locale: str = "en",
+    out_db: str | None = None,
+    out_table: str = "metrics",
+    run_id: str | None = None,
+    observer: Observer = _SILENT,
+    **load_options,
+) -> EvaluateResult:
     """Load, rank ``models`` on a split, and write the leaderboard as JSON, a metrics table and/or a report.
 
     ``models`` and ``ks`` may be comma-separated strings; ``params`` per model, a mapping
@@ -584,14 +809,22 @@ def evaluate_job(data: Interactions | str | Path | None = None, *,
         cutoffs = [int(k) for k in split_list(ks if isinstance(ks, str) else [str(k) for k in ks]) or []]
     except ValueError:
         raise InputError(f"cut-offs must be whole numbers, got {ks!r}") from None
-    board = evaluate(loaded, names, split=split, ks=cutoffs, seed=seed, params=parse_model_params(params),
-                     horizon=horizon, include_seen=include_seen,
-                     progress=lambda event: (observer.advance("evaluating", 1, len(names))
-                                             if event.get("stage") == "done" else None))
+    board = evaluate(
+        loaded,
+        names,
+        split=split,
+        ks=cutoffs,
+        seed=seed,
+        params=parse_model_params(params),
+        horizon=horizon,
+        include_seen=include_seen,
+        progress=lambda event: observer.advance("evaluating", 1, len(names)) if event.get("stage") == "done" else None,
+    )
     run = run_id or new_run_id()
     outputs: dict[str, Any] = {}
     if json_path is not None:
         from aigc_biz.io.files import write_json
+
         outputs["json"] = write_json(board.to_dict(), json_path)
     if out_db:
         write(metrics_frame(board), db=out_db, table=out_table, run_id=run, kind="metrics")
@@ -614,19 +847,36 @@ class CopyJobResult:
     def summary(self) -> dict:
         """JSON-ready: what ``aigc-biz copy --json`` prints."""
         result = self.copy
-        return {"messages": int(len(result.frame)), "dropped": int(result.dropped),
-                "output": self.outputs.get("copy"),
-                "variants": {str(k): int(v) for k, v in result.variant_counts.items()},
-                "rule_counts": {str(k): int(v) for k, v in result.rule_counts.items()},
-                "messages_per_second": round(result.messages_per_second, 1) if result.messages_per_second else None}
+        return {
+            "messages": int(len(result.frame)),
+            "dropped": int(result.dropped),
+            "output": self.outputs.get("copy"),
+            "variants": {str(k): int(v) for k, v in result.variant_counts.items()},
+            "rule_counts": {str(k): int(v) for k, v in result.rule_counts.items()},
+            "messages_per_second": round(result.messages_per_second, 1) if result.messages_per_second else None,
+        }
 
 
-def copy_job(recs: pd.DataFrame | str | Path, data: Interactions | str | Path | None = None, *,
-             channel: str = "sms", locale: str = "zh", campaign: str = "default",
-             template: str | Path | None = None, strict: bool = False, currency: str | None = None,
-             max_items: int | None = None, forbidden_words: Sequence[str] | None = None, preview: int = 0,
-             output: str | Path | None = None, out_db: str | None = None, out_table: str = "marketing_copy",
-             run_id: str | None = None, observer: Observer = _SILENT, **load_options) -> CopyJobResult:
+def copy_job(
+    recs: pd.DataFrame | str | Path,
+    data: Interactions | str | Path | None = None,
+    *,
+    channel: str = "sms",
+    locale: str = "zh",
+    campaign: str = "default",
+    template: str | Path | None = None,
+    strict: bool = False,
+    currency: str | None = None,
+    max_items: int | None = None,
+    forbidden_words: Sequence[str] | None = None,
+    preview: int = 0,
+    output: str | Path | None = None,
+    out_db: str | None = None,
+    out_table: str = "marketing_copy",
+    run_id: str | None = None,
+    observer: Observer = _SILENT,
+    **load_options,
+) -> CopyJobResult:
     """Messages for every customer in ``recs`` (a frame or a recommendations file), written to ``output``/``out_db``.
 
     ``data`` (loaded, or a file/URL read with ``load_options``; also ``db=`` alone) supplies customer
@@ -637,10 +887,14 @@ def copy_job(recs: pd.DataFrame | str | Path, data: Interactions | str | Path | 
     loaded = None
     if data is not None or load_options.get("db"):
         loaded = _as_data(data, load_options, observer)
-    options = {k: v for k, v in (("currency", currency), ("max_items", max_items),
-                                 ("forbidden_words", forbidden_words)) if v is not None}
-    result = copy(frame, loaded, channel=channel, locale=locale, campaign=campaign, template=template,
-                  strict=strict, **options)
+    options = {
+        k: v
+        for k, v in (("currency", currency), ("max_items", max_items), ("forbidden_words", forbidden_words))
+        if v is not None
+    }
+    result = copy(
+        frame, loaded, channel=channel, locale=locale, campaign=campaign, template=template, strict=strict, **options
+    )
     run = run_id or new_run_id()
     outputs: dict[str, Any] = {}
     if output is not None:
@@ -651,16 +905,32 @@ def copy_job(recs: pd.DataFrame | str | Path, data: Interactions | str | Path | 
     text = ""
     if preview:
         from aigc_biz.copywriting import preview as render_preview
+
         text = render_preview(result, preview)
-    return CopyJobResult(copy=result, run_id=run, outputs=outputs, preview=text,
-                         seconds=time.perf_counter() - started)
+    return CopyJobResult(copy=result, run_id=run, outputs=outputs, preview=text, seconds=time.perf_counter() - started)
 
 
-def report_job(data: Interactions | str | Path | None = None, output: str | Path = "out/report.html", *,
-               recs: pd.DataFrame | str | Path | None = None, leaderboard=None, copy=None,
-               locale: str = "en", meta: dict | None = None, observer: Observer = _SILENT, **load_options):
+def report_job(
+    data: Interactions | str | Path | None = None,
+    output: str | Path = "out/report.html",
+    *,
+    recs: pd.DataFrame | str | Path | None = None,
+    leaderboard=None,
+    copy=None,
+    locale: str = "en",
+    meta: dict | None = None,
+    observer: Observer = _SILENT,
+    **load_options,
+):
     """Load (unless loaded) and write the HTML report; ``recs``/``copy`` may be frames or files,
     ``leaderboard`` a Leaderboard, its dict or a JSON file from ``evaluate --json-out``. Returns a ReportResult."""
     loaded = _as_data(data, load_options, observer)
-    return report(loaded, output, recs=_as_frame(recs), leaderboard=_as_leaderboard(leaderboard),
-                  copy=_as_frame(copy), locale=locale, meta=meta)
+    return report(
+        loaded,
+        output,
+        recs=_as_frame(recs),
+        leaderboard=_as_leaderboard(leaderboard),
+        copy=_as_frame(copy),
+        locale=locale,
+        meta=meta,
+    )

@@ -1,4 +1,5 @@
 """One exception hierarchy; the CLI turns each into a single line and an exit code."""
+
 from __future__ import annotations
 
 
@@ -7,8 +8,15 @@ class AigcBizError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, file: str | None = None, column: str | None = None,
-                 row: int | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        hint: str | None = None,
+    ):
         self.message = message
         self.file = file
         self.column = column
@@ -25,7 +33,7 @@ class AigcBizError(Exception):
             where.append(f"column {self.column!r}")
         if self.row is not None:
             where.append(f"row {self.row}")
-        text = (": ".join([", ".join(where), self.message]) if where else self.message)
+        text = ": ".join([", ".join(where), self.message]) if where else self.message
         if self.hint:
             text += f" ({self.hint})"
         return text

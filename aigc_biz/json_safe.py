@@ -1,5 +1,6 @@
 """The one converter to plain JSON values, used wherever the library writes JSON (files, reports,
 leaderboards, saved model parameters, JSON log lines)."""
+
 from __future__ import annotations
 
 import math

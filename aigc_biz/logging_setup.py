@@ -3,6 +3,7 @@
 The library only logs through ``logging.getLogger(__name__)`` loggers under ``aigc_biz``; handlers are
 attached here, at the edge (the CLI), never on import.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(json_safe(entry), ensure_ascii=False)
 
 
-def configure_logging(*, json_lines: bool = False, quiet: bool = False, level: int | str | None = None,
-                      stream=None) -> logging.Handler:
+def configure_logging(
+    *, json_lines: bool = False, quiet: bool = False, level: int | str | None = None, stream=None
+) -> logging.Handler:
     """Send ``aigc_biz`` log records to ``stream`` (default stderr), as JSON lines or plain text.
 
     ``quiet`` shows warnings and errors only. Calling it again replaces the handler it added before.
@@ -53,8 +55,11 @@ def configure_logging(*, json_lines: bool = False, quiet: bool = False, level: i
         logger.removeHandler(old)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler._aigc_biz_handler = True
-    handler.setFormatter(JsonLogFormatter() if json_lines
-                         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.setFormatter(
+        JsonLogFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    )
     logger.addHandler(handler)
     logger.setLevel(level if level is not None else (logging.WARNING if quiet else logging.INFO))
     return handler

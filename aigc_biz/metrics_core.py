@@ -5,6 +5,7 @@ loop (layer ``models``) imports them from here, so it never reaches up into ``ev
 ``topk``: int array (n_users, >=k) of item indices, -1 for padding. ``target``: csr (n_users, n_items),
 stored positive entries are the held-out items. Users without targets get NaN.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -13,10 +13,11 @@ directory, so an installed, read-only pipeline still writes where the job runs. 
 Strings may use ``${NAME}`` and ``${NAME:-default}`` (``$${`` writes a literal ``${``); a value that is
 a single placeholder is read as a YAML scalar, so ``epochs: ${EPOCHS:-20}`` gives the number 20.
 """
+
 from __future__ import annotations
 
-import logging
 import dataclasses
+import logging
 import os
 import re
 import time
@@ -108,8 +109,10 @@ def substitute(value: Any, variables: dict[str, str], where: str = "", missing: 
         if default is not None:
             return default
         if missing is None:
-            raise ConfigError(f"{_describe(where)}: environment variable {name} is not set",
-                              hint=f"set {name}, or write ${{{name}:-default}}")
+            raise ConfigError(
+                f"{_describe(where)}: environment variable {name} is not set",
+                hint=f"set {name}, or write ${{{name}:-default}}",
+            )
         missing.append((where, name))
         return ""
 
@@ -155,8 +158,9 @@ def _read_yaml(path: Path) -> dict:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"not valid YAML: {where}{problem}", file=str(path)) from None
     if not isinstance(raw, dict):
-        raise ConfigError("a pipeline file is a mapping with a 'steps' list", file=str(path),
-                          hint="see pipelines/README.md")
+        raise ConfigError(
+            "a pipeline file is a mapping with a 'steps' list", file=str(path), hint="see pipelines/README.md"
+        )
     return raw
 
 
@@ -168,20 +172,26 @@ def _parse_steps(raw_steps: Any, path: Path) -> list[PipelineStep]:
         if isinstance(entry, str):
             entry = {entry: {}}
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise ConfigError(f"step {index}: each step is one name with its options, e.g. '- recommend: "
-                              "{top_k: 10}'", file=str(path))
+            raise ConfigError(
+                f"step {index}: each step is one name with its options, e.g. '- recommend: {{top_k: 10}}'",
+                file=str(path),
+            )
         name, options = next(iter(entry.items()))
         options = {} if options is None else options
         step = PipelineStep(index, str(name), options)
         if step.name not in STEPS:
-            raise ConfigError(f"step {index}: unknown step {step.name!r}", file=str(path),
-                              hint="steps: " + ", ".join(STEPS))
+            raise ConfigError(
+                f"step {index}: unknown step {step.name!r}", file=str(path), hint="steps: " + ", ".join(STEPS)
+            )
         if not isinstance(options, dict):
             raise ConfigError(f"{step.label}: options must be a mapping", file=str(path))
         unknown = [k for k in options if k not in STEPS[step.name].keys]
         if unknown:
-            raise ConfigError(f"{step.label}: unknown key {unknown[0]!r}", file=str(path),
-                              hint="valid: " + ", ".join(STEPS[step.name].keys))
+            raise ConfigError(
+                f"{step.label}: unknown key {unknown[0]!r}",
+                file=str(path),
+                hint="valid: " + ", ".join(STEPS[step.name].keys),
+            )
         steps.append(step)
     return steps
 
@@ -192,8 +202,9 @@ def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | No
     raw = _read_yaml(path)
     unknown = [k for k in raw if k not in TOP_LEVEL_KEYS]
     if unknown:
-        raise ConfigError(f"unknown top-level key {unknown[0]!r}", file=str(path),
-                          hint="valid: " + ", ".join(TOP_LEVEL_KEYS))
+        raise ConfigError(
+            f"unknown top-level key {unknown[0]!r}", file=str(path), hint="valid: " + ", ".join(TOP_LEVEL_KEYS)
+        )
     variables = {**os.environ, **{str(k): str(v) for k, v in (env or {}).items()}}
     if run_id is not None:  # the caller's run id wins, also where the file says ${RUN_ID}
         variables["RUN_ID"] = run_id
@@ -203,16 +214,26 @@ def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | No
         first_use = {}
         for where, name in missing:
             first_use.setdefault(name, where)
-        raise ConfigError("environment variable(s) not set: " + "; ".join(
-            f"{name} (first used in {_describe(where)})" for name, where in first_use.items()), file=str(path),
-            hint="set " + ", ".join(first_use) + ", or write ${NAME:-default} in the file")
+        raise ConfigError(
+            "environment variable(s) not set: "
+            + "; ".join(f"{name} (first used in {_describe(where)})" for name, where in first_use.items()),
+            file=str(path),
+            hint="set " + ", ".join(first_use) + ", or write ${NAME:-default} in the file",
+        )
     steps = _parse_steps(raw.get("steps"), path)
     from aigc_biz.io.runs import new_run_id
+
     job_run_id = run_id or raw.get("run_id") or new_run_id()
     output_dir = raw.get("output_dir")
     output_dir = Path(output_dir).expanduser().resolve() if output_dir else path.parent
-    job = PipelineJob(path=path, name=str(raw.get("name") or path.stem), run_id=str(job_run_id),
-               input_dir=path.parent, output_dir=output_dir, steps=steps)
+    job = PipelineJob(
+        path=path,
+        name=str(raw.get("name") or path.stem),
+        run_id=str(job_run_id),
+        input_dir=path.parent,
+        output_dir=output_dir,
+        steps=steps,
+    )
     if len(job.run_id) > 64:
         raise ConfigError(f"run_id is longer than 64 characters: {job.run_id!r}", file=str(path))
     for step in steps:
@@ -244,16 +265,23 @@ def _output_path(job: PipelineJob, value, step: PipelineStep, key: str) -> Path:
 def _db_url(value, base: Path, step: PipelineStep, key: str) -> str:
     """The URL with a relative SQLite path made absolute against ``base`` (other URLs unchanged)."""
     import sqlalchemy as sa
+
     if not isinstance(value, str) or not value:
         raise step.error("expected a SQLAlchemy URL, e.g. sqlite:///warehouse.db", key)
     try:
         url = sa.make_url(value)
     except sa.exc.ArgumentError:
         from aigc_biz.io.sql import safe_url
+
         raise step.error(f"not a database URL: {safe_url(value)}", key) from None
     database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database and database != ":memory:" \
-            and not database.startswith("file:") and not Path(database).is_absolute():
+    if (
+        url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+        and not Path(database).is_absolute()
+    ):
         url = url.set(database=str((base / database).resolve()))
     return url.render_as_string(hide_password=False)
 
@@ -287,11 +315,13 @@ def _check_load_model(step: PipelineStep, job: PipelineJob) -> None:
     if "path" not in step.options:
         raise step.error("missing key", "path")
     path = _output_path(job, step.options["path"], step, "path")
-    saved_earlier = any(s.name == "train" and s.options.get("save") == str(path)
-                        for s in job.steps[:step.index - 1])
+    saved_earlier = any(s.name == "train" and s.options.get("save") == str(path) for s in job.steps[: step.index - 1])
     if not saved_earlier and not path.exists():
-        raise step.error(f"no saved model at {path}", "path",
-                         hint="model folders resolve against output_dir; run a pipeline with train/save first")
+        raise step.error(
+            f"no saved model at {path}",
+            "path",
+            hint="model folders resolve against output_dir; run a pipeline with train/save first",
+        )
     step.options["path"] = str(path)
 
 
@@ -304,11 +334,11 @@ def _check_evaluate(step: PipelineStep, job: PipelineJob) -> None:
 
 def _check_recommend(step: PipelineStep, job: PipelineJob) -> None:
     opts = step.options
-    if "top_k" in opts and (not isinstance(opts["top_k"], int) or isinstance(opts["top_k"], bool)
-                            or opts["top_k"] < 1):
+    if "top_k" in opts and (not isinstance(opts["top_k"], int) or isinstance(opts["top_k"], bool) or opts["top_k"] < 1):
         raise step.error("expected a positive whole number", "top_k")
     if "rules" in opts:
         from aigc_biz.ranking import business_rules
+
         if not isinstance(opts["rules"], dict):
             raise step.error("expected a mapping of business rules", "rules")
         try:
@@ -345,6 +375,7 @@ def _check_write(step: PipelineStep, job: PipelineJob) -> None:
         if not any(f"{kind}_table" in opts for kind in frames):
             raise step.error("with 'db', give at least one of " + ", ".join(f"{k}_table" for k in frames))
         from aigc_biz.io.sql import validate_identifier
+
         for kind in frames:
             if f"{kind}_table" in opts:
                 try:
@@ -358,6 +389,7 @@ def _check_write(step: PipelineStep, job: PipelineJob) -> None:
         if not any(kind in opts for kind in frames):
             raise step.error("nothing to write: give recommendations, copy or metrics (files) or db")
         from aigc_biz.io.files import format_of
+
         for kind in frames:
             if kind in opts:
                 path = _output_path(job, opts[kind], step, kind)
@@ -380,8 +412,7 @@ def _check_order(job: PipelineJob) -> None:
         for need in spec.needs(step.options):
             if need not in made:
                 maker = " or ".join(s.name for s in STEPS.values() if need in s.makes)
-                raise ConfigError(f"{step.label}: needs the result of an earlier '{maker}' step",
-                                  file=str(job.path))
+                raise ConfigError(f"{step.label}: needs the result of an earlier '{maker}' step", file=str(job.path))
         made.update(spec.makes)
 
 
@@ -393,8 +424,14 @@ def _run_load(api, opts, state, job):
 
 
 def _run_train(api, opts, state, job):
-    result = api.train_job(state["data"], model=opts.get("model", "cvae"), params=opts.get("params"),
-                           device=opts.get("device"), seed=opts.get("seed"), output=opts.get("save"))
+    result = api.train_job(
+        state["data"],
+        model=opts.get("model", "cvae"),
+        params=opts.get("params"),
+        device=opts.get("device"),
+        seed=opts.get("seed"),
+        output=opts.get("save"),
+    )
     state["model"], state["model_name"] = result.model, result.model.name
     if opts.get("save"):
         state["outputs"]["model"] = opts["save"]
@@ -424,9 +461,15 @@ def _users(value) -> list[str] | None:
 
 
 def _run_recommend(api, opts, state, job):
-    result = api.recommend_job(state["data"], model=opts.get("model", state.get("model")), params=opts.get("params"),
-                               top_k=opts.get("top_k", 10), users=_users(opts.get("users")), rules=opts.get("rules"),
-                               run_id=job.run_id)
+    result = api.recommend_job(
+        state["data"],
+        model=opts.get("model", state.get("model")),
+        params=opts.get("params"),
+        top_k=opts.get("top_k", 10),
+        users=_users(opts.get("users")),
+        rules=opts.get("rules"),
+        run_id=job.run_id,
+    )
     state["recs"], state["model_name"] = result.recs, result.model.name
     return f"{result.customers:,} customers, {len(result.recs):,} rows"
 
@@ -439,9 +482,15 @@ def _run_copy(api, opts, state, job):
 
 def _run_report(api, opts, state, job):
     copy = state.get("copy")
-    result = api.report_job(state["data"], opts["output"], recs=state.get("recs"), leaderboard=state.get("leaderboard"),
-                            copy=copy.frame if copy is not None else None, locale=opts.get("locale", "en"),
-                            meta={"pipeline": job.name, "run_id": job.run_id})
+    result = api.report_job(
+        state["data"],
+        opts["output"],
+        recs=state.get("recs"),
+        leaderboard=state.get("leaderboard"),
+        copy=copy.frame if copy is not None else None,
+        locale=opts.get("locale", "en"),
+        meta={"pipeline": job.name, "run_id": job.run_id},
+    )
     state["outputs"]["report"] = str(result.html_path)
     return f"wrote {state['outputs']['report']}"
 
@@ -449,6 +498,7 @@ def _run_report(api, opts, state, job):
 def metrics_frame(leaderboard) -> "pd.DataFrame":
     """A leaderboard as rows ``model, metric, k, mean, low, high`` (the ``metrics`` table kind)."""
     from aigc_biz.evaluation.leaderboard import metrics_rows
+
     return metrics_rows(leaderboard)
 
 
@@ -466,6 +516,7 @@ def _frame_for(kind: str, state):
 
 def _run_write(api, opts, state, job):
     from aigc_biz.io.sql import safe_url
+
     written = []
     for kind in WRITES:
         frame = None
@@ -476,8 +527,14 @@ def _run_write(api, opts, state, job):
         elif opts.get(f"{kind}_table"):
             frame = _frame_for(kind, state)
             table = opts[f"{kind}_table"]
-            api.write(frame, db=opts["db"], table=table, run_id=job.run_id, kind=kind,
-                      model=state.get("model_name") if kind == "recommendations" else None)
+            api.write(
+                frame,
+                db=opts["db"],
+                table=table,
+                run_id=job.run_id,
+                kind=kind,
+                model=state.get("model_name") if kind == "recommendations" else None,
+            )
             state["outputs"][f"db.{kind}"] = f"{safe_url(opts['db'])}#{table}"
         if frame is not None:
             written.append(f"{len(frame):,} {kind} rows")
@@ -517,21 +574,48 @@ class StepSpec:
 
 
 #: step name -> its spec, in the order the README lists them
-STEPS: dict[str, StepSpec] = {spec.name: spec for spec in (
-    StepSpec("load", ("source", "db", "table", "query") + ROLE_FLAGS, _run_load, _check_load, makes=("data",)),
-    StepSpec("train", ("model", "params", "device", "seed", "save"), _run_train, _check_train,
-             _needs("data"), ("model",)),
-    StepSpec("load_model", ("path",), _run_load_model, _check_load_model, makes=("model",)),
-    StepSpec("evaluate", ("models", "split", "ks", "seed", "params", "output"), _run_evaluate, _check_evaluate,
-             _needs("data"), ("leaderboard",)),
-    StepSpec("recommend", ("top_k", "users", "rules", "model", "params"), _run_recommend, _check_recommend,
-             lambda opts: ("data",) if "model" in opts else ("data", "model"), ("recs",)),
-    StepSpec("copy", ("channel", "locale", "campaign", "template", "strict", "max_items", "forbidden_words"),
-             _run_copy, _check_copy, _needs("recs"), ("copy",)),
-    StepSpec("report", ("output", "locale"), _run_report, _check_report, _needs("data")),
-    StepSpec("write", tuple(WRITES) + ("db",) + tuple(f"{kind}_table" for kind in WRITES), _run_write, _check_write,
-             lambda opts: [made for kind, made in WRITES.items() if kind in opts or f"{kind}_table" in opts]),
-)}
+STEPS: dict[str, StepSpec] = {
+    spec.name: spec
+    for spec in (
+        StepSpec("load", ("source", "db", "table", "query") + ROLE_FLAGS, _run_load, _check_load, makes=("data",)),
+        StepSpec(
+            "train", ("model", "params", "device", "seed", "save"), _run_train, _check_train, _needs("data"), ("model",)
+        ),
+        StepSpec("load_model", ("path",), _run_load_model, _check_load_model, makes=("model",)),
+        StepSpec(
+            "evaluate",
+            ("models", "split", "ks", "seed", "params", "output"),
+            _run_evaluate,
+            _check_evaluate,
+            _needs("data"),
+            ("leaderboard",),
+        ),
+        StepSpec(
+            "recommend",
+            ("top_k", "users", "rules", "model", "params"),
+            _run_recommend,
+            _check_recommend,
+            lambda opts: ("data",) if "model" in opts else ("data", "model"),
+            ("recs",),
+        ),
+        StepSpec(
+            "copy",
+            ("channel", "locale", "campaign", "template", "strict", "max_items", "forbidden_words"),
+            _run_copy,
+            _check_copy,
+            _needs("recs"),
+            ("copy",),
+        ),
+        StepSpec("report", ("output", "locale"), _run_report, _check_report, _needs("data")),
+        StepSpec(
+            "write",
+            tuple(WRITES) + ("db",) + tuple(f"{kind}_table" for kind in WRITES),
+            _run_write,
+            _check_write,
+            lambda opts: [made for kind, made in WRITES.items() if kind in opts or f"{kind}_table" in opts],
+        ),
+    )
+}
 
 
 class _Runners(MutableMapping):
@@ -560,12 +644,20 @@ def _plan(step: PipelineStep) -> str:
     shown = {k: v for k, v in step.options.items() if k not in ("db",)}
     if "db" in step.options:
         from aigc_biz.io.sql import safe_url
+
         shown["db"] = safe_url(step.options["db"])
     return ", ".join(f"{k}={v}" for k, v in shown.items()) or "defaults"
 
 
-def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool = False, env: dict | None = None,
-                 log: logging.Logger | None = None, verbs: Any = None) -> PipelineResult:
+def run_pipeline(
+    path: str | Path,
+    *,
+    run_id: str | None = None,
+    dry_run: bool = False,
+    env: dict | None = None,
+    log: logging.Logger | None = None,
+    verbs: Any = None,
+) -> PipelineResult:
     """Run the pipeline file at ``path``, step by step (:func:`aigc_biz.api.run` is the entry that calls this).
 
     Parameters
@@ -604,8 +696,9 @@ def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool =
     if dry_run:
         for step in job.steps:
             result.steps.append({"step": step.name, "seconds": 0.0, "summary": "planned: " + _plan(step)})
-            out.info("%s: planned: %s", step.label, _plan(step), extra={**context, "step": step.name,
-                                                                           "index": step.index})
+            out.info(
+                "%s: planned: %s", step.label, _plan(step), extra={**context, "step": step.name, "index": step.index}
+            )
         return result
     if verbs is None:
         raise TypeError("run_pipeline needs verbs=aigc_biz.api to run steps; call aigc_biz.api.run(path)")
@@ -621,15 +714,19 @@ def run_pipeline(path: str | Path, *, run_id: str | None = None, dry_run: bool =
             summary = STEPS[step.name].run(api, step.options, state, job)
         except Exception as exc:
             seconds = time.perf_counter() - started
-            out.error("%s failed after %.2f s: %s", step.label, seconds, exc,
-                         extra={**fields, "seconds": round(seconds, 3)})
+            out.error(
+                "%s failed after %.2f s: %s", step.label, seconds, exc, extra={**fields, "seconds": round(seconds, 3)}
+            )
             if hasattr(exc, "add_note"):
                 exc.add_note(f"in {step.label} of pipeline {job.path}")
             raise
         seconds = time.perf_counter() - started
         result.steps.append({"step": step.name, "seconds": round(seconds, 3), "summary": summary})
-        out.info("%s done in %.2f s: %s", step.label, seconds, summary,
-                    extra={**fields, "seconds": round(seconds, 3)})
-    out.info("pipeline %s finished in %.2f s", job.name, time.perf_counter() - total,
-                extra={**context, "seconds": round(time.perf_counter() - total, 3)})
+        out.info("%s done in %.2f s: %s", step.label, seconds, summary, extra={**fields, "seconds": round(seconds, 3)})
+    out.info(
+        "pipeline %s finished in %.2f s",
+        job.name,
+        time.perf_counter() - total,
+        extra={**context, "seconds": round(time.perf_counter() - total, 3)},
+    )
     return result

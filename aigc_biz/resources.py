@@ -3,6 +3,7 @@
 In a wheel they are copied to ``aigc_biz/_resources/`` (see pyproject's force-include); in a source
 checkout or an editable install they are the top-level folders of the repository.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -9,6 +9,7 @@ each weighted ``0.5 ** (age_days / 60)``; items they never bought get the same p
 
     PYTHONPATH=$PWD python bench/bench_buyagain.py DATA [DATA ...] [--horizon 30d] [--n-boot 1000] [--grid small]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,11 @@ from aigc_biz.models.registry import create_model
 
 K = 20
 HALF_LIFE_DAYS = 60.0
-GRIDS = {"full": {"C": (0.1, 1.0, 10.0), "item_prior": (2.0, 5.0, 20.0), "customer_prior": (1.0, 2.0, 5.0)},
-         # for large tables on a shared CPU: the defaults and one step on each side of the two that moved most
-         "small": {"C": (1.0, 10.0), "item_prior": (2.0, 5.0), "customer_prior": (2.0, 5.0)}}
+GRIDS = {
+    "full": {"C": (0.1, 1.0, 10.0), "item_prior": (2.0, 5.0, 20.0), "customer_prior": (1.0, 2.0, 5.0)},
+    # for large tables on a shared CPU: the defaults and one step on each side of the two that moved most
+    "small": {"C": (1.0, 10.0), "item_prior": (2.0, 5.0), "customer_prior": (2.0, 5.0)},
+}
 
 
 def recency_baseline_topk(split, rows: np.ndarray, k: int = K) -> np.ndarray:
@@ -40,9 +43,10 @@ def recency_baseline_topk(split, rows: np.ndarray, k: int = K) -> np.ndarray:
     events = data.events[data.events["weight"] > 0]
     times = events["time"].to_numpy(dtype="datetime64[ns]")
     age = (times.max() - times) / np.timedelta64(1, "D")
-    scores = sp.csr_matrix((np.power(0.5, age / HALF_LIFE_DAYS),
-                            (events["user_idx"].to_numpy(), events["item_idx"].to_numpy())),
-                           shape=(data.n_users, data.n_items))
+    scores = sp.csr_matrix(
+        (np.power(0.5, age / HALF_LIFE_DAYS), (events["user_idx"].to_numpy(), events["item_idx"].to_numpy())),
+        shape=(data.n_users, data.n_items),
+    )
     scores.sum_duplicates()
     buyers = np.asarray(data.binary().sum(axis=0)).ravel()
     dense = scores[rows].toarray() + 1e-6 * buyers / (buyers.max() + 1.0)
@@ -56,6 +60,7 @@ class GradientBoostedBuyAgain(BuyAgain):
 
     def _fit_classifier(self, X, y):
         from sklearn.ensemble import HistGradientBoostingClassifier
+
         self.hgb_ = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=self.seed)
         self.hgb_.fit(X, y)
         self.fitted_classifier_ = True
@@ -64,6 +69,7 @@ class GradientBoostedBuyAgain(BuyAgain):
         if not hasattr(self, "hgb_"):
             return super().predict_pairs(stats)
         from aigc_biz.models.buyagain import _horizon_days
+
         p = self.hgb_.predict_proba(self._design(stats, _horizon_days(self.horizon)))[:, 1]
         return np.clip(p, 1e-4, 1.0).astype(np.float32)
 
@@ -78,33 +84,56 @@ def run(path: str, horizon: str, n_boot: int, grid: str = "full") -> dict:
         params = {"C": C, "item_prior": item_prior, "customer_prior": customer_prior, "horizon": horizon}
         res = score_split(BuyAgain(**params), valid, ks=(K,), n_boot=10)
         trials.append((res["metrics"][f"ndcg@{K}"]["mean"], params))
-        print(f"valid {params}: ndcg@{K}={trials[-1][0]:.4f} fit {res['fit_seconds']:.1f}s", file=sys.stderr, flush=True)
+        print(
+            f"valid {params}: ndcg@{K}={trials[-1][0]:.4f} fit {res['fit_seconds']:.1f}s", file=sys.stderr, flush=True
+        )
     best_valid, best = max(trials, key=lambda t: t[0])
-    default_valid = next(v for v, p in trials if p["C"] == 1.0 and p["item_prior"] == 5.0
-                         and p["customer_prior"] == 2.0)
+    default_valid = next(
+        v for v, p in trials if p["C"] == 1.0 and p["item_prior"] == 5.0 and p["customer_prior"] == 2.0
+    )
     hgb_valid = score_split(GradientBoostedBuyAgain(**best), valid, ks=(K,), n_boot=10)["metrics"][f"ndcg@{K}"]["mean"]
     base_valid_rows = np.flatnonzero(np.diff(sp.csr_matrix(valid.test_target).indptr) > 0)
-    base_valid = metrics_from_topk(recency_baseline_topk(valid, base_valid_rows), valid.test_target[base_valid_rows],
-                                   valid.train.matrix, ks=(K,), n_boot=10)[0][f"ndcg@{K}"]["mean"]
+    base_valid = metrics_from_topk(
+        recency_baseline_topk(valid, base_valid_rows),
+        valid.test_target[base_valid_rows],
+        valid.train.matrix,
+        ks=(K,),
+        n_boot=10,
+    )[0][f"ndcg@{K}"]["mean"]
     # --- test, once, with the selected setting
     model = BuyAgain(**best)
     ours = score_split(model, split, ks=(K,), n_boot=n_boot)
     rows = ours["user_rows"]
-    base_metrics, base_per_user = metrics_from_topk(recency_baseline_topk(split, rows), split.test_target[rows],
-                                                    split.train.matrix, ks=(K,), n_boot=n_boot)
+    base_metrics, base_per_user = metrics_from_topk(
+        recency_baseline_topk(split, rows), split.test_target[rows], split.train.matrix, ks=(K,), n_boot=n_boot
+    )
     reference = {}
     for name in ("ease", "itemknn"):
         res = score_split(create_model(name), split, ks=(K,), n_boot=n_boot)
-        reference[name] = {"ndcg": res["metrics"][f"ndcg@{K}"], "recall": res["metrics"][f"recall@{K}"],
-                           "fit_seconds": res["fit_seconds"]}
+        reference[name] = {
+            "ndcg": res["metrics"][f"ndcg@{K}"],
+            "recall": res["metrics"][f"recall@{K}"],
+            "fit_seconds": res["fit_seconds"],
+        }
     diff = ours["per_user"][f"ndcg@{K}"] - base_per_user[f"ndcg@{K}"]
     mean, low, high = bootstrap_ci(diff, n_boot=n_boot, seed=0)
     return {
-        "data": path, "split": split.name, "users_evaluated": int(len(rows)),
-        "selected": best, "valid_ndcg": {"buyagain_selected": best_valid, "buyagain_default": default_valid,
-                                         "buyagain_hgb": hgb_valid, "recency_baseline": base_valid},
-        "buyagain": {"ndcg": ours["metrics"][f"ndcg@{K}"], "recall": ours["metrics"][f"recall@{K}"],
-                     "fit_seconds": ours["fit_seconds"], "fitted_classifier": bool(model.fitted_classifier_)},
+        "data": path,
+        "split": split.name,
+        "users_evaluated": int(len(rows)),
+        "selected": best,
+        "valid_ndcg": {
+            "buyagain_selected": best_valid,
+            "buyagain_default": default_valid,
+            "buyagain_hgb": hgb_valid,
+            "recency_baseline": base_valid,
+        },
+        "buyagain": {
+            "ndcg": ours["metrics"][f"ndcg@{K}"],
+            "recall": ours["metrics"][f"recall@{K}"],
+            "fit_seconds": ours["fit_seconds"],
+            "fitted_classifier": bool(model.fitted_classifier_),
+        },
         "recency_baseline": {"ndcg": base_metrics[f"ndcg@{K}"], "recall": base_metrics[f"recall@{K}"]},
         **reference,
         "ndcg_difference": {"mean": mean, "low": low, "high": high},
@@ -131,9 +160,15 @@ def calibration(model: BuyAgain, split) -> dict:
     predicted, observed = np.concatenate(predicted), np.concatenate(observed)
     bins = np.quantile(predicted, np.linspace(0, 1, 6))
     which = np.clip(np.searchsorted(bins, predicted, side="right") - 1, 0, 4)
-    return {"mean_predicted": float(predicted.mean()), "observed_rate": float(observed.mean()),
-            "by_quintile": [(float(predicted[which == b].mean()), float(observed[which == b].mean()))
-                            for b in range(5) if (which == b).any()]}
+    return {
+        "mean_predicted": float(predicted.mean()),
+        "observed_rate": float(observed.mean()),
+        "by_quintile": [
+            (float(predicted[which == b].mean()), float(observed[which == b].mean()))
+            for b in range(5)
+            if (which == b).any()
+        ],
+    }
 
 
 def main(argv=None) -> int:
@@ -159,12 +194,15 @@ def main(argv=None) -> int:
             m = r[name]
             fit = m.get("fit_seconds")
             fit_text = "" if fit is None else f"{fit:.2f} ({fit / r['ease']['fit_seconds']:.2f}x)"
-            print(f"| {name} | {m['ndcg']['mean']:.4f} [{m['ndcg']['low']:.4f}, {m['ndcg']['high']:.4f}] | "
-                  f"{m['recall']['mean']:.4f} [{m['recall']['low']:.4f}, {m['recall']['high']:.4f}] | {fit_text} |")
+            print(
+                f"| {name} | {m['ndcg']['mean']:.4f} [{m['ndcg']['low']:.4f}, {m['ndcg']['high']:.4f}] | "
+                f"{m['recall']['mean']:.4f} [{m['recall']['low']:.4f}, {m['recall']['high']:.4f}] | {fit_text} |"
+            )
         d = r["ndcg_difference"]
         print(f"NDCG@{K} buyagain - baseline: {d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] (paired bootstrap)")
     if args.json:
         from pathlib import Path
+
         target = Path(args.json)
         tmp = target.with_suffix(target.suffix + ".tmp")
         tmp.write_text(json.dumps(results, indent=1, default=float))

@@ -7,6 +7,7 @@ every second is spent in the VAE's dense layers) and prints, per epoch, the achi
 share of the better matmul rate. FLOPs per epoch: forward 2 x rows x (weights of the four dense
 layers), backward twice that.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", type=int, default=2)
     args = parser.parse_args(argv)
     from aigc_biz.models.cvae import ConditionalVAE
+
     data, train, _, _ = load_split(args.folder)
     model = ConditionalVAE()
     n_items, hidden, latent = train.shape[1], model.hidden, model.latent
@@ -33,14 +35,18 @@ def main(argv=None) -> int:
     flops_per_epoch = 3 * 2 * train.shape[0] * weights
     for trial in range(args.trials):
         before = matmul_gflops()
-        fitted = ConditionalVAE(epochs=3, batch_size=args.batch, val_fraction=0.0, device="cpu",
-                                linear_path=False).fit(data)
+        fitted = ConditionalVAE(epochs=3, batch_size=args.batch, val_fraction=0.0, device="cpu", linear_path=False).fit(
+            data
+        )
         after = matmul_gflops()
         best = max(before, after)
         for record in fitted.training_curve_:
             rate = flops_per_epoch / record["seconds"] / 1e9
-            print(f"trial {trial + 1} epoch {record['epoch']}: {record['seconds']:.2f} s, {rate:.1f} GFLOP/s; "
-                  f"matmul {before:.1f}/{after:.1f} GFLOP/s -> {rate / best:.0%} of the better rate", flush=True)
+            print(
+                f"trial {trial + 1} epoch {record['epoch']}: {record['seconds']:.2f} s, {rate:.1f} GFLOP/s; "
+                f"matmul {before:.1f}/{after:.1f} GFLOP/s -> {rate / best:.0%} of the better rate",
+                flush=True,
+            )
     return 0
 
 

@@ -15,6 +15,7 @@ Results are printed and merged into ``bench/results/diffrec.json``; ``bench/RESU
 regenerated table (between its ``diffrec`` markers) next to the published figures. The data folder
 is only read: nothing from it is copied into the repository.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,6 +57,7 @@ PUBLISHED = [
 def load_split(folder: Path):
     """Interactions of ``train_list`` and the csr matrices of train, valid and test (users x items)."""
     from aigc_biz.data.interactions import Interactions
+
     arrays = {}
     for part in ("train", "valid", "test"):
         path = folder / f"{part}_list.npy"
@@ -66,12 +68,17 @@ def load_split(folder: Path):
     n_items = int(max(a[:, 1].max() for a in arrays.values())) + 1
 
     def csr(pairs):
-        return sp.csr_matrix((np.ones(len(pairs), dtype=np.float32), (pairs[:, 0], pairs[:, 1])),
-                             shape=(n_users, n_items))
+        return sp.csr_matrix(
+            (np.ones(len(pairs), dtype=np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n_users, n_items)
+        )
 
     train, valid, test = (csr(arrays[p]) for p in ("train", "valid", "test"))
-    data = Interactions(matrix=train, user_ids=[f"u{u}" for u in range(n_users)],
-                        item_ids=[f"m{i}" for i in range(n_items)], source=str(folder))
+    data = Interactions(
+        matrix=train,
+        user_ids=[f"u{u}" for u in range(n_users)],
+        item_ids=[f"m{i}" for i in range(n_items)],
+        source=str(folder),
+    )
     return data, train, valid, test
 
 
@@ -81,6 +88,7 @@ def load_split(folder: Path):
 def matmul_gflops(size: int = 4096, repeats: int = 2) -> float:
     """Measured fp32 ``torch.mm`` throughput of this machine (2 n^3 flops per product)."""
     import torch
+
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)  # warm-up: thread pool and allocator
     started = time.perf_counter()
@@ -98,6 +106,7 @@ def training_flops(model, n_rows: int) -> tuple[float | None, str]:
     if per_epoch is not None:
         return float(per_epoch) * epochs, "model's flops_per_epoch_"
     import torch
+
     params = 0
     for name, value in vars(model).items():
         if name.endswith("_") and isinstance(value, torch.nn.Module):
@@ -125,26 +134,46 @@ def peak_rss_mib() -> float:
 def run_one(folder: Path, name: str, params: dict, n_boot: int) -> dict:
     from aigc_biz.evaluation.protocol import score_split
     from aigc_biz.models.registry import create_model
+
     data, train, valid, test = load_split(folder)
     baseline = peak_rss_mib()
     model = create_model(name, **params)
     split = types.SimpleNamespace(train=data, test_input=train, test_target=test, name=folder.name)
     scored = score_split(model, split, KS, exclude=(train + valid), n_boot=n_boot, seed=0)
     flops, flops_how = training_flops(model, int((np.diff(train.indptr) > 0).sum()))
-    metrics = {key: scored["metrics"][key] for key in
-               ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "coverage@20", "novelty@20")}
-    return {"model": name, "params": json.loads(json.dumps(model.get_params(), default=str)),
-            "metrics": metrics, "fit_seconds": scored["fit_seconds"], "score_seconds": scored["score_seconds"],
-            "users": scored["users_evaluated"], "peak_rss_mib": peak_rss_mib(), "data_rss_mib": baseline,
-            "epochs": getattr(model, "n_epochs_", None), "best_epoch": getattr(model, "best_epoch_", None),
-            "achieved_gflops": None if flops is None else flops / scored["fit_seconds"] / 1e9,
-            "flops_how": flops_how}
+    metrics = {
+        key: scored["metrics"][key]
+        for key in ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "coverage@20", "novelty@20")
+    }
+    return {
+        "model": name,
+        "params": json.loads(json.dumps(model.get_params(), default=str)),
+        "metrics": metrics,
+        "fit_seconds": scored["fit_seconds"],
+        "score_seconds": scored["score_seconds"],
+        "users": scored["users_evaluated"],
+        "peak_rss_mib": peak_rss_mib(),
+        "data_rss_mib": baseline,
+        "epochs": getattr(model, "n_epochs_", None),
+        "best_epoch": getattr(model, "best_epoch_", None),
+        "achieved_gflops": None if flops is None else flops / scored["fit_seconds"] / 1e9,
+        "flops_how": flops_how,
+    }
 
 
 def run_in_child(folder: Path, name: str, params: dict, n_boot: int, timeout: float) -> dict | None:
     """Run :func:`run_one` in a fresh interpreter and read its JSON answer from the last stdout line."""
-    command = [sys.executable, str(Path(__file__).resolve()), str(folder), "--worker", name,
-               "--worker-params", json.dumps(params), "--n-boot", str(n_boot)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        str(folder),
+        "--worker",
+        name,
+        "--worker-params",
+        json.dumps(params),
+        "--n-boot",
+        str(n_boot),
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -162,6 +191,7 @@ def run_in_child(folder: Path, name: str, params: dict, n_boot: int, timeout: fl
 def read_recommendations(path: Path, n_users: int, n_items: int, exclude: sp.csr_matrix, k: int) -> np.ndarray:
     """Top-``k`` index lists from a recommendations CSV, dropping masked items (valid) the CLI did not know."""
     import pandas as pd
+
     recs = pd.read_csv(path, dtype=str)
     user_col = next((c for c in recs.columns if "user" in c.lower()), None)
     item_col = next((c for c in recs.columns if "item" in c.lower() and "score" not in c.lower()), None)
@@ -183,6 +213,7 @@ def read_recommendations(path: Path, n_users: int, n_items: int, exclude: sp.csr
 def run_cli(folder: Path, model: str, top_k: int, extra: list[str], timeout: float) -> dict | None:
     """``aigc-biz recommend train.csv --model MODEL --top-k N -o recs.csv``, then score recs.csv."""
     from aigc_biz.evaluation.protocol import metrics_from_topk
+
     executable = shutil.which("aigc-biz") or str(Path(sys.executable).with_name("aigc-biz"))
     if not Path(executable).exists():
         print("skipped --cli: the `aigc-biz` command is not installed (pip install -e . in the venv)")
@@ -194,8 +225,18 @@ def run_cli(folder: Path, model: str, top_k: int, extra: list[str], timeout: flo
         with train_csv.open("w", encoding="utf-8") as out:
             out.write("user_id,item_id\n")
             out.writelines(f"u{u},m{i}\n" for u, i in zip(coo.row, coo.col))
-        command = [executable, "recommend", str(train_csv), "--model", model, "--top-k", str(top_k),
-                   "-o", str(recs_csv), *extra]
+        command = [
+            executable,
+            "recommend",
+            str(train_csv),
+            "--model",
+            model,
+            "--top-k",
+            str(top_k),
+            "-o",
+            str(recs_csv),
+            *extra,
+        ]
         print("  $", shlex.join(command))
         started = time.perf_counter()
         try:
@@ -210,10 +251,17 @@ def run_cli(folder: Path, model: str, top_k: int, extra: list[str], timeout: flo
             return None
         topk = read_recommendations(recs_csv, train.shape[0], train.shape[1], train + valid, max(KS))
     metrics, _ = metrics_from_topk(topk, test, train, KS, n_boot=200)
-    return {"model": f"{model} via CLI (top-{top_k}, valid dropped)", "params": {"args": extra},
-            "metrics": {k: metrics[k] for k in ("recall@10", "recall@20", "ndcg@10", "ndcg@20")},
-            "fit_seconds": seconds, "score_seconds": None, "users": int((np.diff(test.indptr) > 0).sum()),
-            "peak_rss_mib": None, "achieved_gflops": None, "flops_how": "whole command, wall time"}
+    return {
+        "model": f"{model} via CLI (top-{top_k}, valid dropped)",
+        "params": {"args": extra},
+        "metrics": {k: metrics[k] for k in ("recall@10", "recall@20", "ndcg@10", "ndcg@20")},
+        "fit_seconds": seconds,
+        "score_seconds": None,
+        "users": int((np.diff(test.indptr) > 0).sum()),
+        "peak_rss_mib": None,
+        "achieved_gflops": None,
+        "flops_how": "whole command, wall time",
+    }
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -231,24 +279,30 @@ def _baseline(row: dict) -> str:
 def markdown_table(rows: list[dict], gflops: dict | None) -> str:
     if isinstance(gflops, (int, float)):
         gflops = {"gflops": float(gflops), "load": float("nan")}
-    lines = ["| model | Recall@10 | Recall@20 | NDCG@10 | NDCG@20 | NDCG@20 95% CI | fit s | score s "
-             "| peak RSS MiB | GFLOP/s achieved | source |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | Recall@10 | Recall@20 | NDCG@10 | NDCG@20 | NDCG@20 95% CI | fit s | score s "
+        "| peak RSS MiB | GFLOP/s achieved | source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, r10, r20, n10, n20, source in PUBLISHED:
         lines.append(f"| {name} | {r10} | {r20} | {n10} | {n20} | | | | | | {source} |")
     for row in rows:
         m = row["metrics"]
         ci = f"{m['ndcg@20']['low']:.4f}–{m['ndcg@20']['high']:.4f}" if m["ndcg@20"].get("low") is not None else ""
-        params = ", ".join(f"{k}={v}" for k, v in row.get("params", {}).items()
-                           if k in row.get("changed", []))
+        params = ", ".join(f"{k}={v}" for k, v in row.get("params", {}).items() if k in row.get("changed", []))
         lines.append(
             f"| **{row['model']}**{f' ({params})' if params else ''} | {_fmt(m['recall@10']['mean'])} "
             f"| {_fmt(m['recall@20']['mean'])} | {_fmt(m['ndcg@10']['mean'])} | {_fmt(m['ndcg@20']['mean'])} "
             f"| {ci} | {_fmt(row.get('fit_seconds'), 1)} | {_fmt(row.get('score_seconds'), 2)} "
             f"| {_fmt(row.get('peak_rss_mib'), 0)}{_baseline(row)} | {_fmt(row.get('achieved_gflops'), 1)} "
-            f"| measured {row.get('measured_at', '')[:16]}: `{row.get('command', '')}` |")
-    note = (f"\n\nMeasured fp32 matmul (torch.mm 4096²) on this machine: **{gflops['gflops']:.1f} GFLOP/s** "
-            f"(load average {gflops['load']:.1f} at the time)." if gflops else "")
+            f"| measured {row.get('measured_at', '')[:16]}: `{row.get('command', '')}` |"
+        )
+    note = (
+        f"\n\nMeasured fp32 matmul (torch.mm 4096²) on this machine: **{gflops['gflops']:.1f} GFLOP/s** "
+        f"(load average {gflops['load']:.1f} at the time)."
+        if gflops
+        else ""
+    )
     return "\n".join(lines) + note + "\n"
 
 
@@ -275,8 +329,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the intervals")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per model before it is stopped")
     parser.add_argument("--matmul-size", type=int, default=4096, help="0 skips the matmul throughput figure")
-    parser.add_argument("--cli", action="store_true", 
-                        help="also run the `aigc-biz recommend` command and score it")
+    parser.add_argument("--cli", action="store_true", help="also run the `aigc-biz recommend` command and score it")
     parser.add_argument("--cli-model", default="cvae")
     parser.add_argument("--cli-top-k", type=int, default=100)
     parser.add_argument("--cli-args", default="", help="extra arguments for the command, e.g. '--param epochs=20'")
@@ -290,6 +343,7 @@ def main(argv=None) -> int:
         return 0
 
     from aigc_biz.models.registry import available_models, parse_params
+
     params: dict[str, dict] = {}
     for pair in args.param:
         model, _, rest = pair.partition(".")
@@ -317,10 +371,12 @@ def main(argv=None) -> int:
     for row in rows:
         row.update(command=command, measured_at=stamp)
         m = row["metrics"]
-        print(f"{row['model']:>28}: R@10 {m['recall@10']['mean']:.4f}  R@20 {m['recall@20']['mean']:.4f}  "
-              f"N@10 {m['ndcg@10']['mean']:.4f}  N@20 {m['ndcg@20']['mean']:.4f}  "
-              f"fit {_fmt(row['fit_seconds'], 1)} s  score {_fmt(row['score_seconds'], 2)} s  "
-              f"peak {_fmt(row['peak_rss_mib'], 0)} MiB  GFLOP/s {_fmt(row['achieved_gflops'], 1)}")
+        print(
+            f"{row['model']:>28}: R@10 {m['recall@10']['mean']:.4f}  R@20 {m['recall@20']['mean']:.4f}  "
+            f"N@10 {m['ndcg@10']['mean']:.4f}  N@20 {m['ndcg@20']['mean']:.4f}  "
+            f"fit {_fmt(row['fit_seconds'], 1)} s  score {_fmt(row['score_seconds'], 2)} s  "
+            f"peak {_fmt(row['peak_rss_mib'], 0)} MiB  GFLOP/s {_fmt(row['achieved_gflops'], 1)}"
+        )
     if args.no_write or not rows:
         return 0 if rows else 1
     stored = store_rows(rows, gflops)

@@ -13,6 +13,7 @@ Usage::
 
 Writes the ``new-items`` section of bench/RESULTS.md unless ``--no-write``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,21 +51,33 @@ class ShrinkLog(logging.Handler):
 def held_out_setup(data, new_fraction: float, test_days: int):
     """(train Interactions without new products, new-products frame, test users, target pairs frame)."""
     from aigc_biz.data.interactions import Interactions
+
     ev = data.events
     first = ev.groupby("item_idx")["time"].min().sort_values(kind="stable")
     n_new = int(round(new_fraction * len(first)))
     new_idx = first.index.to_numpy()[-n_new:]
     cutoff = ev["time"].max() - pd.Timedelta(days=test_days)
-    frame = pd.DataFrame({"user": data.user_ids[ev["user_idx"].to_numpy()],
-                          "item": data.item_ids[ev["item_idx"].to_numpy()],
-                          "weight": ev["weight"].to_numpy(), "time": ev["time"].to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "user": data.user_ids[ev["user_idx"].to_numpy()],
+            "item": data.item_ids[ev["item_idx"].to_numpy()],
+            "weight": ev["weight"].to_numpy(),
+            "time": ev["time"].to_numpy(),
+        }
+    )
     attrs = data.item_features.reset_index(drop=True)
     for column in attrs.columns:
         frame[column] = attrs[column].to_numpy()[ev["item_idx"].to_numpy()]
     before = (frame["time"] < cutoff).to_numpy()
     is_new = np.isin(ev["item_idx"].to_numpy(), new_idx)
-    train = Interactions.from_frame(frame[before & ~is_new], "user", "item", weight_col="weight", time_col="time",
-                                    item_attr_cols={c: c for c in attrs.columns})
+    train = Interactions.from_frame(
+        frame[before & ~is_new],
+        "user",
+        "item",
+        weight_col="weight",
+        time_col="time",
+        item_attr_cols={c: c for c in attrs.columns},
+    )
     trained_pairs = set(zip(frame.loc[before, "user"], frame.loc[before, "item"]))
     after = frame.loc[~before, ["user", "item"]].drop_duplicates()
     after = after[[pair not in trained_pairs for pair in zip(after["user"], after["item"])]]
@@ -76,6 +89,7 @@ def held_out_setup(data, new_fraction: float, test_days: int):
 
 def evaluate_lists(top, target_pairs, users, n_new_start):
     from aigc_biz.evaluation.metrics import hits_matrix, ndcg_at_k, recall_at_k
+
     position = {t: i for i, t in enumerate(top.item_ids)}
     row_of = {u: i for i, u in enumerate(users)}
     cols = np.array([position.get(t, -1) for t in target_pairs["item"]])
@@ -88,12 +102,14 @@ def evaluate_lists(top, target_pairs, users, n_new_start):
     idx = top.indices[:, :K]
     hits = hits_matrix(idx, target, K)
     on_new = idx >= n_new_start
-    return {"ndcg": float(np.nanmean(ndcg_at_k(idx, target, K))),
-            "recall": float(np.nanmean(recall_at_k(idx, target, K))),
-            "lists_with_new": float(on_new.any(axis=1).mean()),
-            "slots_new": float(on_new.sum() / max((idx >= 0).sum(), 1)),
-            "new_hit_rate": float(hits[on_new].sum() / on_new.sum()) if on_new.any() else float("nan"),
-            "hit_rate_known": float(hits[(idx >= 0) & ~on_new].mean())}
+    return {
+        "ndcg": float(np.nanmean(ndcg_at_k(idx, target, K))),
+        "recall": float(np.nanmean(recall_at_k(idx, target, K))),
+        "lists_with_new": float(on_new.any(axis=1).mean()),
+        "slots_new": float(on_new.sum() / max((idx >= 0).sum(), 1)),
+        "new_hit_rate": float(hits[on_new].sum() / on_new.sum()) if on_new.any() else float("nan"),
+        "hit_rate_known": float(hits[(idx >= 0) & ~on_new].mean()),
+    }
 
 
 def main(argv=None) -> int:
@@ -105,10 +121,12 @@ def main(argv=None) -> int:
     parser.add_argument("--cvae-epochs", type=int, default=15)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    import sklearn.linear_model  # noqa: F401
+
     import aigc_biz.api as ab
     import aigc_biz.evaluation.metrics  # noqa: F401  (imported before any timing: the content path uses it)
-    import sklearn.linear_model  # noqa: F401
     from aigc_biz.ranking import recommend_with_rules
+
     shrink_log = ShrinkLog()
     logging.getLogger("aigc_biz.ranking.new_items").addHandler(shrink_log)
     logging.getLogger("aigc_biz.ranking.new_items").setLevel(logging.INFO)
@@ -117,9 +135,12 @@ def main(argv=None) -> int:
     users = np.asarray(sorted(set(target_pairs["user"])), dtype=object)
     new_ids = set(new_items["item_id"])
     n_target_new = int(target_pairs["item"].isin(new_ids).sum())
-    print(f"train {train.n_users:,} customers x {train.n_items:,} items ({train.nnz:,} pairs, cutoff {cutoff}); "
-          f"{len(new_items):,} new products; {len(users):,} test customers, {len(target_pairs):,} target pairs, "
-          f"{n_target_new:,} on new products", flush=True)
+    print(
+        f"train {train.n_users:,} customers x {train.n_items:,} items ({train.nnz:,} pairs, cutoff {cutoff}); "
+        f"{len(new_items):,} new products; {len(users):,} test customers, {len(target_pairs):,} target pairs, "
+        f"{n_target_new:,} on new products",
+        flush=True,
+    )
     params = {"ease": {}, "cvae": {"epochs": args.cvae_epochs, "device": "cpu", "seed": 0}}
     rows = []
     ease_fit = None
@@ -136,38 +157,52 @@ def main(argv=None) -> int:
         content = recommend_with_rules(model, train, users, k=K, new_items=new_items)
         content_s = time.perf_counter() - started
         for label, top, seconds in (("without", plain, plain_s), ("content path", content, content_s)):
-            row = {"model": name, "run": label, **evaluate_lists(top, target_pairs, users, model.n_items),
-                   "fit_s": fit_s, "recommend_s": seconds,
-                   "shrink": shrink_log.shrink if label == "content path" else None}
+            row = {
+                "model": name,
+                "run": label,
+                **evaluate_lists(top, target_pairs, users, model.n_items),
+                "fit_s": fit_s,
+                "recommend_s": seconds,
+                "shrink": shrink_log.shrink if label == "content path" else None,
+            }
             rows.append(row)
             print(row, flush=True)
     table = pd.DataFrame(rows)
     ref = ease_fit or float(table["fit_s"].iloc[0])
-    lines = ["| model | run | NDCG@20 | recall@20 | lists with a new product | slots to new products "
-             "| hit rate of new-product slots | hit rate of known-product slots | shrink | recommend s (x EASE fit) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | run | NDCG@20 | recall@20 | lists with a new product | slots to new products "
+        "| hit rate of new-product slots | hit rate of known-product slots | shrink | recommend s (x EASE fit) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         hit_new = "–" if np.isnan(r["new_hit_rate"]) else f"{r['new_hit_rate']:.4f}"
-        lines.append(f"| {r['model']} | {r['run']} | {r['ndcg']:.4f} | {r['recall']:.4f} | {r['lists_with_new']:.1%} "
-                     f"| {r['slots_new']:.2%} | {hit_new} | {r['hit_rate_known']:.4f} "
-                     f"| {'–' if r['shrink'] is None else r['shrink']} "
-                     f"| {r['recommend_s']:.1f} ({r['recommend_s'] / ref:.2f}x) |")
+        lines.append(
+            f"| {r['model']} | {r['run']} | {r['ndcg']:.4f} | {r['recall']:.4f} | {r['lists_with_new']:.1%} "
+            f"| {r['slots_new']:.2%} | {hit_new} | {r['hit_rate_known']:.4f} "
+            f"| {'–' if r['shrink'] is None else r['shrink']} "
+            f"| {r['recommend_s']:.1f} ({r['recommend_s'] / ref:.2f}x) |"
+        )
     command = "python bench/" + Path(__file__).name + " " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     fits = ", ".join(f"{r['model']} {r['fit_s']:.1f} s" for r in rows if r["run"] == "without")
-    body = "\n".join([
-        f"`{command}` — {datetime.now(timezone.utc):%Y-%m-%d}, {system_line()}",
-        "",
-        f"Train: {train.n_users:,} customers x {train.n_items:,} products ({train.nnz:,} pairs) before {cutoff:%Y-%m-%d}, "
-        f"without the newest {args.new_fraction:.0%} of products by first sale ({len(new_items):,}, their rows dropped). "
-        f"Test: {len(users):,} customers' {len(target_pairs):,} pairs first bought in the last {args.test_days} days, "
-        f"{n_target_new:,} ({n_target_new / len(target_pairs):.1%}) of them on the new products. "
-        f"cvae: {args.cvae_epochs} epochs, default size. Fit: {fits}. Shrink chosen on the newest tenth of *training* "
-        f"products (validation slice), never on the test.",
-        "", *lines])
+    body = "\n".join(
+        [
+            f"`{command}` — {datetime.now(timezone.utc):%Y-%m-%d}, {system_line()}",
+            "",
+            f"Train: {train.n_users:,} customers x {train.n_items:,} products ({train.nnz:,} pairs) before {cutoff:%Y-%m-%d}, "
+            f"without the newest {args.new_fraction:.0%} of products by first sale ({len(new_items):,}, their rows dropped). "
+            f"Test: {len(users):,} customers' {len(target_pairs):,} pairs first bought in the last {args.test_days} days, "
+            f"{n_target_new:,} ({n_target_new / len(target_pairs):.1%}) of them on the new products. "
+            f"cvae: {args.cvae_epochs} epochs, default size. Fit: {fits}. Shrink chosen on the newest tenth of *training* "
+            f"products (validation slice), never on the test.",
+            "",
+            *lines,
+        ]
+    )
     print(body)
     if not args.no_write:
-        replace_section(BENCH / "RESULTS.md", "new-items", "## New products, content path (`bench_new_items.py`)\n\n"
-                        + body)
+        replace_section(
+            BENCH / "RESULTS.md", "new-items", "## New products, content path (`bench_new_items.py`)\n\n" + body
+        )
     return 0
 
 

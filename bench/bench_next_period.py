@@ -17,6 +17,7 @@ Intervals: percentile bootstrap over test customers; differences are paired (sam
 
     PYTHONPATH=$PWD python bench/bench_next_period.py DATA [--cvae-epochs 20] [--horizon 30d] [--n-boot 1000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,7 @@ def choose_half_lives(valid, n_boot: int, l2_grid=()) -> dict:
 
 
 def summary(metrics: dict, fit_seconds: float, per_user: dict) -> dict:
-    return {"ndcg": metrics[NDCG], "recall": metrics[RECALL], "fit_seconds": fit_seconds,
-            "_per_user": per_user[NDCG]}
+    return {"ndcg": metrics[NDCG], "recall": metrics[RECALL], "fit_seconds": fit_seconds, "_per_user": per_user[NDCG]}
 
 
 def paired(a: np.ndarray, b: np.ndarray, n_boot: int) -> dict:
@@ -78,12 +78,19 @@ def paired(a: np.ndarray, b: np.ndarray, n_boot: int) -> dict:
     rng = np.random.default_rng(0)
     idx = rng.integers(0, len(a), size=(n_boot, len(a)))
     ratios = a[idx].mean(axis=1) / b[idx].mean(axis=1) - 1.0
-    return {"mean": mean, "low": low, "high": high, "relative": float(a.mean() / b.mean() - 1.0),
-            "relative_low": float(np.quantile(ratios, 0.025)), "relative_high": float(np.quantile(ratios, 0.975))}
+    return {
+        "mean": mean,
+        "low": low,
+        "high": high,
+        "relative": float(a.mean() / b.mean() - 1.0),
+        "relative_low": float(np.quantile(ratios, 0.025)),
+        "relative_high": float(np.quantile(ratios, 0.975)),
+    }
 
 
-def run(path: str, horizon: str, n_boot: int, cvae_epochs: int, l2_grid=(), cvae: bool = True,
-        with_repeats: bool = True) -> dict:
+def run(
+    path: str, horizon: str, n_boot: int, cvae_epochs: int, l2_grid=(), cvae: bool = True, with_repeats: bool = True
+) -> dict:
     data = load(path)
     new_split = split_horizon(data, horizon)
     rep_split = split_horizon(data, horizon, repeats=True)
@@ -132,9 +139,18 @@ def run(path: str, horizon: str, n_boot: int, cvae_epochs: int, l2_grid=(), cvae
         for row in table.values():
             row.pop("_per_user")
             row["fit_x_ease"] = row["fit_seconds"] / ease_fit
-    return {"data": path, "new_split": new_split.name, "repeat_split": rep_split.name, "validation": valid.name,
-            "users_new": users_new, "users_repeats": len(rows), "cvae_epochs": cvae_epochs if cvae else None,
-            "half_lives": half, "new_items": new_items, "repeats": repeats}
+    return {
+        "data": path,
+        "new_split": new_split.name,
+        "repeat_split": rep_split.name,
+        "validation": valid.name,
+        "users_new": users_new,
+        "users_repeats": len(rows),
+        "cvae_epochs": cvae_epochs if cvae else None,
+        "half_lives": half,
+        "new_items": new_items,
+        "repeats": repeats,
+    }
 
 
 def run_repeats(repeats: dict, rep_split, candidates: dict, horizon: str, n_boot: int) -> np.ndarray:
@@ -143,9 +159,13 @@ def run_repeats(repeats: dict, rep_split, candidates: dict, horizon: str, n_boot
     res = score_split(ba, rep_split, ks=(K,), n_boot=n_boot, item_categories=None)
     repeats["buyagain"] = summary(res["metrics"], res["fit_seconds"], res["per_user"])
     rows = res["user_rows"]
-    base_metrics, base_per_user = metrics_from_topk(recency_baseline_topk(rep_split, rows),
-                                                    rep_split.test_target[rows], rep_split.train.matrix,
-                                                    ks=(K,), n_boot=n_boot)
+    base_metrics, base_per_user = metrics_from_topk(
+        recency_baseline_topk(rep_split, rows),
+        rep_split.test_target[rows],
+        rep_split.train.matrix,
+        ks=(K,),
+        n_boot=n_boot,
+    )
     repeats["recency_baseline"] = summary(base_metrics, float("nan"), base_per_user)
     for label in ("ease", "ease+recency", "itemknn+recency", "cvae"):
         if label not in candidates:
@@ -157,8 +177,10 @@ def run_repeats(repeats: dict, rep_split, candidates: dict, horizon: str, n_boot
         row = summary(res["metrics"], res["fit_seconds"], res["per_user"])
         row["weight"] = float(blend.weight_)
         repeats[f"blend({label})"] = row
-        log(f"repeats blend({label}): {NDCG}={res['metrics'][NDCG]['mean']:.4f} w={blend.weight_} "
-            f"fit {res['fit_seconds']:.1f}s")
+        log(
+            f"repeats blend({label}): {NDCG}={res['metrics'][NDCG]['mean']:.4f} w={blend.weight_} "
+            f"fit {res['fit_seconds']:.1f}s"
+        )
     for label, row in repeats.items():
         row["vs_baseline"] = paired(row["_per_user"], repeats["recency_baseline"]["_per_user"], n_boot)
         row["vs_buyagain"] = paired(row["_per_user"], repeats["buyagain"]["_per_user"], n_boot)
@@ -170,8 +192,10 @@ def fmt(m: dict) -> str:
 
 
 def fmt_diff(d: dict) -> str:
-    return (f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] "
-            f"({100 * d['relative']:+.1f} % [{100 * d['relative_low']:+.1f}, {100 * d['relative_high']:+.1f}])")
+    return (
+        f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] "
+        f"({100 * d['relative']:+.1f} % [{100 * d['relative_low']:+.1f}, {100 * d['relative_high']:+.1f}])"
+    )
 
 
 def fit_text(row: dict) -> str:
@@ -180,30 +204,40 @@ def fit_text(row: dict) -> str:
 
 def print_tables(r: dict) -> None:
     print(f"\n{r['data']}  cvae epochs={r['cvae_epochs']}")
-    print(f"half-lives selected on {r['validation']}: ease {r['half_lives']['ease']['selected']:g} d, "
-          f"itemknn {r['half_lives']['itemknn']['selected']:g} d")
+    print(
+        f"half-lives selected on {r['validation']}: ease {r['half_lives']['ease']['selected']:g} d, "
+        f"itemknn {r['half_lives']['itemknn']['selected']:g} d"
+    )
     for name, row in r["half_lives"].items():
         if "ndcg" not in row:
             continue
         print(f"  valid {NDCG} {name}: " + ", ".join(f"{h}={v:.4f}" for h, v in row["ndcg"].items()))
     print(f"\nNew items only ({r['users_new']} customers)")
-    print(f"| model | NDCG@{K} [95% CI] | recall@{K} [95% CI] | NDCG@{K} − ease (relative) [paired 95% CI] "
-          f"| fit s (× EASE fit) |")
+    print(
+        f"| model | NDCG@{K} [95% CI] | recall@{K} [95% CI] | NDCG@{K} − ease (relative) [paired 95% CI] "
+        f"| fit s (× EASE fit) |"
+    )
     print("|---|---|---|---|---|")
     for label, row in r["new_items"].items():
-        print(f"| {label} | {fmt(row['ndcg'])} | {fmt(row['recall'])} | "
-              f"{'–' if label == 'ease' else fmt_diff(row['vs_ease'])} | {fit_text(row)} |")
+        print(
+            f"| {label} | {fmt(row['ndcg'])} | {fmt(row['recall'])} | "
+            f"{'–' if label == 'ease' else fmt_diff(row['vs_ease'])} | {fit_text(row)} |"
+        )
     if not r["repeats"]:
         return
     print(f"\nWith repeats ({r['users_repeats']} customers)")
-    print(f"| model | NDCG@{K} [95% CI] | recall@{K} [95% CI] | NDCG@{K} − baseline [paired] "
-          f"| NDCG@{K} − buyagain [paired] | fit s (× EASE fit) |")
+    print(
+        f"| model | NDCG@{K} [95% CI] | recall@{K} [95% CI] | NDCG@{K} − baseline [paired] "
+        f"| NDCG@{K} − buyagain [paired] | fit s (× EASE fit) |"
+    )
     print("|---|---|---|---|---|---|")
     for label, row in r["repeats"].items():
         w = f" w={row['weight']:.2f}" if "weight" in row else ""
-        print(f"| {label}{w} | {fmt(row['ndcg'])} | {fmt(row['recall'])} | "
-              f"{'–' if label == 'recency_baseline' else fmt_diff(row['vs_baseline'])} | "
-              f"{'–' if label == 'buyagain' else fmt_diff(row['vs_buyagain'])} | {fit_text(row)} |")
+        print(
+            f"| {label}{w} | {fmt(row['ndcg'])} | {fmt(row['recall'])} | "
+            f"{'–' if label == 'recency_baseline' else fmt_diff(row['vs_baseline'])} | "
+            f"{'–' if label == 'buyagain' else fmt_diff(row['vs_buyagain'])} | {fit_text(row)} |"
+        )
 
 
 def main(argv=None) -> int:
@@ -212,16 +246,27 @@ def main(argv=None) -> int:
     parser.add_argument("--cvae-epochs", type=int, default=20)
     parser.add_argument("--horizon", default="30d")
     parser.add_argument("--n-boot", type=int, default=1000)
-    parser.add_argument("--l2-grid", default="", help="also choose EASE's l2 with the half-life on validation, "
-                        "e.g. 100,250,1000,2000 (adds the row ease(l2=...)+recency)")
+    parser.add_argument(
+        "--l2-grid",
+        default="",
+        help="also choose EASE's l2 with the half-life on validation, "
+        "e.g. 100,250,1000,2000 (adds the row ease(l2=...)+recency)",
+    )
     parser.add_argument("--no-cvae", action="store_true", help="leave cvae out (a short run)")
     parser.add_argument("--no-repeats", action="store_true", help="only the new-items protocol")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     l2_grid = tuple(float(v) for v in args.l2_grid.split(",") if v.strip())
     started = time.perf_counter()
-    result = run(args.data, args.horizon, args.n_boot, args.cvae_epochs, l2_grid, cvae=not args.no_cvae,
-                 with_repeats=not args.no_repeats)
+    result = run(
+        args.data,
+        args.horizon,
+        args.n_boot,
+        args.cvae_epochs,
+        l2_grid,
+        cvae=not args.no_cvae,
+        with_repeats=not args.no_repeats,
+    )
     result["wall_seconds"] = time.perf_counter() - started
     print(json.dumps(result, indent=1, default=float), flush=True)
     print_tables(result)

@@ -9,6 +9,7 @@ Prints the leaderboard (metrics with 95 % bootstrap intervals, fit and scoring t
 ``--challenger`` (default cvae) over ``--baseline`` (default pop) on NDCG@10, with a paired bootstrap
 interval over the same users. Writes the ``sample`` table of bench/RESULTS.md unless ``--no-write``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,13 +25,23 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # run from a checkout without in
 
 from results_table import replace_section, system_line  # noqa: E402
 
-SHOWN = ("ndcg@10", "recall@10", "recall@20", "map@10", "hit_rate@10", "coverage@10", "novelty@10",
-         "diversity@10", "popularity@10")
+SHOWN = (
+    "ndcg@10",
+    "recall@10",
+    "recall@20",
+    "map@10",
+    "hit_rate@10",
+    "coverage@10",
+    "novelty@10",
+    "diversity@10",
+    "popularity@10",
+)
 
 
 def paired_margin(board, challenger: str, baseline: str, metric: str = "ndcg@10", seed: int = 0):
     """Mean per-user difference ``challenger - baseline`` with its bootstrap interval (same users, same split)."""
     from aigc_biz.evaluation.metrics import bootstrap_ci
+
     a, b = board.result(challenger), board.result(baseline)
     if not np.array_equal(a.user_rows, b.user_rows):
         raise SystemExit("error: the two models were evaluated on different users")
@@ -40,18 +51,24 @@ def paired_margin(board, challenger: str, baseline: str, metric: str = "ndcg@10"
 def markdown(board, margin_line: str, command: str) -> str:
     frame = board.to_frame()
     shown = [m for m in SHOWN if m in frame.columns]
-    lines = ["| model | " + " | ".join(shown) + " | fit s | score s |",
-             "|---|" + "---|" * (len(shown) + 2)]
+    lines = ["| model | " + " | ".join(shown) + " | fit s | score s |", "|---|" + "---|" * (len(shown) + 2)]
     for _, row in frame.iterrows():
-        cells = [f"{row[m]:.4f} ({row[m + '_low']:.4f}–{row[m + '_high']:.4f})" if m.startswith(("ndcg", "recall"))
-                 else f"{row[m]:.4f}" for m in shown]
+        cells = [
+            f"{row[m]:.4f} ({row[m + '_low']:.4f}–{row[m + '_high']:.4f})"
+            if m.startswith(("ndcg", "recall"))
+            else f"{row[m]:.4f}"
+            for m in shown
+        ]
         name = f"**{row['model']}**" if row["model"] == board.winner else row["model"]
         timings = f" | {row['fit_seconds']:.1f} | {row['score_seconds']:.2f} |"
         lines.append(f"| {name} | " + " | ".join(cells) + timings)
     stamp = datetime.now(timezone.utc).isoformat(timespec="minutes")
-    return (f"Split `{board.split}`, {board.rows[0].users_evaluated} users evaluated, seed {board.seed}, "
-            f"{board.n_boot} bootstrap resamples; winner by {board.ranking_metric}: **{board.winner}**.\n\n"
-            + "\n".join(lines) + f"\n\n{margin_line}\n\nMeasured {stamp} with `{command}` on {system_line()}.\n")
+    return (
+        f"Split `{board.split}`, {board.rows[0].users_evaluated} users evaluated, seed {board.seed}, "
+        f"{board.n_boot} bootstrap resamples; winner by {board.ranking_metric}: **{board.winner}**.\n\n"
+        + "\n".join(lines)
+        + f"\n\n{margin_line}\n\nMeasured {stamp} with `{command}` on {system_line()}.\n"
+    )
 
 
 def main(argv=None) -> int:
@@ -71,6 +88,7 @@ def main(argv=None) -> int:
     from aigc_biz.data.loading import load_interactions
     from aigc_biz.evaluation.protocol import evaluate
     from aigc_biz.models.registry import available_models, parse_params
+
     params: dict[str, dict] = {}
     for pair in args.param:
         model, _, rest = pair.partition(".")
@@ -87,8 +105,7 @@ def main(argv=None) -> int:
         if event.get("stage") in ("score", "done"):
             print(f"  {event['model']}: {event['stage']}", flush=True)
 
-    board = evaluate(data, names, split=args.split, seed=args.seed, params=params, progress=show,
-                     n_boot=args.n_boot)
+    board = evaluate(data, names, split=args.split, seed=args.seed, params=params, progress=show, n_boot=args.n_boot)
     frame = board.to_frame()
     with_ci = [c for c in frame.columns if c.startswith(("ndcg@10", "recall@20")) or c in SHOWN]
     print(frame[["model", *with_ci, "fit_seconds", "score_seconds"]].round(4).to_string(index=False))
@@ -98,8 +115,10 @@ def main(argv=None) -> int:
     if args.challenger in present and args.baseline in present:
         mean, low, high = paired_margin(board, args.challenger, args.baseline, seed=args.seed)
         base = board.result(args.baseline).mean("ndcg@10")
-        margin_line = (f"{args.challenger} vs {args.baseline}: NDCG@10 {mean:+.4f} (paired 95% CI {low:+.4f} to "
-                       f"{high:+.4f}), {100 * mean / base:+.0f}% relative to {args.baseline}.")
+        margin_line = (
+            f"{args.challenger} vs {args.baseline}: NDCG@10 {mean:+.4f} (paired 95% CI {low:+.4f} to "
+            f"{high:+.4f}), {100 * mean / base:+.0f}% relative to {args.baseline}."
+        )
         print(margin_line)
     if args.json:
         board.to_json(args.json)

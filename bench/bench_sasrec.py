@@ -14,6 +14,7 @@ A 2048^2 fp32 matmul rate is measured before and after (the CPU is shared; secon
 
 Writes the ``sasrec`` section of bench/RESULTS.md unless ``--no-write``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ from results_table import replace_section, system_line  # noqa: E402
 
 EPOCH = pd.Timestamp("2001-01-01").value // 10**9
 DAY = 86_400
-NOTE = ("Read the sasrec row as a proof of the pipeline, not of the model: a few epochs of about 48 optimiser steps each on a shared 2-core CPU, unlike SASRec+'s hundreds of epochs at max_len 200 (the prototype bench aims at HR@10 0.3152 / NDCG@10 0.1821). The bar it has to clear is EASE with recency weighting. The recency half-life (50 events) was fixed beforehand, not tuned.")
+NOTE = "Read the sasrec row as a proof of the pipeline, not of the model: a few epochs of about 48 optimiser steps each on a shared 2-core CPU, unlike SASRec+'s hundreds of epochs at max_len 200 (the prototype bench aims at HR@10 0.3152 / NDCG@10 0.1821). The bar it has to clear is EASE with recency weighting. The recency half-life (50 events) was fixed beforehand, not tuned."
 
 
 def matmul_gflops(n: int = 2048, reps: int = 3) -> float:
@@ -47,7 +48,7 @@ def matmul_gflops(n: int = 2048, reps: int = 3) -> float:
     began = time.perf_counter()
     for _ in range(reps):
         a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - began) / 1e9
+    return 2 * n**3 * reps / (time.perf_counter() - began) / 1e9
 
 
 def write_train_csv(source: str, path: Path) -> pd.DataFrame:
@@ -64,20 +65,41 @@ def write_train_csv(source: str, path: Path) -> pd.DataFrame:
 
 def run_cli(train_csv: Path, model: str, params: list[str], folder: Path, threads: int) -> dict:
     out, saved = folder / f"recs_{model}.csv", folder / f"model_{model}"
-    args = ["recommend", str(train_csv), "--model", model.split("+")[0], "--top-k", "100", "--device", "cpu",
-            "-o", str(out), "--save-model", str(saved), "--json"]
+    args = [
+        "recommend",
+        str(train_csv),
+        "--model",
+        model.split("+")[0],
+        "--top-k",
+        "100",
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
+        "--save-model",
+        str(saved),
+        "--json",
+    ]
     for p in params:
         args += ["-p", p]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", "from aigc_biz.cli import main; main()", *args],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", "from aigc_biz.cli import main; main()", *args], capture_output=True, text=True, env=env
+    )
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"{model} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return {"recs": out, "saved": saved, "seconds": seconds, "summary": json.loads(done.stdout),
-            "command": "aigc-biz " + " ".join(shlex.quote(a) for a in args[:1] + ["train.csv"] + args[2:6]
-                                                + [x for p in params for x in ("-p", p)])}
+    return {
+        "recs": out,
+        "saved": saved,
+        "seconds": seconds,
+        "summary": json.loads(done.stdout),
+        "command": "aigc-biz "
+        + " ".join(
+            shlex.quote(a) for a in args[:1] + ["train.csv"] + args[2:6] + [x for p in params for x in ("-p", p)]
+        ),
+    }
 
 
 def hr_ndcg(recs_path: Path, test: pd.DataFrame, k: int = 10) -> tuple[float, float]:
@@ -99,6 +121,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from aigc_biz.models.base import Recommender
+
     mm_before = matmul_gflops()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,40 +129,59 @@ def main(argv=None) -> int:
         train_csv = folder / "train.csv"
         test = write_train_csv(args.data, train_csv)
         print(f"{len(test):,} users; matmul {mm_before:.0f} GFLOP/s", flush=True)
-        runs = [("ease", ["l2=500"]), ("ease+recency", ["l2=500", f"recency_half_life={args.recency_half_life:g}"]),
-                ("cvae", [f"epochs={args.cvae_epochs}"]), ("sasrec", list(args.param))]
+        runs = [
+            ("ease", ["l2=500"]),
+            ("ease+recency", ["l2=500", f"recency_half_life={args.recency_half_life:g}"]),
+            ("cvae", [f"epochs={args.cvae_epochs}"]),
+            ("sasrec", list(args.param)),
+        ]
         for name, params in runs:
             result = run_cli(train_csv, name, params, folder, args.threads)
             hr, ndcg = hr_ndcg(result["recs"], test)
-            row = {"model": name, "command": result["command"], "hr10": hr, "ndcg10": ndcg,
-                   "seconds": result["seconds"]}
+            row = {
+                "model": name,
+                "command": result["command"],
+                "hr10": hr,
+                "ndcg10": ndcg,
+                "seconds": result["seconds"],
+            }
             if name in ("sasrec", "cvae"):
                 model = Recommender.load(result["saved"])
                 curve = model.training_curve_
-                row.update(epochs=model.n_epochs_, best_epoch=model.best_epoch_, best_val_ndcg=model.best_val_ndcg_,
-                           s_per_epoch=float(np.median([c["seconds"] for c in curve])),
-                           val_curve=[None if c["val_ndcg"] is None else round(c["val_ndcg"], 4) for c in curve],
-                           loss_curve=[round(c["loss"], 3) for c in curve])
+                row.update(
+                    epochs=model.n_epochs_,
+                    best_epoch=model.best_epoch_,
+                    best_val_ndcg=model.best_val_ndcg_,
+                    s_per_epoch=float(np.median([c["seconds"] for c in curve])),
+                    val_curve=[None if c["val_ndcg"] is None else round(c["val_ndcg"], 4) for c in curve],
+                    loss_curve=[round(c["loss"], 3) for c in curve],
+                )
             rows.append(row)
             print(json.dumps(row), flush=True)
     mm_after = matmul_gflops()
     ease_seconds = rows[0]["seconds"]
-    lines = [f"Short run (pipeline proof, not the paper's budget): {system_line()}; load average "
-             f"{os.getloadavg()[0]:.1f} at the end. 2048^2 fp32 matmul {mm_before:.0f} GFLOP/s before, "
-             f"{mm_after:.0f} after. ML-1M (SASRec file), {len(test):,} users, each user's last event is the "
-             "test target, full ranking with seen items removed. Each row is one `aigc-biz recommend ... --top-k 100` "
-             "(wall seconds include loading, fitting and scoring every user; ratio to EASE's wall time). Validation: "
-             "sasrec NDCG@10 of each sampled user's last training event; cvae NDCG@20 of a random item slice.",
-             "", f"    python bench/bench_sasrec.py {shlex.quote(args.data)} "
-             + " ".join(f"-p {shlex.quote(p)}" for p in args.param), "",
-             "| model | command | HR@10 | NDCG@10 | wall s | x EASE | epochs (best val) | s/epoch | val NDCG per epoch |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"Short run (pipeline proof, not the paper's budget): {system_line()}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end. 2048^2 fp32 matmul {mm_before:.0f} GFLOP/s before, "
+        f"{mm_after:.0f} after. ML-1M (SASRec file), {len(test):,} users, each user's last event is the "
+        "test target, full ranking with seen items removed. Each row is one `aigc-biz recommend ... --top-k 100` "
+        "(wall seconds include loading, fitting and scoring every user; ratio to EASE's wall time). Validation: "
+        "sasrec NDCG@10 of each sampled user's last training event; cvae NDCG@20 of a random item slice.",
+        "",
+        f"    python bench/bench_sasrec.py {shlex.quote(args.data)} "
+        + " ".join(f"-p {shlex.quote(p)}" for p in args.param),
+        "",
+        "| model | command | HR@10 | NDCG@10 | wall s | x EASE | epochs (best val) | s/epoch | val NDCG per epoch |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         epochs = f"{r['epochs']} ({r['best_epoch']})" if "epochs" in r else ""
         per = f"{r['s_per_epoch']:.1f}" if "s_per_epoch" in r else ""
         curve = ", ".join("-" if v is None else f"{v:.4f}" for v in r.get("val_curve", []))
-        lines.append(f"| {r['model']} | `{r['command']}` | {r['hr10']:.4f} | {r['ndcg10']:.4f} | {r['seconds']:.0f} | "
-                     f"{r['seconds'] / ease_seconds:.1f} | {epochs} | {per} | {curve} |")
+        lines.append(
+            f"| {r['model']} | `{r['command']}` | {r['hr10']:.4f} | {r['ndcg10']:.4f} | {r['seconds']:.0f} | "
+            f"{r['seconds'] / ease_seconds:.1f} | {epochs} | {per} | {curve} |"
+        )
     lines += ["", NOTE]
     body = "## sasrec on ML-1M, leave-last-out (`bench_sasrec.py`)\n\n" + "\n".join(lines)
     print(body)

@@ -9,6 +9,7 @@ drives early stopping; test HR@10/NDCG@10 (input: every item but the last) is re
 only. Prints per-epoch seconds, the estimated model GFLOP/s and a 2048^2 fp32 matmul rate measured in
 the same process (the CPU is shared, so seconds alone do not compare across runs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,7 @@ def matmul_gflops(n: int = 2048, reps: int = 3) -> float:
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
 def load(path: str) -> list[np.ndarray]:
@@ -51,22 +52,23 @@ def batches(train: list[np.ndarray], batch: int, max_len: int, bucket: bool, rng
     if bucket:
         lens = np.array([min(len(train[i]) - 1, max_len) for i in order])
         order = order[np.argsort(lens, kind="stable")]
-    chunks = [order[i:i + batch] for i in range(0, len(order), batch)]
+    chunks = [order[i : i + batch] for i in range(0, len(order), batch)]
     for j in rng.permutation(len(chunks)) if bucket else range(len(chunks)):
-        seqs = [train[i][-max_len - 1:] for i in chunks[j]]
+        seqs = [train[i][-max_len - 1 :] for i in chunks[j]]
         yield pad_sequences([s[:-1] for s in seqs], max_len), pad_sequences([s[1:] for s in seqs], max_len)
 
 
 @torch.no_grad()
-def evaluate(net: SASRecNet, histories: list[np.ndarray], targets: np.ndarray, max_len: int, k: int = 10,
-             batch: int = 256) -> dict[str, float]:
+def evaluate(
+    net: SASRecNet, histories: list[np.ndarray], targets: np.ndarray, max_len: int, k: int = 10, batch: int = 256
+) -> dict[str, float]:
     """HR@k / NDCG@k ranking all items, the user's whole history (not only the last max_len) removed.
     Users go through in order of history length so that a batch carries little padding."""
     net.eval()
     hits = ndcg = 0.0
     order = np.argsort([len(h) for h in histories], kind="stable")
     for s in range(0, len(order), batch):
-        idx = order[s:s + batch]
+        idx = order[s : s + batch]
         hist = [histories[i] for i in idx]
         scores = net.score_last(pad_sequences([h[-max_len:] for h in hist], max_len))
         rows = np.repeat(np.arange(len(hist)), [len(h) for h in hist])
@@ -105,8 +107,9 @@ def main(argv=None) -> int:
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--cosine", action="store_true",
-                   help="cosine-decay the lr to 0 over --epochs (per step); default: constant lr")
+    p.add_argument(
+        "--cosine", action="store_true", help="cosine-decay the lr to 0 over --epochs (per step); default: constant lr"
+    )
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--post-ln", action="store_true", help="post-LN blocks (default pre-LN)")
     p.add_argument("--bucket", action="store_true", help="batch users of similar length together")
@@ -131,10 +134,14 @@ def main(argv=None) -> int:
     opt = torch.optim.Adam(net.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     steps_per_epoch = math.ceil(len(train) / a.batch)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i / (a.epochs * steps_per_epoch), 1.0))) if a.cosine else 1.0)
+        opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i / (a.epochs * steps_per_epoch), 1.0))) if a.cosine else 1.0
+    )
     flops = epoch_flops(train, a, n_items)
-    print(f"users {len(seqs)} items {n_items} params {sum(x.numel() for x in net.parameters()):,} "
-          f"est. {flops / 1e12:.2f} TFLOP/epoch; args {vars(a)}", flush=True)
+    print(
+        f"users {len(seqs)} items {n_items} params {sum(x.numel() for x in net.parameters()):,} "
+        f"est. {flops / 1e12:.2f} TFLOP/epoch; args {vars(a)}",
+        flush=True,
+    )
     mm0 = matmul_gflops()
     print(f"matmul 2048^2 fp32: {mm0:.0f} GFLOP/s; load {os.getloadavg()[0]:.2f}", flush=True)
 
@@ -150,8 +157,13 @@ def main(argv=None) -> int:
             losses.append(train_step(net, opt, x, y, autocast_bf16=a.bf16))
             sched.step()
         tt = time.perf_counter() - t0
-        row = {"epoch": epoch, "loss": float(np.mean(losses)), "train_s": tt, "cpu_s": time.process_time() - c0,
-               "gflops": flops / tt / 1e9}
+        row = {
+            "epoch": epoch,
+            "loss": float(np.mean(losses)),
+            "train_s": tt,
+            "cpu_s": time.process_time() - c0,
+            "gflops": flops / tt / 1e9,
+        }
         if epoch % a.eval_every == 0 or epoch == a.epochs or stop:
             t1 = time.perf_counter()
             v = evaluate(net, val_hist, val_tgt, a.max_len)
@@ -174,18 +186,31 @@ def main(argv=None) -> int:
     test = evaluate(net, test_hist, test_tgt, a.max_len)
     val = evaluate(net, val_hist, val_tgt, a.max_len)
     tr = [r["train_s"] for r in log]
-    res = {"cmd": " ".join(sys.argv), "args": vars(a), "epochs_run": len(log), "stopped_by": why,
-           "best_epoch": best_epoch,
-           "val_hr": val["hr"], "val_ndcg": val["ndcg"], "test_hr": test["hr"], "test_ndcg": test["ndcg"],
-           "s_per_epoch": float(np.median(tr)), "elapsed_s": spent,
-           "elapsed_to_best_s": log[best_epoch - 1]["elapsed_s"],
-           "model_gflops": float(np.median([r["gflops"] for r in log])),
-           "cpu_s_per_epoch": float(np.median([r["cpu_s"] for r in log])),
-           "mm_gflops_start": mm0, "mm_gflops_median": float(np.median([r["mm_gflops"] for r in log]))}
+    res = {
+        "cmd": " ".join(sys.argv),
+        "args": vars(a),
+        "epochs_run": len(log),
+        "stopped_by": why,
+        "best_epoch": best_epoch,
+        "val_hr": val["hr"],
+        "val_ndcg": val["ndcg"],
+        "test_hr": test["hr"],
+        "test_ndcg": test["ndcg"],
+        "s_per_epoch": float(np.median(tr)),
+        "elapsed_s": spent,
+        "elapsed_to_best_s": log[best_epoch - 1]["elapsed_s"],
+        "model_gflops": float(np.median([r["gflops"] for r in log])),
+        "cpu_s_per_epoch": float(np.median([r["cpu_s"] for r in log])),
+        "mm_gflops_start": mm0,
+        "mm_gflops_median": float(np.median([r["mm_gflops"] for r in log])),
+    }
     print("RESULT " + json.dumps(res), flush=True)
-    print(f"best val epoch {best_epoch}: val NDCG@10 {val['ndcg']:.4f} | test HR@10 {test['hr']:.4f} "
-          f"NDCG@10 {test['ndcg']:.4f} (target 0.3152 / 0.1821); {res['s_per_epoch']:.1f} s/epoch, "
-          f"matmul {res['mm_gflops_median']:.0f} GFLOP/s", flush=True)
+    print(
+        f"best val epoch {best_epoch}: val NDCG@10 {val['ndcg']:.4f} | test HR@10 {test['hr']:.4f} "
+        f"NDCG@10 {test['ndcg']:.4f} (target 0.3152 / 0.1821); {res['s_per_epoch']:.1f} s/epoch, "
+        f"matmul {res['mm_gflops_median']:.0f} GFLOP/s",
+        flush=True,
+    )
     if a.json:
         with open(a.json, "a") as f:
             f.write(json.dumps({**res, "log": log}) + "\n")

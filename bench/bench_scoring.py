@@ -15,6 +15,7 @@ Usage::
 Reports users/s, the resident memory before scoring and its peak during scoring (sampled after each
 batch), and writes the ``scoring`` section of bench/RESULTS.md unless ``--no-write``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,14 +36,16 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # run from a checkout without in
 
 from results_table import replace_section, system_line  # noqa: E402
 
-DEFAULT_PARAMS = {"cvae": {"hidden": 600, "latent": 200, "linear_path": False, "epochs": 1, "val_fraction": 0.0,
-                           "device": "cpu"}}
+DEFAULT_PARAMS = {
+    "cvae": {"hidden": 600, "latent": 200, "linear_path": False, "epochs": 1, "val_fraction": 0.0, "device": "cpu"}
+}
 TARGET_USERS_PER_SECOND = 1000
 
 
 def synthetic_interactions(n_users: int, n_items: int, mean_items: float, seed: int):
     """Timed purchases with Zipf(0.8)-like item popularity and a 5-value segment per user."""
     from aigc_biz.data.interactions import Interactions
+
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
     popularity /= popularity.sum()
@@ -51,11 +54,14 @@ def synthetic_interactions(n_users: int, n_items: int, mean_items: float, seed: 
     cols = rng.choice(n_items, size=len(rows), p=popularity)
     segments = np.array(["new", "regular", "vip", "dormant", "at_risk"], dtype=object)
     user_segment = segments[rng.integers(0, len(segments), n_users)]
-    frame = pd.DataFrame({"user": np.char.add("c", np.char.zfill(rows.astype(str), 7)),
-                          "item": np.char.add("p", np.char.zfill(cols.astype(str), 6)),
-                          "time": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, len(rows)),
-                                                                               unit="s"),
-                          "segment": user_segment[rows]})
+    frame = pd.DataFrame(
+        {
+            "user": np.char.add("c", np.char.zfill(rows.astype(str), 7)),
+            "item": np.char.add("p", np.char.zfill(cols.astype(str), 6)),
+            "time": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, len(rows)), unit="s"),
+            "segment": user_segment[rows],
+        }
+    )
     return Interactions.from_frame(frame, "user", "item", time_col="time", user_attr_cols=["segment"])
 
 
@@ -83,15 +89,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import torch
+
     from aigc_biz.models.registry import create_model, parse_params
+
     started = time.perf_counter()
     data = synthetic_interactions(args.users, args.items, args.mean_items, args.seed)
-    print(f"synthetic data: {data.n_users} users x {data.n_items} items, {data.nnz} pairs "
-          f"({time.perf_counter() - started:.1f} s)")
+    print(
+        f"synthetic data: {data.n_users} users x {data.n_items} items, {data.nnz} pairs "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     params = {**DEFAULT_PARAMS.get(args.model, {}), **parse_params(args.param)}
     model = create_model(args.model, **params)
     fit_rows = np.arange(min(args.fit_users, data.n_users))
     from aigc_biz.data.splits import _events_of
+
     keep = np.zeros(data.n_users, dtype=np.float32)
     keep[fit_rows] = 1.0
     fit_matrix = sp.csr_matrix(sp.diags(keep) @ data.matrix, dtype=np.float32)
@@ -123,20 +134,25 @@ def main(argv=None) -> int:
         return 1
     verdict = "meets" if per_second >= TARGET_USERS_PER_SECOND else "misses"
     process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    summary = (f"top-{args.k} for {data.n_users:,} users x {data.n_items:,} items with {args.model}: "
-               f"{seconds:.1f} s = **{per_second:,.0f} users/s** ({verdict} the {TARGET_USERS_PER_SECOND:,} "
-               f"users/s target; {cpu:.1f} CPU-s = {data.n_users / cpu:,.0f} users per CPU-second, "
-               f"{os.cpu_count()} cores, load average {load:.1f}); resident memory {rss_before:,.0f} MiB "
-               f"before scoring, peak {rss_peak[0]:,.0f} MiB during (+{rss_peak[0] - rss_before:,.0f} MiB, "
-               f"batch {args.batch_size}); process peak {process_peak:,.0f} MiB")
+    summary = (
+        f"top-{args.k} for {data.n_users:,} users x {data.n_items:,} items with {args.model}: "
+        f"{seconds:.1f} s = **{per_second:,.0f} users/s** ({verdict} the {TARGET_USERS_PER_SECOND:,} "
+        f"users/s target; {cpu:.1f} CPU-s = {data.n_users / cpu:,.0f} users per CPU-second, "
+        f"{os.cpu_count()} cores, load average {load:.1f}); resident memory {rss_before:,.0f} MiB "
+        f"before scoring, peak {rss_peak[0]:,.0f} MiB during (+{rss_peak[0] - rss_before:,.0f} MiB, "
+        f"batch {args.batch_size}); process peak {process_peak:,.0f} MiB"
+    )
     print(summary.replace("**", ""))
     if not args.no_write:
         command = "python bench/bench_scoring.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
         stamp = datetime.now(timezone.utc).isoformat(timespec="minutes")
-        replace_section(BENCH / "RESULTS.md", f"scoring-{args.model}",
-                        f"- {summary}; fit on {len(fit_rows):,} users took {fit_seconds:.1f} s "
-                        f"(params {params}).\n  Measured {stamp} with `{command}` on {system_line()}, "
-                        f"torch threads {torch.get_num_threads()}.\n")
+        replace_section(
+            BENCH / "RESULTS.md",
+            f"scoring-{args.model}",
+            f"- {summary}; fit on {len(fit_rows):,} users took {fit_seconds:.1f} s "
+            f"(params {params}).\n  Measured {stamp} with `{command}` on {system_line()}, "
+            f"torch threads {torch.get_num_threads()}.\n",
+        )
         print("wrote the scoring section in bench/RESULTS.md")
     return 0
 

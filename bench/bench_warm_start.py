@@ -14,6 +14,7 @@ Usage::
 
 Writes the ``warm-start`` section of bench/RESULTS.md unless ``--no-write``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,7 @@ from aigc_biz import api  # noqa: E402
 from aigc_biz.data import Interactions  # noqa: E402
 from aigc_biz.evaluation.protocol import metrics_from_topk  # noqa: E402
 
-TARGET_NDCG_GAP = 0.01   # warm NDCG at least 99 % of from-scratch
+TARGET_NDCG_GAP = 0.01  # warm NDCG at least 99 % of from-scratch
 TARGET_TIME_SHARE = 1 / 3
 #: the recorded run of this command before a warm start computed one closed form (commit 056efb5):
 #: warm NDCG@20, fit s, x EASE fit, epochs, and the from-scratch NDCG@20 and fit s of that run
@@ -45,9 +46,14 @@ BEFORE = (0.0877, 64.6, 4.8, 2, 0.0875, 136.2)
 def events_frame(data: Interactions) -> pd.DataFrame:
     """The loaded events with ids and the user attributes back on them (one row per source line)."""
     ev = data.events
-    frame = pd.DataFrame({"user": data.user_ids[ev["user_idx"].to_numpy()],
-                          "item": data.item_ids[ev["item_idx"].to_numpy()],
-                          "weight": ev["weight"].to_numpy(), "time": ev["time"].to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "user": data.user_ids[ev["user_idx"].to_numpy()],
+            "item": data.item_ids[ev["item_idx"].to_numpy()],
+            "weight": ev["weight"].to_numpy(),
+            "time": ev["time"].to_numpy(),
+        }
+    )
     for column in data.user_features.columns:
         frame[column] = data.user_features[column].to_numpy()[ev["user_idx"].to_numpy()]
     return frame
@@ -56,8 +62,7 @@ def events_frame(data: Interactions) -> pd.DataFrame:
 def until(frame: pd.DataFrame, end: pd.Timestamp, attrs: list[str]) -> Interactions:
     """Interactions of the events up to ``end``: only the customers and items seen by then."""
     part = frame[frame["time"] <= end]
-    return Interactions.from_frame(part, "user", "item", weight_col="weight", time_col="time",
-                                   user_attr_cols=attrs)
+    return Interactions.from_frame(part, "user", "item", weight_col="weight", time_col="time", user_attr_cols=attrs)
 
 
 def test_target(frame: pd.DataFrame, train: Interactions, after: pd.Timestamp) -> sp.csr_matrix:
@@ -65,8 +70,9 @@ def test_target(frame: pd.DataFrame, train: Interactions, after: pd.Timestamp) -
     later = frame[frame["time"] > after]
     users, items = train.user_index(later["user"]), train.item_index(later["item"])
     keep = (users >= 0) & (items >= 0)
-    target = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (users[keep], items[keep])),
-                           shape=train.matrix.shape)
+    target = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (users[keep], items[keep])), shape=train.matrix.shape
+    )
     target.data[:] = 1.0
     seen = train.binary()
     target = target - target.multiply(seen)
@@ -104,6 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     from aigc_biz.models.registry import parse_params
+
     params = {"device": args.device, **parse_params(args.param)}
     warm_params = parse_params(args.warm_param)
 
@@ -115,19 +122,33 @@ def main(argv=None) -> int:
     old, new = until(frame, m_end, attrs), until(frame, next_end, attrs)
     target = test_target(frame, new, next_end)
     new_items = int((~np.isin(new.item_ids, old.item_ids)).sum())
-    print(f"month m: {old.n_users:,} customers x {old.n_items:,} items; m+1: {new.n_users:,} x {new.n_items:,} "
-          f"({new_items} new items); test: {int((np.diff(target.indptr) > 0).sum()):,} customers", flush=True)
+    print(
+        f"month m: {old.n_users:,} customers x {old.n_items:,} items; m+1: {new.n_users:,} x {new.n_items:,} "
+        f"({new_items} new items); test: {int((np.diff(target.indptr) > 0).sum()):,} customers",
+        flush=True,
+    )
 
-    log = lambda name: (lambda d: print(f"  [{name}] epoch {d['epoch']} val {d['val_ndcg']}", flush=True))  # noqa: E731
+    log = lambda name: lambda d: print(f"  [{name}] epoch {d['epoch']} val {d['val_ndcg']}", flush=True)  # noqa: E731
     ease, ease_s = timed(lambda: api.train(new, "ease"))
     a0, a0_s = timed(lambda: api.train(old, "cvae", params, progress=log("a0")))
     scratch, scratch_s = timed(lambda: api.train(new, "cvae", params, progress=log("scratch")))
-    warm, warm_s = timed(lambda: api.train(new, "cvae", {**params, **warm_params} if warm_params else None,
-                                           warm_start=a0, device=args.device, progress=log("warm")))
+    warm, warm_s = timed(
+        lambda: api.train(
+            new,
+            "cvae",
+            {**params, **warm_params} if warm_params else None,
+            warm_start=a0,
+            device=args.device,
+            progress=log("warm"),
+        )
+    )
     rows = []
-    for name, model, seconds in (("EASE (reference)", ease, ease_s), ("cvae month m (a0)", a0, a0_s),
-                                 ("cvae from scratch (a)", scratch, scratch_s),
-                                 ("cvae warm-started from a0 (b)", warm, warm_s)):
+    for name, model, seconds in (
+        ("EASE (reference)", ease, ease_s),
+        ("cvae month m (a0)", a0, a0_s),
+        ("cvae from scratch (a)", scratch, scratch_s),
+        ("cvae warm-started from a0 (b)", warm, warm_s),
+    ):
         value, n_users = ndcg20(model, new, target)
         epochs = getattr(model, "n_epochs_", None)
         rows.append((name, value, seconds, epochs))
@@ -136,35 +157,44 @@ def main(argv=None) -> int:
     gap = 1 - warm_ndcg / scratch_ndcg
     share = warm_s / scratch_s
     met = gap <= TARGET_NDCG_GAP and share <= TARGET_TIME_SHARE
-    print(f"warm/scratch: NDCG {warm_ndcg / scratch_ndcg:.3f}, time {share:.2f} -> target "
-          f"{'met' if met else 'missed'}")
+    print(f"warm/scratch: NDCG {warm_ndcg / scratch_ndcg:.3f}, time {share:.2f} -> target {'met' if met else 'missed'}")
     if args.no_write:
         return 0
     command = "python bench/bench_warm_start.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     lines = [
-        "## Warm start vs from scratch (one new month, Online Retail)", "",
-        f"`{command}`", "",
+        "## Warm start vs from scratch (one new month, Online Retail)",
+        "",
+        f"`{command}`",
+        "",
         f"System: {system_line()}. Old data to {args.month_end} ({old.n_users:,} customers x {old.n_items:,} items); "
         f"new data to {args.next_end} ({new.n_users:,} x {new.n_items:,}, {new_items} new items). Test: purchases "
         f"after {args.next_end} (December 2011) by known customers of known items new to them, "
         f"{int((np.diff(target.indptr) > 0).sum()):,} customers, NDCG@20 over the full catalogue. "
         f"cvae params: {params}{', warm: ' + str(warm_params) if warm_params else ''}; epochs chosen by early "
-        "stopping on a validation slice of the training data.", "",
-        "| model | NDCG@20 (Dec 2011) | fit s | x EASE fit | epochs |", "|---|---:|---:|---:|---:|",
+        "stopping on a validation slice of the training data.",
+        "",
+        "| model | NDCG@20 (Dec 2011) | fit s | x EASE fit | epochs |",
+        "|---|---:|---:|---:|---:|",
     ]
     for name, value, seconds, epochs in rows:
-        lines.append(f"| {name} | {value:.4f} | {seconds:.1f} | {seconds / ease_s:.1f} | "
-                     f"{'' if epochs is None else epochs} |")
+        lines.append(
+            f"| {name} | {value:.4f} | {seconds:.1f} | {seconds / ease_s:.1f} | {'' if epochs is None else epochs} |"
+        )
     b_ndcg, b_s, b_x, b_epochs, b_scratch, b_scratch_s = BEFORE
-    lines.append(f"| before (056efb5, recorded run): warm-started | {b_ndcg:.4f} | {b_s:.1f} | {b_x:.1f} | "
-                 f"{b_epochs} |")
-    lines += ["", f"Warm vs scratch: NDCG ratio {warm_ndcg / scratch_ndcg:.3f} (target >= {1 - TARGET_NDCG_GAP:.2f}), "
-              f"time ratio {share:.2f} (target <= {TARGET_TIME_SHARE:.2f}): **target {'met' if met else 'missed'}**. "
-              f"Before: NDCG ratio {b_ndcg / b_scratch:.3f}, time ratio {b_s / b_scratch_s:.2f} (same command).",
-              "", f"Warm fit: item-item softmax scale {_fmt(getattr(warm, 'linear_scale_', None))} and fusion weight "
-              f"{_fmt(getattr(warm, 'linear_mix_', None))} (month-m model: {_fmt(getattr(a0, 'linear_scale_', None))}, "
-              f"{_fmt(getattr(a0, 'linear_mix_', None))}; from scratch: {_fmt(getattr(scratch, 'linear_scale_', None))}, "
-              f"{_fmt(getattr(scratch, 'linear_mix_', None))})."]
+    lines.append(
+        f"| before (056efb5, recorded run): warm-started | {b_ndcg:.4f} | {b_s:.1f} | {b_x:.1f} | {b_epochs} |"
+    )
+    lines += [
+        "",
+        f"Warm vs scratch: NDCG ratio {warm_ndcg / scratch_ndcg:.3f} (target >= {1 - TARGET_NDCG_GAP:.2f}), "
+        f"time ratio {share:.2f} (target <= {TARGET_TIME_SHARE:.2f}): **target {'met' if met else 'missed'}**. "
+        f"Before: NDCG ratio {b_ndcg / b_scratch:.3f}, time ratio {b_s / b_scratch_s:.2f} (same command).",
+        "",
+        f"Warm fit: item-item softmax scale {_fmt(getattr(warm, 'linear_scale_', None))} and fusion weight "
+        f"{_fmt(getattr(warm, 'linear_mix_', None))} (month-m model: {_fmt(getattr(a0, 'linear_scale_', None))}, "
+        f"{_fmt(getattr(a0, 'linear_mix_', None))}; from scratch: {_fmt(getattr(scratch, 'linear_scale_', None))}, "
+        f"{_fmt(getattr(scratch, 'linear_mix_', None))}).",
+    ]
     replace_section(BENCH / "RESULTS.md", "warm-start", "\n".join(lines))
     return 0
 

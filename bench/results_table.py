@@ -1,4 +1,5 @@
 """Shared by the bench scripts: rewrite one marked section of bench/RESULTS.md, describe the machine."""
+
 from __future__ import annotations
 
 import os
@@ -30,5 +31,8 @@ def system_line() -> str:
     except OSError:
         pass
     import torch
-    return (f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
+
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    )

@@ -1,7 +1,7 @@
 """The command line as an analyst uses it: Typer's runner for most cases, one real subprocess."""
+
 from __future__ import annotations
 
-import codecs
 import json
 import os
 import subprocess
@@ -80,12 +80,22 @@ def _write_bytes(path: Path, text: str, encoding: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name, text, encoding", [
-    ("gbk.csv", "用户ID,商品ID,时间,数量\n001,A1,2024-01-02 10:00,1\n002,A1,2024-01-03,2\n001,B2,2024-01-04,1\n"
-                "003,B2,2024-01-05,1\n003,C3,2024-01-05,1\n", "gbk"),
-    ("semicolon_bom.csv", "customer_id;product_id;quantity\n007;0042;1\n008;0042;2\n007;0099;1\n009;0099;1\n"
-                          "009;0100;1\n", "utf-8-sig"),
-])
+@pytest.mark.parametrize(
+    "name, text, encoding",
+    [
+        (
+            "gbk.csv",
+            "用户ID,商品ID,时间,数量\n001,A1,2024-01-02 10:00,1\n002,A1,2024-01-03,2\n001,B2,2024-01-04,1\n"
+            "003,B2,2024-01-05,1\n003,C3,2024-01-05,1\n",
+            "gbk",
+        ),
+        (
+            "semicolon_bom.csv",
+            "customer_id;product_id;quantity\n007;0042;1\n008;0042;2\n007;0099;1\n009;0099;1\n009;0100;1\n",
+            "utf-8-sig",
+        ),
+    ],
+)
 def test_messy_exports_work_without_flags(tmp_path, name, text, encoding):
     data = _write_bytes(tmp_path / name, text, encoding)
     out = tmp_path / "out.csv"
@@ -98,13 +108,16 @@ def test_messy_exports_work_without_flags(tmp_path, name, text, encoding):
     assert recs["user_id"].str.startswith("00").all()
 
 
-@pytest.mark.parametrize("content, expected", [
-    (None, "file not found"),
-    ("customer_id,product_id\n", "no data rows"),
-    ("customer_id,product_id,customer_id\n1,2,3\n", "duplicate column"),
-    ("foo,bar\n1,2\n", "--user-col"),
-    ("customer_id,product_id,order_time\n1,2,yesterday\n3,4,last week\n5,6,2024-13-45\n", "order_time"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "file not found"),
+        ("customer_id,product_id\n", "no data rows"),
+        ("customer_id,product_id,customer_id\n1,2,3\n", "duplicate column"),
+        ("foo,bar\n1,2\n", "--user-col"),
+        ("customer_id,product_id,order_time\n1,2,yesterday\n3,4,last week\n5,6,2024-13-45\n", "order_time"),
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, content, expected):
     path = tmp_path / "bad.csv"
     if content is not None:
@@ -124,16 +137,29 @@ def test_failed_run_leaves_earlier_output_byte_identical(tmp_path):
     before = out.read_bytes()
     result = invoke("recommend", SAMPLE, "--model", "nope", "-o", out)
     assert result.exit_code == 2 and "unknown model" in result.stderr
-    result = invoke("recommend", SAMPLE, "--model", "pop", "--exclude-categories", "x", "--min-price", "1e9",
-                    "-o", out)
+    result = invoke("recommend", SAMPLE, "--model", "pop", "--exclude-categories", "x", "--min-price", "1e9", "-o", out)
     assert result.exit_code == 2 and "no item" in result.stderr
     assert out.read_bytes() == before
 
 
 def test_business_rules_on_the_command_line(tmp_path):
     out = tmp_path / "recs.csv"
-    result = invoke("recommend", SAMPLE, "--model", "pop", "-k", "6", "--max-per-category", "2",
-                    "--exclude-categories", "Snacks", "--max-price", "200", "-o", out)
+    result = invoke(
+        "recommend",
+        SAMPLE,
+        "--model",
+        "pop",
+        "-k",
+        "6",
+        "--max-per-category",
+        "2",
+        "--exclude-categories",
+        "Snacks",
+        "--max-price",
+        "200",
+        "-o",
+        out,
+    )
     assert result.exit_code == 0, result.output
     recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
     assert "Snacks" not in set(recs["category"])
@@ -144,8 +170,9 @@ def test_business_rules_on_the_command_line(tmp_path):
 
 def test_cli_py_runs_the_same_app():
     env = dict(os.environ, COLUMNS="100")
-    top = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--help"], capture_output=True, text=True,
-                         env=env, cwd=ROOT)
+    top = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--help"], capture_output=True, text=True, env=env, cwd=ROOT
+    )
     script = Path(sys.executable).with_name("aigc-biz")
     installed = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=env)
     assert top.returncode == installed.returncode == 0
@@ -156,8 +183,12 @@ def test_installed_console_script_end_to_end(tmp_path):
     """A real process, as cron would run it: output path printed, exit code 0; bad input: exit 2."""
     script = Path(sys.executable).with_name("aigc-biz")
     out = tmp_path / "out" / "recs.csv"
-    done = subprocess.run([str(script), "recommend", str(SAMPLE), "--model", "pop", "-o", str(out)],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [str(script), "recommend", str(SAMPLE), "--model", "pop", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "out/recs.csv" in done.stderr and out.exists()
     bad = subprocess.run([str(script), "inspect", str(tmp_path / "missing.csv")], capture_output=True, text=True)
@@ -176,7 +207,7 @@ def test_train_then_score_with_saved_model_and_cold_start_users(tmp_path):
     assert result.exit_code == 0, result.output
     recs = pd.read_csv(out, dtype=str)
     wanted = pd.read_csv(new, dtype=str)["customer_id"]
-    assert set(recs["user_id"]) == set(wanted)            # none dropped silently
+    assert set(recs["user_id"]) == set(wanted)  # none dropped silently
     assert (recs.groupby("user_id").size() == 5).all()
     # context matters: customers with different attributes do not all get one list
     assert recs.groupby("user_id")["item_id"].apply(tuple).nunique() > 1
@@ -184,9 +215,21 @@ def test_train_then_score_with_saved_model_and_cold_start_users(tmp_path):
 
 def test_evaluate_writes_json_and_metrics_table(tmp_path):
     import sqlalchemy as sa
+
     db = f"sqlite:///{tmp_path / 'dw.db'}"
-    result = invoke("evaluate", SAMPLE, "--models", "pop,itemknn", "--json-out", tmp_path / "eval.json",
-                    "--out-db", db, "--run-id", "r1", "-q")
+    result = invoke(
+        "evaluate",
+        SAMPLE,
+        "--models",
+        "pop,itemknn",
+        "--json-out",
+        tmp_path / "eval.json",
+        "--out-db",
+        db,
+        "--run-id",
+        "r1",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     board = json.loads((tmp_path / "eval.json").read_text())
     assert board["winner"] == "itemknn"
@@ -201,14 +244,23 @@ def test_copy_and_report_commands(tmp_path):
     recs = tmp_path / "recs.csv"
     assert invoke("recommend", SAMPLE, "--model", "pop", "-k", "3", "-o", recs).exit_code == 0
     sms = tmp_path / "sms.jsonl"
-    result = invoke("copy", recs, "--data", SAMPLE, "--channel", "sms", "--locale", "zh", "--preview", "2",
-                    "-o", sms)
+    result = invoke("copy", recs, "--data", SAMPLE, "--channel", "sms", "--locale", "zh", "--preview", "2", "-o", sms)
     assert result.exit_code == 0, result.output
-    assert "回T退订" in result.stdout                     # the preview shows real messages
+    assert "回T退订" in result.stdout  # the preview shows real messages
     rows = [json.loads(line) for line in sms.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == pd.read_csv(recs, dtype=str)["user_id"].nunique()
-    assert list(rows[0]) == ["user_id", "channel", "locale", "variant", "subject", "body", "item_ids", "chars",
-                             "sms_parts", "warnings"]
+    assert list(rows[0]) == [
+        "user_id",
+        "channel",
+        "locale",
+        "variant",
+        "subject",
+        "body",
+        "item_ids",
+        "chars",
+        "sms_parts",
+        "warnings",
+    ]
     html = tmp_path / "report.html"
     result = invoke("report", "--data", SAMPLE, "--recs", recs, "--copy", sms, "-o", html, "--json")
     assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@
 Every module is parsed with :mod:`ast` (imports inside functions count too: a lazy import is still a
 dependency), so the test sees the code as written rather than what one run happens to import.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,12 +18,25 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 # The YAML runner (pipeline) calls api verbs it is handed by api.run, and imports none of them, so
 # api -> pipeline is the one direction between the two (the cycle test keeps it that way).
 LAYERS = {
-    "data": 0, "models": 1, "ranking": 2, "evaluation": 2,
-    "copywriting": 3, "reporting": 3, "io": 3, "api": 4, "pipeline": 4, "cli": 5,
+    "data": 0,
+    "models": 1,
+    "ranking": 2,
+    "evaluation": 2,
+    "copywriting": 3,
+    "reporting": 3,
+    "io": 3,
+    "api": 4,
+    "pipeline": 4,
+    "cli": 5,
     # helpers every layer may use
-    "errors": 0, "_version": 0, "logging_setup": 0, "resources": 0, "__init__": 0,
+    "errors": 0,
+    "_version": 0,
+    "logging_setup": 0,
+    "resources": 0,
+    "__init__": 0,
     # the ranking metrics the models' training loop validates with (evaluation re-exports them)
-    "metrics_core": 0, "json_safe": 0,
+    "metrics_core": 0,
+    "json_safe": 0,
 }
 
 

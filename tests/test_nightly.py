@@ -1,5 +1,6 @@
 """Train on the first 80 % of the sample orders by time, then score the full table with the saved
 model: the weekly-train, nightly-score job of the README, for every registered model."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,11 @@ from aigc_biz.resources import sample_data_path
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 #: quick settings: the contract is about what gets scored, not how well
-FAST = {"cvae": ["-p", "epochs=3"], "cgan": ["-p", "epochs=3"],
-        "sasrec": ["-p", "epochs=1", "-p", "max_len=20", "-p", "hidden=32"]}
+FAST = {
+    "cvae": ["-p", "epochs=3"],
+    "cgan": ["-p", "epochs=3"],
+    "sasrec": ["-p", "epochs=1", "-p", "max_len=20", "-p", "hidden=32"],
+}
 
 
 def invoke(args):
@@ -61,8 +65,9 @@ def test_a_model_trained_last_week_scores_the_full_table(model, tables, tmp_path
     assert result.exit_code == 0, result.output
     recs = pd.read_csv(out, dtype=str)
     bought = full[full["quantity"].astype(int) > 0]
-    assert not set(zip(bought["customer_id"], bought["product_id"])) & set(zip(recs["user_id"], recs["item_id"])), \
+    assert not set(zip(bought["customer_id"], bought["product_id"])) & set(zip(recs["user_id"], recs["item_id"])), (
         "an item already bought in the scored table was recommended"
+    )
     model_items = set(json.loads((folder / "ids.json").read_text())["item_ids"])
     eligible = eligible_counts(full, model_items)
     got = recs.groupby("user_id").size().reindex(eligible.index, fill_value=0)
@@ -80,11 +85,12 @@ def test_a_tampered_model_folder_exits_2_with_one_line(tables, tmp_path):
     assert invoke(["train", weekly, "--model", "itemknn", "-o", folder, "--quiet"]).exit_code == 0
     arrays = load_file(folder / "arrays.safetensors")
     indices = arrays["state.similarity.indices"].copy()
-    indices[-1] = 10**7                                    # a column far outside the catalogue
+    indices[-1] = 10**7  # a column far outside the catalogue
     (folder / "arrays.safetensors").write_bytes(save({**arrays, "state.similarity.indices": indices}))
     manifest = json.loads((folder / "model.json").read_text())
     manifest["checksums"]["arrays.safetensors"] = hashlib.sha256(
-        (folder / "arrays.safetensors").read_bytes()).hexdigest()
+        (folder / "arrays.safetensors").read_bytes()
+    ).hexdigest()
     (folder / "model.json").write_text(json.dumps(manifest))
     result = invoke(["recommend", full_path, "--model-path", folder, "-o", tmp_path / "recs.csv"])
     assert result.exit_code == 2
@@ -111,10 +117,10 @@ def test_the_readme_nightly_example_runs_as_written(tables, tmp_path, monkeypatc
     commands = [shlex.split(line.split("#")[0]) for line in block.splitlines() if line.strip()]
     assert [c[:2] for c in commands] == [["aigc-biz", "train"], ["aigc-biz", "recommend"]]
     monkeypatch.chdir(tmp_path)
-    Path("orders.csv").write_bytes(weekly.read_bytes())      # Sunday: the table so far
+    Path("orders.csv").write_bytes(weekly.read_bytes())  # Sunday: the table so far
     weekly_run = invoke(commands[0][1:] + ["-p", "epochs=3"])  # the one change: a quick fit
     assert weekly_run.exit_code == 0, weekly_run.output
-    Path("orders.csv").write_bytes(full_path.read_bytes())   # Wednesday: more orders, new customers
+    Path("orders.csv").write_bytes(full_path.read_bytes())  # Wednesday: more orders, new customers
     nightly = invoke(commands[1][1:])
     assert nightly.exit_code == 0, nightly.output
     summary = json.loads(nightly.stdout)

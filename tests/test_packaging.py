@@ -1,4 +1,5 @@
 """The wheel carries templates, pipelines and the sample data, so `pip install .` elsewhere has them."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,8 +11,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_ships_templates_pipelines_and_sample_data(tmp_path):
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert built.returncode == 0, built.stderr
     wheel = next(tmp_path.glob("aigc_biz-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())

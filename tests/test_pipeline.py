@@ -1,4 +1,5 @@
 """The YAML pipeline runner: the bundled demo end to end, then parsing, substitution, paths and errors."""
+
 from __future__ import annotations
 
 import io
@@ -11,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from aigc_biz import pipeline
+from aigc_biz.api import run as run_pipeline  # api.run is the one entry that runs a job
 from aigc_biz.errors import ConfigError, InputError, ModelError
 from aigc_biz.io.files import read_recs
 from aigc_biz.logging_setup import JsonLogFormatter, configure_logging
-from aigc_biz.api import run as run_pipeline  # api.run is the one entry that runs a job
 from aigc_biz.pipeline import load_pipeline, substitute
 from aigc_biz.resources import resource_path, sample_data_path
 
@@ -68,14 +69,17 @@ def test_demo_pipeline_runs_end_to_end_and_reruns_idempotently(tmp_path, monkeyp
     assert all(e["run_id"] == "2026-11-23" and e["seconds"] >= 0 for e in done)
 
     # the same run again, now from the saved model: its rows are replaced, never duplicated
-    rerun = write_yaml(tmp_path / "jobs", f"""
+    rerun = write_yaml(
+        tmp_path / "jobs",
+        f"""
         output_dir: {out}
         steps:
           - load: {{source: {sample_data_path()}}}
           - load_model: {{path: models/nightly}}
           - recommend: {{top_k: 5}}
           - write: {{db: "sqlite:///warehouse.db", recommendations_table: recommendations}}
-    """)
+    """,
+    )
     run_pipeline(rerun, run_id="2026-11-23")
     assert db_counts(url, "recommendations") == {"2026-11-23": len(recs) // 2}
     run_pipeline(rerun, run_id="2026-11-24")
@@ -93,14 +97,20 @@ def test_dry_run_checks_and_runs_nothing(tmp_path, monkeypatch):
 def test_warehouse_template_needs_its_variables(tmp_path, monkeypatch):
     for name in ("RUN_ID", "WAREHOUSE_URL"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ConfigError, match=r"RUN_ID \(first used in key 'run_id'\); WAREHOUSE_URL \(first used "
-                                          r"in step 1 \(load\), key 'db'\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"RUN_ID \(first used in key 'run_id'\); WAREHOUSE_URL \(first used "
+        r"in step 1 \(load\), key 'db'\)",
+    ):
         run_pipeline(WAREHOUSE, dry_run=True)
     with pytest.raises(ConfigError, match="not set: RUN_ID") as err:
         run_pipeline(WAREHOUSE, dry_run=True, env={"WAREHOUSE_URL": "sqlite:///w.db"})
     assert "WAREHOUSE_URL" not in err.value.message
-    result = run_pipeline(WAREHOUSE, dry_run=True, env={"WAREHOUSE_URL": "postgresql+psycopg://u:pw9@h/dw",
-                                                        "RUN_ID": "r7", "AIGC_BIZ_OUT": str(tmp_path)})
+    result = run_pipeline(
+        WAREHOUSE,
+        dry_run=True,
+        env={"WAREHOUSE_URL": "postgresql+psycopg://u:pw9@h/dw", "RUN_ID": "r7", "AIGC_BIZ_OUT": str(tmp_path)},
+    )
     assert result.run_id == "r7"
     assert "pw9" not in json.dumps(result.steps) and "***" in result.steps[0]["summary"]
 
@@ -108,8 +118,13 @@ def test_warehouse_template_needs_its_variables(tmp_path, monkeypatch):
 def test_substitution_of_environment_variables():
     env = {"A": "x", "N": "20", "Z": "007", "F": "0.5", "B": "true"}
     assert substitute({"k": ["${A}-${MISSING:-d}", "$${A}", "plain"]}, env) == {"k": ["x-d", "${A}", "plain"]}
-    assert substitute({"n": "${N}", "z": "${Z}", "f": "${F}", "b": "${B}", "d": "${NONE:-3}"}, env) == \
-        {"n": 20, "z": "007", "f": 0.5, "b": True, "d": 3}
+    assert substitute({"n": "${N}", "z": "${Z}", "f": "${F}", "b": "${B}", "d": "${NONE:-3}"}, env) == {
+        "n": 20,
+        "z": "007",
+        "f": 0.5,
+        "b": True,
+        "d": 3,
+    }
     with pytest.raises(ConfigError, match=r"step 2 \(train\), key 'params.epochs': .*EPOCHS is not set"):
         substitute({"steps": [{"load": {}}, {"train": {"params": {"epochs": "${EPOCHS}"}}}]}, {})
 
@@ -117,7 +132,9 @@ def test_substitution_of_environment_variables():
 def test_inputs_resolve_against_the_pipeline_and_outputs_against_output_dir(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "orders.csv").write_bytes(sample_data_path().read_bytes())
-    job_file = write_yaml(tmp_path / "jobs", """
+    job_file = write_yaml(
+        tmp_path / "jobs",
+        """
         run_id: r1
         output_dir: results
         steps:
@@ -126,7 +143,8 @@ def test_inputs_resolve_against_the_pipeline_and_outputs_against_output_dir(tmp_
           - recommend: {top_k: 3}
           - write: {recommendations: recs.parquet}
           - write: {db: "sqlite:///w.db", recommendations_table: recs}
-    """)
+    """,
+    )
     monkeypatch.chdir(tmp_path / "data")
     job = load_pipeline(job_file)
     results = tmp_path / "data" / "results"
@@ -143,12 +161,16 @@ def test_inputs_resolve_against_the_pipeline_and_outputs_against_output_dir(tmp_
     assert recs["user_id"].str.match(r"^C\d{6}$").all() and recs["item_id"].str.match(r"^\d{6}$").all()
     assert db_counts(f"sqlite:///{results / 'w.db'}", "recs") == {"r1": len(recs)}
     assert (results / "models" / "pop" / "model.json").exists()
-    no_output_dir = write_yaml(tmp_path / "jobs", """
+    no_output_dir = write_yaml(
+        tmp_path / "jobs",
+        """
         steps:
           - load: {source: ../data/orders.csv}
           - recommend: {model: pop}
           - write: {recommendations: out/recs.csv}
-    """, "plain.yaml")
+    """,
+        "plain.yaml",
+    )
     plain = load_pipeline(no_output_dir)
     assert plain.steps[2].options["recommendations"] == str(tmp_path / "jobs" / "out" / "recs.csv")
     result = run_pipeline(no_output_dir, run_id="r2")
@@ -159,24 +181,32 @@ def result_rows(result) -> int:
     return int(result.steps[1]["summary"].split(", ")[1].split()[0].replace(",", ""))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("steps:\n  - load: {source: x.csv\n", "not valid YAML: line"),
-    ("- load: {}\n", "mapping with a 'steps' list"),
-    ("steps: []\n", "non-empty list"),
-    ("nme: x\nsteps:\n  - load: {source: d.csv}\n", "unknown top-level key 'nme'"),
-    ("steps:\n  - load: {source: d.csv}\n  - trian: {}\n", r"step 2: unknown step 'trian'"),
-    ("steps:\n  - load: {source: d.csv}\n  - train: {epochs: 3}\n", r"step 2 \(train\): unknown key 'epochs'"),
-    ("steps:\n  - load: {source: missing.csv}\n", r"step 1 \(load\), key 'source': file not found"),
-    ("steps:\n  - load: {source: d.csv}\n  - recommend: {top_k: 10}\n", r"step 2 \(recommend\): needs .*'train"),
-    ("steps:\n  - load: {source: d.csv}\n  - recommend: {model: pop, top_k: 0}\n", r"key 'top_k'"),
-    ("steps:\n  - load: {source: d.csv}\n  - recommend: {model: pop, rules: {max_per_cat: 2}}\n", r"key 'rules'"),
-    ("steps:\n  - load: {source: d.csv}\n  - recommend: {model: pop}\n  - write: {db: 'sqlite:///w.db', "
-     "recommendations_table: 'x; drop table y'}\n", r"step 3 \(write\), key 'recommendations_table'"),
-    ("steps:\n  - load: {source: d.csv}\n  - recommend: {model: pop}\n  - write: {recommendations: r.xlsx}\n",
-     r"key 'recommendations'"),
-    ("steps:\n  - load: {source: d.csv}\n  - load_model: {path: nowhere}\n", r"key 'path': no saved model"),
-    ("steps:\n  - load: {source: d.csv}\n  - report: {locale: zh}\n", r"step 2 \(report\), key 'output'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("steps:\n  - load: {source: x.csv\n", "not valid YAML: line"),
+        ("- load: {}\n", "mapping with a 'steps' list"),
+        ("steps: []\n", "non-empty list"),
+        ("nme: x\nsteps:\n  - load: {source: d.csv}\n", "unknown top-level key 'nme'"),
+        ("steps:\n  - load: {source: d.csv}\n  - trian: {}\n", r"step 2: unknown step 'trian'"),
+        ("steps:\n  - load: {source: d.csv}\n  - train: {epochs: 3}\n", r"step 2 \(train\): unknown key 'epochs'"),
+        ("steps:\n  - load: {source: missing.csv}\n", r"step 1 \(load\), key 'source': file not found"),
+        ("steps:\n  - load: {source: d.csv}\n  - recommend: {top_k: 10}\n", r"step 2 \(recommend\): needs .*'train"),
+        ("steps:\n  - load: {source: d.csv}\n  - recommend: {model: pop, top_k: 0}\n", r"key 'top_k'"),
+        ("steps:\n  - load: {source: d.csv}\n  - recommend: {model: pop, rules: {max_per_cat: 2}}\n", r"key 'rules'"),
+        (
+            "steps:\n  - load: {source: d.csv}\n  - recommend: {model: pop}\n  - write: {db: 'sqlite:///w.db', "
+            "recommendations_table: 'x; drop table y'}\n",
+            r"step 3 \(write\), key 'recommendations_table'",
+        ),
+        (
+            "steps:\n  - load: {source: d.csv}\n  - recommend: {model: pop}\n  - write: {recommendations: r.xlsx}\n",
+            r"key 'recommendations'",
+        ),
+        ("steps:\n  - load: {source: d.csv}\n  - load_model: {path: nowhere}\n", r"key 'path': no saved model"),
+        ("steps:\n  - load: {source: d.csv}\n  - report: {locale: zh}\n", r"step 2 \(report\), key 'output'"),
+    ],
+)
 def test_config_errors_name_the_step_and_key(tmp_path, text, message):
     (tmp_path / "d.csv").write_text("user_id,item_id\n1,2\n")
     job = write_yaml(tmp_path, text)
@@ -198,26 +228,33 @@ def test_steps_run_in_order_with_timing_and_step_errors_pass_through(tmp_path, m
             calls.append((name, dict(options)))
             state.setdefault("data", "d")
             return f"{name} ok"
+
         return runner
 
     for name in pipeline.STEP_RUNNERS:
         monkeypatch.setitem(pipeline.STEP_RUNNERS, name, fake(name))
     (tmp_path / "d.csv").write_text("user_id,item_id\n1,2\n")
-    job = write_yaml(tmp_path, """
+    job = write_yaml(
+        tmp_path,
+        """
         name: fake
         steps:
           - load: {source: d.csv}
           - train: {model: pop, params: {alpha: "${ALPHA:-1.5}"}}
           - recommend: {top_k: 2}
-    """)
+    """,
+    )
     caplog.set_level(logging.INFO, logger="aigc_biz.pipeline")
     result = run_pipeline(job, run_id="r9")
     assert [c[0] for c in calls] == ["load", "train", "recommend"]
     assert calls[1][1]["params"] == {"alpha": 1.5}
     assert [s["summary"] for s in result.steps] == ["load ok", "train ok", "recommend ok"]
     done = [r for r in caplog.records if r.getMessage().startswith("step ") and " done in " in r.getMessage()]
-    assert [(r.step, r.index, r.run_id) for r in done] == [("load", 1, "r9"), ("train", 2, "r9"),
-                                                           ("recommend", 3, "r9")]
+    assert [(r.step, r.index, r.run_id) for r in done] == [
+        ("load", 1, "r9"),
+        ("train", 2, "r9"),
+        ("recommend", 3, "r9"),
+    ]
 
     def broken(api, options, state, job):
         raise ModelError("the model does not fit in memory")
@@ -247,18 +284,22 @@ def test_json_log_formatter_writes_one_object_per_line():
         raise ValueError("boom")
     except ValueError:
         import sys
+
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     assert "ValueError: boom" in json.loads(JsonLogFormatter().format(record))["error"]
 
 
 def test_run_id_argument_wins_everywhere(tmp_path):
     (tmp_path / "d.csv").write_text("user_id,item_id\n1,2\n")
-    job_file = write_yaml(tmp_path, """
+    job_file = write_yaml(
+        tmp_path,
+        """
         run_id: ${RUN_ID:-nightly}
         steps:
           - load: {source: d.csv}
           - report: {output: "reports/${RUN_ID}.html"}
-    """)
+    """,
+    )
     assert load_pipeline(job_file, env={"RUN_ID": "from-env"}).run_id == "from-env"
     job = load_pipeline(job_file, run_id="2026-11-23", env={"RUN_ID": "from-env"})
     assert job.run_id == "2026-11-23"
@@ -268,19 +309,27 @@ def test_run_id_argument_wins_everywhere(tmp_path):
 def test_metrics_frame_from_a_leaderboard():
     class Board:
         def to_dict(self):
-            return {"models": [{"model": "cvae", "metrics": {"ndcg@10": {"mean": 0.3, "low": 0.28, "high": 0.32},
-                                                             "coverage": {"mean": 0.9}}}]}
+            return {
+                "models": [
+                    {
+                        "model": "cvae",
+                        "metrics": {"ndcg@10": {"mean": 0.3, "low": 0.28, "high": 0.32}, "coverage": {"mean": 0.9}},
+                    }
+                ]
+            }
 
     frame = pipeline.metrics_frame(Board())
     frame = frame.astype(object).where(frame.notna(), None)  # missing k/low/high are NULL in the table
     assert frame.to_dict("records") == [
         {"model": "cvae", "metric": "ndcg", "k": 10, "mean": 0.3, "low": 0.28, "high": 0.32},
-        {"model": "cvae", "metric": "coverage", "k": None, "mean": 0.9, "low": None, "high": None}]
+        {"model": "cvae", "metric": "coverage", "k": None, "mean": 0.9, "low": None, "high": None},
+    ]
 
 
 def test_runner_without_the_api_verbs_only_plans(tmp_path):
     # the runner imports no api: a real run needs the verbs api.run hands it, a dry run does not
     from aigc_biz.pipeline import run_pipeline as runner
+
     assert runner(DEMO, dry_run=True).dry_run
     with pytest.raises(TypeError, match="api.run"):
         runner(DEMO, env={"EPOCHS": "1"})

@@ -1,4 +1,5 @@
 """The bundled sample order table: shape, ids, returns, seasonality, determinism, and that it rewards a real model."""
+
 from __future__ import annotations
 
 import resource
@@ -14,8 +15,21 @@ import scipy.sparse as sp
 from aigc_biz.resources import resource_path, sample_data_path
 
 GENERATOR = Path(__file__).resolve().parents[1] / "sample_data" / "generate.py"
-COLUMNS = ["order_id", "customer_id", "customer_name", "segment", "region", "age_band", "product_id",
-           "title", "title_zh", "category", "price", "quantity", "order_time"]
+COLUMNS = [
+    "order_id",
+    "customer_id",
+    "customer_name",
+    "segment",
+    "region",
+    "age_band",
+    "product_id",
+    "title",
+    "title_zh",
+    "category",
+    "price",
+    "quantity",
+    "order_time",
+]
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +71,9 @@ def test_ids_keep_leading_zeros_and_attributes_are_per_entity(orders):
     assert 250 <= orders["product_id"].nunique() <= 300
     # one title, price and category per product; one profile per customer
     assert (orders.groupby("product_id")[["title", "title_zh", "category", "price"]].nunique() == 1).all().all()
-    assert (orders.groupby("customer_id")[["customer_name", "segment", "region", "age_band"]]
-            .nunique() == 1).all().all()
+    assert (
+        (orders.groupby("customer_id")[["customer_name", "segment", "region", "age_band"]].nunique() == 1).all().all()
+    )
     assert orders["title_zh"].str.contains(r"[\u4e00-\u9fff]").all()
     assert orders["customer_name"].str.contains(r"[\u4e00-\u9fff]").mean() > 0.4
     assert orders["customer_name"].str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+").mean() > 0.1
@@ -127,9 +142,11 @@ def test_item_knn_clearly_beats_popularity_on_a_temporal_split(orders):
     items = pd.Index(bought["product_id"].unique())
 
     def matrix(part: pd.DataFrame) -> sp.csr_matrix:
-        m = sp.csr_matrix((np.ones(len(part)), (users.get_indexer(part["customer_id"]),
-                                                items.get_indexer(part["product_id"]))),
-                          shape=(len(users), len(items)), dtype=np.float32)
+        m = sp.csr_matrix(
+            (np.ones(len(part)), (users.get_indexer(part["customer_id"]), items.get_indexer(part["product_id"]))),
+            shape=(len(users), len(items)),
+            dtype=np.float32,
+        )
         m.data[:] = 1.0
         return m
 
@@ -163,6 +180,7 @@ def test_generator_is_deterministic_per_seed(tmp_path):
 def test_committed_files_are_what_the_generator_writes(tmp_path):
     cpu_seconds = run_generator("--out", str(tmp_path / "retail_orders.csv"), "--customers", "2000", "--seed", "7")
     assert (tmp_path / "retail_orders.csv").read_bytes() == sample_data_path().read_bytes()
-    assert (tmp_path / "new_customers.csv").read_bytes() == \
-        resource_path("sample_data", "new_customers.csv").read_bytes()
+    assert (tmp_path / "new_customers.csv").read_bytes() == resource_path(
+        "sample_data", "new_customers.csv"
+    ).read_bytes()
     assert cpu_seconds < 10

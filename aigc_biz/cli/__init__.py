@@ -1,4 +1,5 @@
 """The ``aigc-biz`` console script (also run by the repository's top-level ``cli.py``)."""
+
 from aigc_biz.cli.app import app
 
 

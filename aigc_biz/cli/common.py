@@ -1,4 +1,5 @@
 """What every command shares: one-line errors and exit codes, human lines and progress on stderr."""
+
 from __future__ import annotations
 
 import functools
@@ -35,8 +36,10 @@ def handle_errors(func):
         except Exception as exc:  # an unexpected bug: one line unless asked for the traceback
             if os.environ.get("AIGC_BIZ_DEBUG"):
                 raise
-            err_console.print(f"Error: unexpected {type(exc).__name__}: {exc} "
-                              "(set AIGC_BIZ_DEBUG=1 to see the traceback)", markup=False)
+            err_console.print(
+                f"Error: unexpected {type(exc).__name__}: {exc} (set AIGC_BIZ_DEBUG=1 to see the traceback)",
+                markup=False,
+            )
             raise typer.Exit(code=1) from None
 
     return wrapper
@@ -87,12 +90,12 @@ class TerminalObserver:
         if stats.get("val_ndcg") is not None:
             parts.append(f"val NDCG {stats['val_ndcg']:.4f}")
         if not err_console.is_terminal:
-            err_console.print(f"[{model}] " + ", ".join([f"epoch {stats.get('epoch')}/{stats.get('epochs')}"] + parts),
-                              markup=False)
+            err_console.print(
+                f"[{model}] " + ", ".join([f"epoch {stats.get('epoch')}/{stats.get('epochs')}"] + parts), markup=False
+            )
             return
         self._open(f"training {model}", stats.get("epochs"))
-        self._bar.update(self._task, total=stats.get("epochs"), completed=stats.get("epoch", 0),
-                         stats=", ".join(parts))
+        self._bar.update(self._task, total=stats.get("epochs"), completed=stats.get("epoch", 0), stats=", ".join(parts))
 
     def advance(self, task: str, n: int = 1, total: int | None = None) -> None:
         if self.quiet or not err_console.is_terminal:
@@ -106,9 +109,16 @@ class TerminalObserver:
             return
         self._close()
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=err_console,
-                             transient=True)
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
         self._bar.start()
         self._task = self._bar.add_task(name, total=total, stats="")
         self._name, self._started = name, time.perf_counter()

@@ -1,4 +1,5 @@
 """Terminal rendering for the CLI: tables of a profile and a leaderboard (no logic here)."""
+
 from __future__ import annotations
 
 from rich.table import Table
@@ -19,8 +20,9 @@ def print_profile(summary: dict) -> None:
     if roles.get("user_attrs"):
         table.add_row("customer attributes", ", ".join(roles["user_attrs"]))
     if roles.get("item_attrs"):
-        table.add_row("item attributes", ", ".join(f"{c} ({n})" if c != n else c
-                                                    for c, n in roles["item_attrs"].items()))
+        table.add_row(
+            "item attributes", ", ".join(f"{c} ({n})" if c != n else c for c, n in roles["item_attrs"].items())
+        )
     for key, label in (("users", "customers"), ("items", "items"), ("interactions", "interactions")):
         if key in summary:
             table.add_row(label, f"{summary[key]:,}")
@@ -40,11 +42,25 @@ def print_leaderboard(result: dict) -> None:
     if not models:
         out_console.print("No model was evaluated.")
         return
-    wanted = ("ndcg@10", "recall@10", "ndcg@20", "recall@20", "ndcg@50", "recall@50", "map@10", "hit_rate@10",
-              "coverage@10", "novelty@10", "diversity@10", "popularity@10")
+    wanted = (
+        "ndcg@10",
+        "recall@10",
+        "ndcg@20",
+        "recall@20",
+        "ndcg@50",
+        "recall@50",
+        "map@10",
+        "hit_rate@10",
+        "coverage@10",
+        "novelty@10",
+        "diversity@10",
+        "popularity@10",
+    )
     names = [m for m in wanted if m in models[0]["metrics"]]
-    table = Table(title=f"Leaderboard, {result.get('split')} split",
-                  caption="± is half the 95% bootstrap interval; * marks the winner by NDCG@10")
+    table = Table(
+        title=f"Leaderboard, {result.get('split')} split",
+        caption="± is half the 95% bootstrap interval; * marks the winner by NDCG@10",
+    )
     table.add_column("metric", style="bold")
     for entry in models:
         star = "*" if entry["model"] == result.get("winner") else ""

@@ -3,6 +3,7 @@
 Both hash their key with SHA-256 (``hashlib``), never Python's ``hash()``, which is salted per process:
 the same campaign and customer get the same variant and wording on every machine and every run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,6 +47,5 @@ def pick(context, *options, slot: str | None = None):
         raise ValueError("pick() needs at least one option")
     customer = context.get("customer") or {}
     slot_key = slot if slot is not None else _SEPARATOR.join(str(option) for option in options)
-    index = stable_bucket(len(options), "pick", str(context.get("campaign", "")),
-                          str(customer.get("id", "")), slot_key)
+    index = stable_bucket(len(options), "pick", str(context.get("campaign", "")), str(customer.get("id", "")), slot_key)
     return options[index]

@@ -4,6 +4,7 @@ Codes: ``sms_too_long``, ``push_title_too_long``, ``push_body_too_long``, ``subj
 ``forbidden_word:<word>``, ``missing_opt_out``. Lengths of push titles/bodies and email subjects are
 display columns (a CJK character counts 2), because what is cut off on a screen is width, not characters.
 """
+
 from __future__ import annotations
 
 import html
@@ -66,8 +67,9 @@ def visible_text(body: str, channel: str) -> str:
     return html.unescape(_TAG.sub("", _BREAKING_TAG.sub(" ", body)))
 
 
-def check_message(channel: str, locale: str, subject: str, body: str, limits: ChannelLimits,
-                  forbidden_words) -> tuple[list[str], int]:
+def check_message(
+    channel: str, locale: str, subject: str, body: str, limits: ChannelLimits, forbidden_words
+) -> tuple[list[str], int]:
     """Rule codes ``(subject, body)`` breaks, in a fixed order, and the SMS part count (0 if not SMS)."""
     codes: list[str] = []
     sms_parts = 0

@@ -22,6 +22,7 @@ Keys always present, so a template never fails on a customer or item that lacks 
 Reading an item's ``reason`` does not count as naming the item (``item_ids`` of the output), so a
 template may sort a slice of ``items`` by reason and still list only the items it actually shows.
 """
+
 from __future__ import annotations
 
 import math
@@ -139,7 +140,11 @@ def _item_attributes(item_id: str, record: dict, locale: str) -> dict:
     price, discount = _number(record.get("price")), _discount(record.get("discount"))
     url = _text(record.get("url"))
     attributes.update(
-        id=item_id, title=title, category=category, price=price, discount=discount,
+        id=item_id,
+        title=title,
+        category=category,
+        price=price,
+        discount=discount,
         sale_price=round(price * (1 - discount), 2) if price is not None and discount is not None else None,
         url=url if url.lower().startswith(("http://", "https://")) else "",
     )

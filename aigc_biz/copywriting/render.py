@@ -1,4 +1,5 @@
 """Recommendations in, one checked marketing message per customer out."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,18 @@ from .template_pack import CopyTemplate
 from .text_filters import LOCALES
 
 #: Columns of :attr:`CopyResult.frame`, in order.
-COPY_COLUMNS = ("user_id", "channel", "locale", "variant", "subject", "body", "item_ids", "chars",
-                "sms_parts", "warnings")
+COPY_COLUMNS = (
+    "user_id",
+    "channel",
+    "locale",
+    "variant",
+    "subject",
+    "body",
+    "item_ids",
+    "chars",
+    "sms_parts",
+    "warnings",
+)
 _PROGRESS_EVERY = 500
 
 
@@ -73,8 +84,9 @@ def _resolve_template(template: str | Path | None, channel: str, locale: str) ->
     if path.is_dir():
         path = path / f"{channel}.{locale}.j2"
     if not path.is_file():
-        raise InputError("template file not found", file=str(path),
-                         hint=f"give a .j2 file or a folder holding {channel}.{locale}.j2")
+        raise InputError(
+            "template file not found", file=str(path), hint=f"give a .j2 file or a folder holding {channel}.{locale}.j2"
+        )
     return path
 
 
@@ -103,8 +115,12 @@ def _reasons(recs: pd.DataFrame) -> np.ndarray:
     bad = ~values.isin(REASONS).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise InputError(f"unknown reason {recs['reason'].iloc[row]!r}", column="reason", row=row + 1,
-                         hint="reason is 'repeat' (bought before) or 'new'")
+        raise InputError(
+            f"unknown reason {recs['reason'].iloc[row]!r}",
+            column="reason",
+            row=row + 1,
+            hint="reason is 'repeat' (bought before) or 'new'",
+        )
     return values.to_numpy(dtype=object)
 
 
@@ -112,15 +128,20 @@ def _prepare_recs(recs: pd.DataFrame, max_items: int) -> pd.DataFrame:
     """Top ``max_items`` distinct items per user, users in order of first appearance, ranks ascending."""
     missing = [c for c in ("user_id", "rank", "item_id") if c not in recs.columns]
     if missing:
-        raise InputError(f"recommendations lack column {missing[0]!r}", column=missing[0],
-                         hint="expected user_id, rank, item_id[, score, title, category, price]")
-    frame = pd.DataFrame({
-        "user_id": recs["user_id"].astype("string"),
-        "item_id": recs["item_id"].astype("string"),
-        "rank": pd.to_numeric(recs["rank"], errors="coerce"),
-        "score": recs["score"] if "score" in recs.columns else np.nan,
-        "reason": _reasons(recs),
-    })
+        raise InputError(
+            f"recommendations lack column {missing[0]!r}",
+            column=missing[0],
+            hint="expected user_id, rank, item_id[, score, title, category, price]",
+        )
+    frame = pd.DataFrame(
+        {
+            "user_id": recs["user_id"].astype("string"),
+            "item_id": recs["item_id"].astype("string"),
+            "rank": pd.to_numeric(recs["rank"], errors="coerce"),
+            "score": recs["score"] if "score" in recs.columns else np.nan,
+            "reason": _reasons(recs),
+        }
+    )
     for column in ("user_id", "item_id", "rank"):
         bad = frame[column].isna().to_numpy()
         if bad.any():
@@ -142,12 +163,23 @@ def _user_slices(user_order: np.ndarray):
     return zip(starts, stops)
 
 
-def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
-                channel: str = "sms", locale: str = "zh", template: str | Path | None = None,
-                campaign: str = "default", date: dt.date | None = None, strict: bool = False,
-                forbidden_words: list[str] | None = None, limits: ChannelLimits | None = None,
-                max_items: int = 3, progress: Callable[[int, int], None] | None = None,
-                currency: str | None = None) -> CopyResult:
+def render_copy(
+    recs: pd.DataFrame,
+    *,
+    users: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    channel: str = "sms",
+    locale: str = "zh",
+    template: str | Path | None = None,
+    campaign: str = "default",
+    date: dt.date | None = None,
+    strict: bool = False,
+    forbidden_words: list[str] | None = None,
+    limits: ChannelLimits | None = None,
+    max_items: int = 3,
+    progress: Callable[[int, int], None] | None = None,
+    currency: str | None = None,
+) -> CopyResult:
     """Render one personalised message per customer from top-K recommendations, and check it.
 
     Parameters
@@ -228,14 +260,23 @@ def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items:
         mentions: set = set()
         item_ids = item_ids_all[start:stop]
         message_items = make_items(item_ids, scores_all[start:stop], reasons_all[start:stop], item_table, mentions)
-        variables = {"customer": customers[user_id], "items": message_items, "item": message_items[0],
-                     "campaign": campaign, "date": date, "variant": variant, "channel": channel,
-                     "locale": locale, **reason_fields(message_items)}
+        variables = {
+            "customer": customers[user_id],
+            "items": message_items,
+            "item": message_items[0],
+            "campaign": campaign,
+            "date": date,
+            "variant": variant,
+            "channel": channel,
+            "locale": locale,
+            **reason_fields(message_items),
+        }
         subject, body = copy_template.render(variant, variables, user_id=user_id)
         codes, sms_parts = check_message(channel, locale, subject, body, limits, words)
         mentioned = "|".join(item_ids[position - 1] for position in sorted(mentions))
-        rows.append((user_id, channel, locale, variant, subject, body, mentioned, len(body), sms_parts,
-                     ";".join(codes)))
+        rows.append(
+            (user_id, channel, locale, variant, subject, body, mentioned, len(body), sms_parts, ";".join(codes))
+        )
         if progress is not None and (done % _PROGRESS_EVERY == 0 or done == total):
             progress(done, total)
 
@@ -250,9 +291,13 @@ def render_copy(recs: pd.DataFrame, *, users: pd.DataFrame | None = None, items:
         frame = frame[keep].reset_index(drop=True)
     elapsed = time.perf_counter() - started
     return CopyResult(
-        frame=frame, dropped=dropped, rule_counts=dict(sorted(rule_counts.items())),
+        frame=frame,
+        dropped=dropped,
+        rule_counts=dict(sorted(rule_counts.items())),
         variant_counts={v: variant_counts.get(v, 0) for v in copy_template.variants},
-        messages_per_second=(total / elapsed if elapsed > 0 else 0.0), elapsed_s=elapsed, template=str(path),
+        messages_per_second=(total / elapsed if elapsed > 0 else 0.0),
+        elapsed_s=elapsed,
+        template=str(path),
     )
 
 

@@ -13,6 +13,7 @@ A GSM-7 extension character (``^ { } \\ [ ] ~ | €`` and form feed) is an escap
 counts 2; a character outside the Basic Multilingual Plane (most emoji) is a surrogate pair, so it
 counts 2 UTF-16 units. Neither pair is ever split across two parts, as handsets and gateways do.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

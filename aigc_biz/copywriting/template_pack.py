@@ -11,6 +11,7 @@ Every template runs in :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` wit
 HTML email bodies are autoescaped. Problems are the template author's, so they surface as
 :class:`~aigc_biz.errors.InputError` naming the file and line, before or at the first message.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,21 @@ from .sms import is_gsm7
 from .text_filters import has_cjk, locale_filters
 
 #: Variables every message context has (see render.build_context); anything else is a typo.
-CONTEXT_VARIABLES = frozenset({"customer", "items", "item", "campaign", "date", "variant", "channel", "locale",
-                               "replenish", "repeat_items", "new_items"})
+CONTEXT_VARIABLES = frozenset(
+    {
+        "customer",
+        "items",
+        "item",
+        "campaign",
+        "date",
+        "variant",
+        "channel",
+        "locale",
+        "replenish",
+        "repeat_items",
+        "new_items",
+    }
+)
 #: Channels whose subject macro is required: the email subject and the push title.
 CHANNELS_WITH_SUBJECT = ("push", "email")
 _VARIANT_MACRO = re.compile(r"^(body|subject)_([A-Za-z0-9]+)$")
@@ -50,8 +64,9 @@ class CopySandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-def make_environment(folder: Path, channel: str, locale: str,
-                     currency: str | None = None) -> ImmutableSandboxedEnvironment:
+def make_environment(
+    folder: Path, channel: str, locale: str, currency: str | None = None
+) -> ImmutableSandboxedEnvironment:
     """The sandbox a copy template runs in: no mutation, no private attributes, strict undefined."""
     env = CopySandbox(
         loader=FileSystemLoader(str(folder)),
@@ -89,17 +104,29 @@ def _check_static(path: Path, ast: nodes.Template, env: ImmutableSandboxedEnviro
             name = node.attr
         elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
             name = node.arg.value
-        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args \
-                and isinstance(node.args[0], nodes.Const):
+        elif (
+            isinstance(node, nodes.Filter)
+            and node.name == "attr"
+            and node.args
+            and isinstance(node.args[0], nodes.Const)
+        ):
             name = node.args[0].value
         if isinstance(name, str) and name.startswith("_"):
-            raise _error(path, node.lineno, f"template reaches for Python internals ({name!r}); "
-                         "copy templates run in a sandbox and may only read message data")
+            raise _error(
+                path,
+                node.lineno,
+                f"template reaches for Python internals ({name!r}); "
+                "copy templates run in a sandbox and may only read message data",
+            )
     unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_VARIABLES - set(env.globals))
     if unknown:
         line = _first_line(ast, nodes.Name, lambda n: n.name == unknown[0] and n.ctx == "load")
-        raise _error(path, line, f"unknown variable {unknown[0]!r}",
-                     hint="available: " + ", ".join(sorted(CONTEXT_VARIABLES | {"pick"})))
+        raise _error(
+            path,
+            line,
+            f"unknown variable {unknown[0]!r}",
+            hint="available: " + ", ".join(sorted(CONTEXT_VARIABLES | {"pick"})),
+        )
 
 
 def _template_line(tb) -> tuple[str | None, int | None]:
@@ -163,8 +190,9 @@ class CopyTemplate:
         macros = {node.name: node for node in ast.body if isinstance(node, nodes.Macro)}
         for node in macros.values():
             if node.args and (_VARIANT_MACRO.match(node.name) or node.name in ("body", "subject")):
-                raise _error(path, node.lineno, f"macro {node.name!r} takes arguments; "
-                             "variant macros are called with none")
+                raise _error(
+                    path, node.lineno, f"macro {node.name!r} takes arguments; variant macros are called with none"
+                )
         bodies, subjects = {}, {}
         for name in macros:
             match = _VARIANT_MACRO.match(name)
@@ -178,8 +206,12 @@ class CopyTemplate:
             subject_macros[variant] = subjects.get(variant, "subject" if "subject" in macros else None)
             if channel in CHANNELS_WITH_SUBJECT and subject_macros[variant] is None:
                 what = "email subject" if channel == "email" else "push title"
-                raise _error(path, None, f"variant {variant!r} has no {what}",
-                             hint=f"add {{% macro subject_{variant}() %}}...{{% endmacro %}}")
+                raise _error(
+                    path,
+                    None,
+                    f"variant {variant!r} has no {what}",
+                    hint=f"add {{% macro subject_{variant}() %}}...{{% endmacro %}}",
+                )
         return cls(path, channel, locale, variants, template, bodies, subject_macros)
 
     def render(self, variant: str, variables: dict, *, user_id: str = "") -> tuple[str, str]:
@@ -210,8 +242,12 @@ class CopyTemplate:
             return _error(path, line, f"template reaches for Python internals: {exc}{who}")
         if isinstance(exc, UndefinedError):
             name = _undefined_name(str(exc))
-            return _error(path, line, f"missing variable {name!r}: {exc}{who}",
-                          hint="available: " + ", ".join(sorted(CONTEXT_VARIABLES)))
+            return _error(
+                path,
+                line,
+                f"missing variable {name!r}: {exc}{who}",
+                hint="available: " + ", ".join(sorted(CONTEXT_VARIABLES)),
+            )
         if isinstance(exc, TemplateError):
             return _error(path, line, f"template error: {exc}{who}")
         return _error(path, line, f"{type(exc).__name__}: {exc}{who}")

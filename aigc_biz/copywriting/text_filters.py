@@ -3,12 +3,13 @@
 Each takes the locale as an argument (``"zh"`` or ``"en"``); the template environment binds it, so a
 template writes ``{{ item.price|money }}``. None of them reads a clock, a file or the process locale.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 LOCALES = ("zh", "en")
 _CURRENCY = {"zh": "¥", "en": "$"}
@@ -57,8 +58,10 @@ def _to_date(value) -> dt.date:
             return dt.date.fromisoformat(value.strip()[:10])
         except ValueError:
             pass
-    raise FilterInputError(f"date: expected a date, got {value!r}"
-                           + (" (no date was given to render_copy; pass date=...)" if value is None else ""))
+    raise FilterInputError(
+        f"date: expected a date, got {value!r}"
+        + (" (no date was given to render_copy; pass date=...)" if value is None else "")
+    )
 
 
 def format_date(value, locale: str = "zh") -> str:

@@ -1,4 +1,5 @@
 """The one object every model is fitted on: id maps, a CSR user x item matrix, user and item attributes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -27,9 +28,16 @@ class ColumnRoles:
     item_attrs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"user": self.user, "item": self.item, "time": self.time, "weight": self.weight,
-                "weight_kind": self.weight_kind, "user_attrs": list(self.user_attrs), "user_name": self.user_name,
-                "item_attrs": dict(self.item_attrs)}
+        return {
+            "user": self.user,
+            "item": self.item,
+            "time": self.time,
+            "weight": self.weight,
+            "weight_kind": self.weight_kind,
+            "user_attrs": list(self.user_attrs),
+            "user_name": self.user_name,
+            "item_attrs": dict(self.item_attrs),
+        }
 
 
 @dataclass
@@ -71,8 +79,10 @@ class Interactions:
         self.user_ids = np.asarray(self.user_ids, dtype=object)
         self.item_ids = np.asarray(self.item_ids, dtype=object)
         if self.matrix.shape != (len(self.user_ids), len(self.item_ids)):
-            raise ValueError(f"matrix shape {self.matrix.shape} does not match "
-                             f"{len(self.user_ids)} users x {len(self.item_ids)} items")
+            raise ValueError(
+                f"matrix shape {self.matrix.shape} does not match "
+                f"{len(self.user_ids)} users x {len(self.item_ids)} items"
+            )
         if self.user_features is None or len(self.user_features.columns) == 0:
             self.user_features = pd.DataFrame(index=pd.RangeIndex(len(self.user_ids)))
         if self.item_features is None or len(self.item_features.columns) == 0:
@@ -114,8 +124,9 @@ class Interactions:
     # --- derived views ---------------------------------------------------------------------
     def with_matrix(self, matrix: sp.spmatrix, events: pd.DataFrame | None = None) -> "Interactions":
         """Same users, items and attributes, another matrix (a split's train or test part)."""
-        return replace(self, matrix=sp.csr_matrix(matrix, dtype=np.float32), events=events,
-                       warnings=list(self.warnings))
+        return replace(
+            self, matrix=sp.csr_matrix(matrix, dtype=np.float32), events=events, warnings=list(self.warnings)
+        )
 
     # --- time order ------------------------------------------------------------------------
     @property
@@ -129,8 +140,11 @@ class Interactions:
     def ordered_events(self) -> pd.DataFrame:
         """The event log sorted by customer, then time (when known), ties in file order. Never densified."""
         if self.events is None:
-            raise InputError("these interactions have no event log, so they have no order",
-                             file=self.source or None, hint="load the table with aigc_biz.api.load")
+            raise InputError(
+                "these interactions have no event log, so they have no order",
+                file=self.source or None,
+                hint="load the table with aigc_biz.api.load",
+            )
         keys = ["user_idx", "time"] if self.event_order == "time" else ["user_idx"]
         return self.events.sort_values(keys, kind="stable")
 
@@ -160,8 +174,11 @@ class Interactions:
         if unit not in ("days", "events"):
             raise InputError(f"recency unit {unit!r} is not 'days', 'events' or 'auto'")
         if unit == "days" and self.event_order != "time":
-            raise InputError("a recency half-life in days needs a time column", file=self.source or None,
-                             hint="pass --time-col, or give the half-life in events")
+            raise InputError(
+                "a recency half-life in days needs a time column",
+                file=self.source or None,
+                hint="pass --time-col, or give the half-life in events",
+            )
         ordered = self.ordered_events()
         users = ordered["user_idx"].to_numpy(np.int64)
         items = ordered["item_idx"].to_numpy(np.int64)
@@ -176,8 +193,11 @@ class Interactions:
         # a pair's weight is that of its latest event: the most recent evidence of the customer's taste
         latest = pd.DataFrame({"pair": users * self.n_items + items, "w": weight}).groupby("pair")["w"].max()
         pairs = latest.index.to_numpy(np.int64)
-        weighted = sp.csr_matrix((latest.to_numpy(np.float32), (pairs // self.n_items, pairs % self.n_items)),
-                                 shape=self.matrix.shape, dtype=np.float32)
+        weighted = sp.csr_matrix(
+            (latest.to_numpy(np.float32), (pairs // self.n_items, pairs % self.n_items)),
+            shape=self.matrix.shape,
+            dtype=np.float32,
+        )
         present = self.binary()
         return sp.csr_matrix(weighted.multiply(present), dtype=np.float32)
 
@@ -187,8 +207,10 @@ class Interactions:
         item_ids = np.asarray([str(t) for t in item_ids], dtype=object)
         source = self.item_index(item_ids)
         present = source >= 0
-        move = sp.csr_matrix((np.ones(int(present.sum()), dtype=np.float32), (source[present], np.flatnonzero(present))),
-                             shape=(self.n_items, len(item_ids)))
+        move = sp.csr_matrix(
+            (np.ones(int(present.sum()), dtype=np.float32), (source[present], np.flatnonzero(present))),
+            shape=(self.n_items, len(item_ids)),
+        )
         events = None
         if self.events is not None:
             target = np.full(self.n_items, -1, dtype=np.int64)
@@ -200,8 +222,14 @@ class Interactions:
         features = self.item_features.copy()
         features.index = pd.Index(self.item_ids)
         features = features.reindex(pd.Index(item_ids)).reset_index(drop=True)
-        return replace(self, matrix=sp.csr_matrix(self.matrix @ move, dtype=np.float32), item_ids=item_ids,
-                       item_features=features, events=events, warnings=list(self.warnings))
+        return replace(
+            self,
+            matrix=sp.csr_matrix(self.matrix @ move, dtype=np.float32),
+            item_ids=item_ids,
+            item_features=features,
+            events=events,
+            warnings=list(self.warnings),
+        )
 
     def binary(self) -> sp.csr_matrix:
         """The matrix with every stored positive entry set to 1."""
@@ -212,25 +240,44 @@ class Interactions:
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, user_col: str, item_col: str, weight_col: str | None = None,
-                   time_col: str | None = None, user_attr_cols=(), item_attr_cols: dict | None = None,
-                   **kwargs) -> "Interactions":
+    def from_frame(
+        cls,
+        df: pd.DataFrame,
+        user_col: str,
+        item_col: str,
+        weight_col: str | None = None,
+        time_col: str | None = None,
+        user_attr_cols=(),
+        item_attr_cols: dict | None = None,
+        **kwargs,
+    ) -> "Interactions":
         """Build from a clean frame (ids already validated). Ids are kept as strings, sorted.
 
         Duplicate (user, item) pairs are summed; ``weight_col`` defaults to a count of 1 per row.
         """
         user_attr_cols, item_attr_cols = list(user_attr_cols), dict(item_attr_cols or {})
-        clean = pd.DataFrame({"user": df[user_col].astype(str).to_numpy(dtype=object),
-                              "item": df[item_col].astype(str).to_numpy(dtype=object),
-                              "weight": (np.ones(len(df)) if weight_col is None
-                                         else pd.to_numeric(df[weight_col]).to_numpy(dtype=np.float64))})
+        clean = pd.DataFrame(
+            {
+                "user": df[user_col].astype(str).to_numpy(dtype=object),
+                "item": df[item_col].astype(str).to_numpy(dtype=object),
+                "weight": (
+                    np.ones(len(df)) if weight_col is None else pd.to_numeric(df[weight_col]).to_numpy(dtype=np.float64)
+                ),
+            }
+        )
         if time_col is not None:
             clean["time"] = pd.to_datetime(df[time_col]).to_numpy()
         for column in dict.fromkeys([*user_attr_cols, *item_attr_cols]):
             clean[column] = df[column].to_numpy()
-        roles = ColumnRoles(user=user_col, item=item_col, time=time_col, weight=weight_col,
-                            weight_kind="quantity" if weight_col else None, user_attrs=tuple(user_attr_cols),
-                            item_attrs=item_attr_cols)
+        roles = ColumnRoles(
+            user=user_col,
+            item=item_col,
+            time=time_col,
+            weight=weight_col,
+            weight_kind="quantity" if weight_col else None,
+            user_attrs=tuple(user_attr_cols),
+            item_attrs=item_attr_cols,
+        )
         data = build_interactions(clean, roles)
         return replace(data, **kwargs) if kwargs else data
 
@@ -239,14 +286,23 @@ def data_schema(data: Interactions) -> dict:
     """How a table was read: column roles, user attribute columns, event weights, time decay, returns."""
     roles = data.roles.to_dict() if data.roles is not None else {}
     options = dict(data.load_options or {})
-    return {"roles": roles, "user_feature_columns": [str(c) for c in data.user_features.columns],
-            "event_weights": options.get("event_weights"), "time_decay_days": options.get("time_decay_days"),
-            "returns": options.get("returns")}
+    return {
+        "roles": roles,
+        "user_feature_columns": [str(c) for c in data.user_features.columns],
+        "event_weights": options.get("event_weights"),
+        "time_decay_days": options.get("time_decay_days"),
+        "returns": options.get("returns"),
+    }
 
 
-def build_interactions(clean: pd.DataFrame, roles: ColumnRoles, *, source: str = "",
-                       warnings: list[str] | None = None,
-                       time_decay_days: float | None = None) -> Interactions:
+def build_interactions(
+    clean: pd.DataFrame,
+    roles: ColumnRoles,
+    *,
+    source: str = "",
+    warnings: list[str] | None = None,
+    time_decay_days: float | None = None,
+) -> Interactions:
     """Id maps, weighted and aggregated matrix, per-user and per-item attributes from a validated frame."""
     u_idx, user_ids = _sorted_codes(clean["user"])
     i_idx, item_ids = _sorted_codes(clean["item"])
@@ -254,32 +310,56 @@ def build_interactions(clean: pd.DataFrame, roles: ColumnRoles, *, source: str =
     has_time = "time" in clean.columns
     if time_decay_days is not None:
         if not has_time:
-            raise InputError("time decay needs a time column", file=source or None,
-                             hint="pass --time-col, or leave time_decay_days unset")
+            raise InputError(
+                "time decay needs a time column",
+                file=source or None,
+                hint="pass --time-col, or leave time_decay_days unset",
+            )
         times = clean["time"].to_numpy(dtype="datetime64[ns]")
         age_days = (times.max() - times) / np.timedelta64(1, "D")
         weight = weight * 0.5 ** (age_days / float(time_decay_days))
-    events = pd.DataFrame({"user_idx": u_idx.astype(np.int32), "item_idx": i_idx.astype(np.int32),
-                           "weight": weight.astype(np.float32)})
+    events = pd.DataFrame(
+        {"user_idx": u_idx.astype(np.int32), "item_idx": i_idx.astype(np.int32), "weight": weight.astype(np.float32)}
+    )
     if has_time:
         events["time"] = clean["time"].to_numpy(dtype="datetime64[ns]")
     matrix = aggregate_events(events, roles.weight_kind, (len(user_ids), len(item_ids)))
-    user_features = pd.DataFrame({c: _mode_per_index(u_idx, clean[c], len(user_ids)) for c in roles.user_attrs},
-                                 index=pd.RangeIndex(len(user_ids)))
+    user_features = pd.DataFrame(
+        {c: _mode_per_index(u_idx, clean[c], len(user_ids)) for c in roles.user_attrs},
+        index=pd.RangeIndex(len(user_ids)),
+    )
     item_columns = {}
     for column, canonical in roles.item_attrs.items():
         if canonical in item_columns:
-            raise InputError(f"two item attribute columns would both be called {canonical!r}",
-                             file=source or None, column=column, hint="name them differently in item_attrs")
-        item_columns[canonical] = (_median_price(i_idx, clean[column], len(item_ids)) if canonical == "price"
-                                   else _mode_per_index(i_idx, clean[column], len(item_ids)))
+            raise InputError(
+                f"two item attribute columns would both be called {canonical!r}",
+                file=source or None,
+                column=column,
+                hint="name them differently in item_attrs",
+            )
+        item_columns[canonical] = (
+            _median_price(i_idx, clean[column], len(item_ids))
+            if canonical == "price"
+            else _mode_per_index(i_idx, clean[column], len(item_ids))
+        )
     item_features = pd.DataFrame(item_columns, index=pd.RangeIndex(len(item_ids)))
-    user_names = (None if not roles.user_name else
-                  np.asarray(_mode_per_index(u_idx, clean[roles.user_name], len(user_ids)), dtype=object))
-    return Interactions(matrix=matrix, user_ids=user_ids, item_ids=item_ids, user_features=user_features,
-                        item_features=item_features, events=events, user_names=user_names, roles=roles,
-                        source=source,
-                        warnings=list(warnings or []))
+    user_names = (
+        None
+        if not roles.user_name
+        else np.asarray(_mode_per_index(u_idx, clean[roles.user_name], len(user_ids)), dtype=object)
+    )
+    return Interactions(
+        matrix=matrix,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        user_features=user_features,
+        item_features=item_features,
+        events=events,
+        user_names=user_names,
+        roles=roles,
+        source=source,
+        warnings=list(warnings or []),
+    )
 
 
 def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -295,8 +375,9 @@ def aggregate_events(events: pd.DataFrame, weight_kind: str | None, shape: tuple
     w = events["weight"].to_numpy(dtype=np.float64)
     if weight_kind == "rating":
         # stable sort by time (row order breaks ties), then keep the last value of each pair
-        order = np.argsort(events["time"].to_numpy(), kind="stable") if "time" in events.columns \
-            else np.arange(len(events))
+        order = (
+            np.argsort(events["time"].to_numpy(), kind="stable") if "time" in events.columns else np.arange(len(events))
+        )
         pair = u[order] * shape[1] + i[order]
         last = len(pair) - 1 - np.unique(pair[::-1], return_index=True)[1]
         keep = order[last]

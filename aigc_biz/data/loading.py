@@ -39,6 +39,7 @@ How the weight column is read (``ColumnRoles.weight_kind``):
 ``time_decay_days`` multiplies each event's weight by ``0.5 ** (age_days / time_decay_days)``, the age
 counted from the latest timestamp in the table, before aggregation.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -47,24 +48,52 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aigc_biz.data.interactions import (ColumnRoles, Interactions, aggregate_events, build_interactions,
-                                       strip_currency)
+from aigc_biz.data.interactions import ColumnRoles, Interactions, aggregate_events, build_interactions, strip_currency
 from aigc_biz.data.readers import read_table
 from aigc_biz.data.roles import detect_roles
 from aigc_biz.data.timestamps import SUPPORTED_FORMATS, parse_timestamps
 from aigc_biz.errors import ConfigError, InputError
 
-__all__ = ["load_interactions", "validate_frame", "build_interactions", "aggregate_events",
-           "DEFAULT_EVENT_WEIGHTS", "RETURNS_MODES", "ROLE_FLAGS"]
+__all__ = [
+    "load_interactions",
+    "validate_frame",
+    "build_interactions",
+    "aggregate_events",
+    "DEFAULT_EVENT_WEIGHTS",
+    "RETURNS_MODES",
+    "ROLE_FLAGS",
+]
 
 #: the keyword options of :func:`load_interactions` a caller may pass through (api.load, a pipeline's load step)
-ROLE_FLAGS = ("user_col", "item_col", "time_col", "weight_col", "user_attrs", "item_attrs",
-              "event_weights", "time_decay_days", "returns", "sheet")
+ROLE_FLAGS = (
+    "user_col",
+    "item_col",
+    "time_col",
+    "weight_col",
+    "user_attrs",
+    "item_attrs",
+    "event_weights",
+    "time_decay_days",
+    "returns",
+    "sheet",
+)
 
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
-    "view": 1, "click": 1, "cart": 3, "add_to_cart": 3, "addtocart": 3, "favorite": 2, "purchase": 5,
-    "buy": 5, "order": 5, "transaction": 5,
-    "浏览": 1, "点击": 1, "加购": 3, "收藏": 2, "购买": 5,
+    "view": 1,
+    "click": 1,
+    "cart": 3,
+    "add_to_cart": 3,
+    "addtocart": 3,
+    "favorite": 2,
+    "purchase": 5,
+    "buy": 5,
+    "order": 5,
+    "transaction": 5,
+    "浏览": 1,
+    "点击": 1,
+    "加购": 3,
+    "收藏": 2,
+    "购买": 5,
 }
 RETURNS_MODES = ("drop", "net")
 #: below this share of unreadable timestamps the rows are dropped; at or above it the load fails
@@ -72,13 +101,23 @@ MAX_BAD_TIME_SHARE = 0.05
 _SUMMED_KINDS = (None, "quantity", "revenue", "event")
 
 
-def load_interactions(source: str | Path | pd.DataFrame, *, table: str | None = None,
-                      query: str | None = None, sheet: str | int | None = None,
-                      user_col: str | None = None, item_col: str | None = None, time_col: str | None = None,
-                      weight_col: str | None = None, user_attrs: Sequence[str] | None = None,
-                      item_attrs: Sequence[str] | Mapping[str, str] | None = None,
-                      event_weights: Mapping[str, float] | None = None, time_decay_days: float | None = None,
-                      returns: str = "drop", weight_kind: str | None = None) -> Interactions:
+def load_interactions(
+    source: str | Path | pd.DataFrame,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    sheet: str | int | None = None,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    time_col: str | None = None,
+    weight_col: str | None = None,
+    user_attrs: Sequence[str] | None = None,
+    item_attrs: Sequence[str] | Mapping[str, str] | None = None,
+    event_weights: Mapping[str, float] | None = None,
+    time_decay_days: float | None = None,
+    returns: str = "drop",
+    weight_kind: str | None = None,
+) -> Interactions:
     """Read a behaviour table and return validated interactions.
 
     Parameters
@@ -114,13 +153,24 @@ def load_interactions(source: str | Path | pd.DataFrame, *, table: str | None = 
     _check_options(returns, time_decay_days, event_weights)
     frame = read_table(source, table=table, query=query, sheet=sheet)
     name = frame.attrs.get("source", str(source))
-    roles = detect_roles(frame, user_col=user_col, item_col=item_col, time_col=time_col,
-                         weight_col=weight_col, user_attrs=user_attrs, item_attrs=item_attrs,
-                         weight_kind=weight_kind, source=name)
+    roles = detect_roles(
+        frame,
+        user_col=user_col,
+        item_col=item_col,
+        time_col=time_col,
+        weight_col=weight_col,
+        user_attrs=user_attrs,
+        item_attrs=item_attrs,
+        weight_kind=weight_kind,
+        source=name,
+    )
     clean, warnings = validate_frame(frame, roles, source=name, event_weights=event_weights, returns=returns)
     data = build_interactions(clean, roles, source=name, warnings=warnings, time_decay_days=time_decay_days)
-    data.load_options = {"event_weights": dict(event_weights) if event_weights else None,
-                         "time_decay_days": time_decay_days, "returns": returns}
+    data.load_options = {
+        "event_weights": dict(event_weights) if event_weights else None,
+        "time_decay_days": time_decay_days,
+        "returns": returns,
+    }
     return data
 
 
@@ -138,9 +188,14 @@ def _check_options(returns, time_decay_days, event_weights) -> None:
             raise ConfigError(f"event weight for {event!r} must be a number >= 0, got {weight!r}")
 
 
-def validate_frame(df: pd.DataFrame, roles: ColumnRoles, *, source: str = "",
-                   event_weights: Mapping[str, float] | None = None,
-                   returns: str = "drop") -> tuple[pd.DataFrame, list[str]]:
+def validate_frame(
+    df: pd.DataFrame,
+    roles: ColumnRoles,
+    *,
+    source: str = "",
+    event_weights: Mapping[str, float] | None = None,
+    returns: str = "drop",
+) -> tuple[pd.DataFrame, list[str]]:
     """Check every row of ``df`` against ``roles``; drop what may be dropped, reject the rest.
 
     Returns
@@ -156,10 +211,12 @@ def validate_frame(df: pd.DataFrame, roles: ColumnRoles, *, source: str = "",
     rows = df.attrs.get("row_numbers")
     if rows is None:
         rows = np.arange(len(df)) + int(df.attrs.get("row_offset", 2))
-    attr_cols = list(dict.fromkeys([*roles.user_attrs, *roles.item_attrs,
-                                    *([roles.user_name] if roles.user_name else [])]))
-    work = pd.DataFrame({"user": _stripped(df[roles.user]), "item": _stripped(df[roles.item]),
-                         "row": np.asarray(rows, dtype=np.int64)})
+    attr_cols = list(
+        dict.fromkeys([*roles.user_attrs, *roles.item_attrs, *([roles.user_name] if roles.user_name else [])])
+    )
+    work = pd.DataFrame(
+        {"user": _stripped(df[roles.user]), "item": _stripped(df[roles.item]), "row": np.asarray(rows, dtype=np.int64)}
+    )
     for c in attr_cols:
         work[c] = df[c].to_numpy()
     warnings: list[str] = []
@@ -167,8 +224,12 @@ def validate_frame(df: pd.DataFrame, roles: ColumnRoles, *, source: str = "",
     for key, column in (("user", roles.user), ("item", roles.item)):
         empty = work[key].isna().to_numpy()
         if empty.all():
-            raise InputError(f"every row has an empty {column}", file=file, column=column,
-                             hint=f"is this the right column? pass --{key}-col to choose another")
+            raise InputError(
+                f"every row has an empty {column}",
+                file=file,
+                column=column,
+                hint=f"is this the right column? pass --{key}-col to choose another",
+            )
         work = _drop(work, empty, f"with empty {column}", warnings)
 
     if roles.time is not None:
@@ -180,10 +241,14 @@ def validate_frame(df: pd.DataFrame, roles: ColumnRoles, *, source: str = "",
             value = raw_time.iloc[first]
             shown = "an empty cell" if pd.isna(value) else repr(value)
             if bad.mean() >= MAX_BAD_TIME_SHARE:
-                raise InputError(f"cannot read {shown} as a date/time ({int(bad.sum())} of {len(bad)} rows "
-                                 f"unreadable)", file=file, column=roles.time, row=int(work["row"].iloc[first]),
-                                 hint=f"supported formats include {', '.join(SUPPORTED_FORMATS)}; "
-                                      "pass --time-col to choose another column")
+                raise InputError(
+                    f"cannot read {shown} as a date/time ({int(bad.sum())} of {len(bad)} rows unreadable)",
+                    file=file,
+                    column=roles.time,
+                    row=int(work["row"].iloc[first]),
+                    hint=f"supported formats include {', '.join(SUPPORTED_FORMATS)}; "
+                    "pass --time-col to choose another column",
+                )
             work["time"] = times.to_numpy()
             work = _drop(work, bad, f"with empty or unreadable {roles.time} (first value {shown})", warnings)
         else:
@@ -233,9 +298,13 @@ def _numbers(raw: pd.Series, rows: pd.Series, column: str, file) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{raw.iloc[first]!r} is not a number ({int(bad.sum())} such rows)", file=file,
-                         column=column, row=int(rows.iloc[first]),
-                         hint="pass --weight-col to choose another weight column")
+        raise InputError(
+            f"{raw.iloc[first]!r} is not a number ({int(bad.sum())} such rows)",
+            file=file,
+            column=column,
+            row=int(rows.iloc[first]),
+            hint="pass --weight-col to choose another weight column",
+        )
     return values
 
 
@@ -245,8 +314,10 @@ def normalize_event(values: pd.Series) -> pd.Series:
 
 
 def _event_weights(raw: pd.Series, rows: pd.Series, column: str, file, event_weights) -> np.ndarray:
-    table = {str(k).strip().lower().replace(" ", "_").replace("-", "_"): float(v)
-             for k, v in {**DEFAULT_EVENT_WEIGHTS, **dict(event_weights or {})}.items()}
+    table = {
+        str(k).strip().lower().replace(" ", "_").replace("-", "_"): float(v)
+        for k, v in {**DEFAULT_EVENT_WEIGHTS, **dict(event_weights or {})}.items()
+    }
     keys = normalize_event(raw)
     weights = keys.map(table)
     unknown = weights.isna().to_numpy()
@@ -256,8 +327,12 @@ def _event_weights(raw: pd.Series, rows: pd.Series, column: str, file, event_wei
         more = f" and {len(counts) - 10} more" if len(counts) > 10 else ""
         first = int(np.flatnonzero(unknown)[0])
         example = counts.index[0]
-        raise InputError(f"no weight for event values {listed}{more}", file=file, column=column,
-                         row=int(rows.iloc[first]),
-                         hint=f"give each a weight: --event-weights '{example}=1,...' (event_weights="
-                              f"{{{example!r}: 1, ...}} in Python); 0 ignores an event type")
+        raise InputError(
+            f"no weight for event values {listed}{more}",
+            file=file,
+            column=column,
+            row=int(rows.iloc[first]),
+            hint=f"give each a weight: --event-weights '{example}=1,...' (event_weights="
+            f"{{{example!r}: 1, ...}} in Python); 0 ignores an event type",
+        )
     return weights.to_numpy(dtype=np.float64)

@@ -3,6 +3,7 @@
 Besides the sizes it holds the distributions the report charts (activity histogram, long-tail curve,
 head share, events over time), so the report and the command line read the same numbers by the same names.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,16 @@ import scipy.sparse as sp
 
 from aigc_biz.data.interactions import Interactions
 
-__all__ = ["profile", "item_popularity", "customer_activity", "summary_stats", "log_histogram",
-           "popularity_curve", "head_share", "events_over_time"]
+__all__ = [
+    "profile",
+    "item_popularity",
+    "customer_activity",
+    "summary_stats",
+    "log_histogram",
+    "popularity_curve",
+    "head_share",
+    "events_over_time",
+]
 
 #: at most this many points of the popularity curve go into the chart and the JSON (log-spaced ranks)
 MAX_CURVE_POINTS = 200
@@ -42,8 +51,13 @@ def summary_stats(values: np.ndarray) -> dict:
     """min / median / mean / 90th percentile / max of a count vector (all None when empty)."""
     if len(values) == 0:
         return {"min": None, "median": None, "mean": None, "p90": None, "max": None}
-    return {"min": int(values.min()), "median": float(np.median(values)), "mean": float(values.mean()),
-            "p90": float(np.percentile(values, 90)), "max": int(values.max())}
+    return {
+        "min": int(values.min()),
+        "median": float(np.median(values)),
+        "mean": float(values.mean()),
+        "p90": float(np.percentile(values, 90)),
+        "max": int(values.max()),
+    }
 
 
 def log_histogram(values: np.ndarray, max_bins: int = 30) -> dict:
@@ -92,9 +106,11 @@ def events_over_time(events: pd.DataFrame | None) -> dict | None:
     counts = times.dt.to_period(freq).value_counts().sort_index()
     full = pd.period_range(counts.index.min(), counts.index.max(), freq=freq)
     counts = counts.reindex(full, fill_value=0)
-    return {"period": {"D": "day", "W": "week", "M": "month"}[freq],
-            "start": [p.start_time.strftime("%Y-%m-%d") for p in counts.index],
-            "events": counts.to_numpy().astype(int).tolist()}
+    return {
+        "period": {"D": "day", "W": "week", "M": "month"}[freq],
+        "start": [p.start_time.strftime("%Y-%m-%d") for p in counts.index],
+        "events": counts.to_numpy().astype(int).tolist(),
+    }
 
 
 def profile(data: Interactions) -> dict:

@@ -7,6 +7,7 @@ parsing numbers or dates is the job of :mod:`aigc_biz.data.roles` and :mod:`aigc
 Row numbers in error messages are spreadsheet rows: the header is row 1, the first data row is row 2
 (a database result has no header row: its first row is row 1).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -34,9 +35,28 @@ _SNIFF_CHARS = 64_000
 #: bytes read up front: enough to sniff the delimiter and guess a legacy encoding
 _HEAD_BYTES = 1 << 20
 _CHUNK_BYTES = 16 << 20
-_LATIN_CODE_PAGES = {"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_1", "iso8859_2", "iso8859_3",
-                     "iso8859_4", "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15",
-                     "iso8859_16", "mac_roman", "mac_latin2", "cp437", "cp850", "cp858"}
+_LATIN_CODE_PAGES = {
+    "cp1250",
+    "cp1252",
+    "cp1254",
+    "cp1257",
+    "latin_1",
+    "iso8859_1",
+    "iso8859_2",
+    "iso8859_3",
+    "iso8859_4",
+    "iso8859_9",
+    "iso8859_10",
+    "iso8859_13",
+    "iso8859_14",
+    "iso8859_15",
+    "iso8859_16",
+    "mac_roman",
+    "mac_latin2",
+    "cp437",
+    "cp850",
+    "cp858",
+}
 
 
 def is_database_url(source) -> bool:
@@ -48,8 +68,14 @@ def is_database_url(source) -> bool:
     return isinstance(source, str) and "://" in source
 
 
-def read_table(source: str | Path, *, table: str | None = None, query: str | None = None,
-               sheet: str | int | None = None, chunksize: int = 50_000) -> pd.DataFrame:
+def read_table(
+    source: str | Path,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    sheet: str | int | None = None,
+    chunksize: int = 50_000,
+) -> pd.DataFrame:
     """Read a table with every cell as a string.
 
     Parameters
@@ -97,8 +123,7 @@ def read_table(source: str | Path, *, table: str | None = None, query: str | Non
     path = Path(source)
     name = str(path)
     if table is not None or query is not None:
-        raise InputError("table= and query= only apply to a database URL such as sqlite:///orders.db",
-                         file=name)
+        raise InputError("table= and query= only apply to a database URL such as sqlite:///orders.db", file=name)
     if not path.exists():
         raise InputError("file not found", file=name)
     if path.is_dir():
@@ -111,19 +136,20 @@ def read_table(source: str | Path, *, table: str | None = None, query: str | Non
     if suffix in DELIMITED_SUFFIXES:
         frame = _read_delimited(path, tab=suffix == ".tsv", compressed=compressed)
     elif compressed:
-        raise InputError(f"only CSV/TSV/TXT files may be .gz-compressed, not {suffix or 'no extension'}",
-                         file=name)
+        raise InputError(f"only CSV/TSV/TXT files may be .gz-compressed, not {suffix or 'no extension'}", file=name)
     elif suffix in PARQUET_SUFFIXES:
         frame = _read_parquet(path)
     elif suffix in EXCEL_SUFFIXES:
         frame = _read_excel(path, sheet)
     elif suffix == ".xls":
-        raise InputError("old .xls workbooks are not supported", file=name,
-                         hint="save it as .xlsx or CSV")
+        raise InputError("old .xls workbooks are not supported", file=name, hint="save it as .xlsx or CSV")
     else:
         known = ", ".join(DELIMITED_SUFFIXES + PARQUET_SUFFIXES + EXCEL_SUFFIXES)
-        raise InputError(f"unknown file type {suffix or '(no extension)'!r}", file=name,
-                         hint=f"use one of {known}, or a database URL")
+        raise InputError(
+            f"unknown file type {suffix or '(no extension)'!r}",
+            file=name,
+            hint=f"use one of {known}, or a database URL",
+        )
     return frame
 
 
@@ -143,16 +169,27 @@ def _read_delimited(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
     try:
         # header=None: the header row sets the width, so a longer row is an error rather than a silent
         # shift into the index, and the raw names show duplicates before pandas renames them
-        grid = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False, header=None, engine="c",
-                           skip_blank_lines=True, encoding=encoding, encoding_errors="replace",
-                           compression="gzip" if compressed else None)
+        grid = pd.read_csv(
+            path,
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            header=None,
+            engine="c",
+            skip_blank_lines=True,
+            encoding=encoding,
+            encoding_errors="replace",
+            compression="gzip" if compressed else None,
+        )
     except pd.errors.ParserError as exc:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        what = (f"{found.group(3)} fields where the header has {found.group(1)}" if found
-                else _first_line(exc))
-        raise InputError(f"malformed {_delimiter_name(delimiter)}-separated text: {what}",
-                         file=name, row=int(found.group(2)) if found else None,
-                         hint=f"check quoting of values that contain a {_delimiter_name(delimiter)}") from None
+        what = f"{found.group(3)} fields where the header has {found.group(1)}" if found else _first_line(exc)
+        raise InputError(
+            f"malformed {_delimiter_name(delimiter)}-separated text: {what}",
+            file=name,
+            row=int(found.group(2)) if found else None,
+            hint=f"check quoting of values that contain a {_delimiter_name(delimiter)}",
+        ) from None
     except (OSError, EOFError, UnicodeError) as exc:
         raise InputError(f"cannot read the file: {_first_line(exc)}", file=name) from None
     header = [h.strip() for h in grid.iloc[0].fillna("")]
@@ -178,8 +215,11 @@ def _detect_encoding(path: Path, compressed: bool, head: bytes, name: str) -> st
         # Excel's "Unicode text" export
         return "utf-16"
     if b"\x00" in head[:8192]:
-        raise InputError("this is a binary file, not delimited text", file=name,
-                         hint="is it an Excel or Parquet file with the wrong extension?")
+        raise InputError(
+            "this is a binary file, not delimited text",
+            file=name,
+            hint="is it an Excel or Parquet file with the wrong extension?",
+        )
     if _decodes(path, compressed, head, "utf-8"):
         return "utf-8"
     if _decodes(path, compressed, head, "gb18030") and _looks_chinese(head.decode("gb18030", errors="ignore")):
@@ -221,8 +261,7 @@ def _looks_chinese(text: str) -> bool:
     total = sum(counts.values())
     if total == 0:
         return True
-    ascii_trail = sum(n for ch, n in counts.items()
-                      if len(encoded := ch.encode("gb18030")) == 2 and encoded[1] < 0x80)
+    ascii_trail = sum(n for ch, n in counts.items() if len(encoded := ch.encode("gb18030")) == 2 and encoded[1] < 0x80)
     return ascii_trail / total < 0.5
 
 
@@ -280,12 +319,10 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
         else:
             raise InputError(f"no sheet named {sheet!r}; the workbook has {_quote_list(sheets)}", file=name)
     if isinstance(sheet, int) and not 0 <= sheet < len(sheets):
-        raise InputError(f"sheet position {sheet} is out of range; the workbook has {_quote_list(sheets)}",
-                         file=name)
+        raise InputError(f"sheet position {sheet} is out of range; the workbook has {_quote_list(sheets)}", file=name)
     try:
         # header=None: the raw first row shows duplicate names before pandas renames them
-        grid = pd.read_excel(path, sheet_name=sheet, header=None, dtype=str, keep_default_na=False,
-                             engine="openpyxl")
+        grid = pd.read_excel(path, sheet_name=sheet, header=None, dtype=str, keep_default_na=False, engine="openpyxl")
     except Exception as exc:
         raise InputError(f"cannot read the Excel sheet: {_first_line(exc)}", file=name) from None
     if grid.empty:
@@ -300,8 +337,11 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
 # --- shared ------------------------------------------------------------------------------------
 def _drop_unnamed_empty(header: list[str], frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     """Columns with no name and no values (trailing delimiters, formatted Excel cells) are not data."""
-    keep = [position for position, column in enumerate(header)
-            if column != "" or (frame.iloc[:, position].fillna("").astype(str).str.strip() != "").any()]
+    keep = [
+        position
+        for position, column in enumerate(header)
+        if column != "" or (frame.iloc[:, position].fillna("").astype(str).str.strip() != "").any()
+    ]
     if len(keep) == len(header):
         return header, frame
     return [header[k] for k in keep], frame.iloc[:, keep]
@@ -311,8 +351,13 @@ def _check_header(header: list[str], name: str) -> None:
     seen: dict[str, int] = {}
     for position, column in enumerate(header):
         if column in seen:
-            raise InputError(f"duplicate column name {column!r} (columns {seen[column] + 1} and {position + 1})",
-                             file=name, column=column, row=1, hint="rename one of them")
+            raise InputError(
+                f"duplicate column name {column!r} (columns {seen[column] + 1} and {position + 1})",
+                file=name,
+                column=column,
+                row=1,
+                hint="rename one of them",
+            )
         seen[column] = position
 
 

@@ -10,6 +10,7 @@ Attribute rules when detected automatically (explicit ones are taken as given):
   keeps a customer's ``name`` from passing for a product title; ``price`` may vary (loading takes the median);
 - any other item attribute (``title_zh``, ``brand``, ``中文名`` ...) must be constant per item and keeps its name.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,17 +27,65 @@ WEIGHT_KINDS = ("rating", "quantity", "revenue", "event")
 
 # Tiers: a column from an earlier tier beats one from a later tier; two in the same tier are ambiguous.
 _USER_TIERS = (
-    ("user_id", "userid", "customer_id", "customerid", "cust_id", "member_id", "memberid", "client_id",
-     "clientid", "visitor_id", "visitorid", "uid", "用户ID", "客户ID", "客户编号", "会员ID", "用户编号"),
+    (
+        "user_id",
+        "userid",
+        "customer_id",
+        "customerid",
+        "cust_id",
+        "member_id",
+        "memberid",
+        "client_id",
+        "clientid",
+        "visitor_id",
+        "visitorid",
+        "uid",
+        "用户ID",
+        "客户ID",
+        "客户编号",
+        "会员ID",
+        "用户编号",
+    ),
     ("user", "customer", "member", "client", "用户", "客户", "会员"),
 )
 _ITEM_TIERS = (
-    ("item_id", "itemid", "product_id", "productid", "sku", "stock_code", "stockcode", "goods_id",
-     "goodsid", "movie_id", "movieid", "artist_id", "artistid", "商品ID", "商品编号", "产品ID", "产品编号"),
+    (
+        "item_id",
+        "itemid",
+        "product_id",
+        "productid",
+        "sku",
+        "stock_code",
+        "stockcode",
+        "goods_id",
+        "goodsid",
+        "movie_id",
+        "movieid",
+        "artist_id",
+        "artistid",
+        "商品ID",
+        "商品编号",
+        "产品ID",
+        "产品编号",
+    ),
     ("item", "product", "goods", "商品", "产品"),
 )
-_TIME_NAMES = ("timestamp", "event_time", "order_time", "order_date", "invoicedate", "invoice_date",
-               "datetime", "created_at", "time", "date", "下单时间", "订单时间", "时间", "日期")
+_TIME_NAMES = (
+    "timestamp",
+    "event_time",
+    "order_time",
+    "order_date",
+    "invoicedate",
+    "invoice_date",
+    "datetime",
+    "created_at",
+    "time",
+    "date",
+    "下单时间",
+    "订单时间",
+    "时间",
+    "日期",
+)
 # first kind listed wins when a table has several: an event type describes the interaction itself
 _WEIGHT_NAMES = {
     "event": ("event", "event_type", "action", "behavior", "behaviour", "行为", "事件", "行为类型"),
@@ -44,21 +93,56 @@ _WEIGHT_NAMES = {
     "quantity": ("quantity", "qty", "count", "amount_qty", "plays", "play_count", "数量", "购买数量"),
     "revenue": ("revenue", "amount", "sales", "total", "金额", "销售额"),
 }
-_USER_ATTR_NAMES = ("segment", "customer_segment", "tier", "region", "city", "province", "country",
-                    "age_band", "age_group", "gender", "会员等级", "客户分群", "地区", "城市", "省份", "年龄段",
-                    "性别")
+_USER_ATTR_NAMES = (
+    "segment",
+    "customer_segment",
+    "tier",
+    "region",
+    "city",
+    "province",
+    "country",
+    "age_band",
+    "age_group",
+    "gender",
+    "会员等级",
+    "客户分群",
+    "地区",
+    "城市",
+    "省份",
+    "年龄段",
+    "性别",
+)
 #: a customer's display name: used in copy, never fed to a model
-_USER_NAME_NAMES = ("customer_name", "user_name", "member_name", "client_name", "full_name", "姓名", "客户姓名",
-                    "会员姓名", "用户名", "客户名称")
+_USER_NAME_NAMES = (
+    "customer_name",
+    "user_name",
+    "member_name",
+    "client_name",
+    "full_name",
+    "姓名",
+    "客户姓名",
+    "会员姓名",
+    "用户名",
+    "客户名称",
+)
 _ITEM_ATTR_NAMES = {
-    "title": ("title", "title_en", "name", "product_name", "item_name", "description", "商品名称", "标题",
-              "名称"),
+    "title": ("title", "title_en", "name", "product_name", "item_name", "description", "商品名称", "标题", "名称"),
     "category": ("category", "cat", "product_category", "genre", "类目", "品类", "分类"),
     "price": ("price", "unit_price", "unitprice", "价格", "单价"),
 }
 # other columns that describe an item when they are constant per item, kept under their own names
-_ITEM_ATTR_PREFIXES = ("title", "name", "product", "item", "brand", "description", "subcategory", "商品",
-                       "品牌", "产品")
+_ITEM_ATTR_PREFIXES = (
+    "title",
+    "name",
+    "product",
+    "item",
+    "brand",
+    "description",
+    "subcategory",
+    "商品",
+    "品牌",
+    "产品",
+)
 _ITEM_ATTR_EXTRA = ("中文名", "英文名", "规格", "颜色", "color", "colour", "size", "style")
 
 #: share of users (items) that must show a single value for an auto-detected attribute
@@ -75,11 +159,18 @@ def _normalized(names) -> tuple[str, ...]:
     return tuple(normalize_name(n) for n in names)
 
 
-def detect_roles(df: pd.DataFrame, *, user_col: str | None = None, item_col: str | None = None,
-                 time_col: str | None = None, weight_col: str | None = None,
-                 user_attrs: Sequence[str] | None = None,
-                 item_attrs: Sequence[str] | Mapping[str, str] | None = None,
-                 weight_kind: str | None = None, source: str = "") -> ColumnRoles:
+def detect_roles(
+    df: pd.DataFrame,
+    *,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    time_col: str | None = None,
+    weight_col: str | None = None,
+    user_attrs: Sequence[str] | None = None,
+    item_attrs: Sequence[str] | Mapping[str, str] | None = None,
+    weight_kind: str | None = None,
+    source: str = "",
+) -> ColumnRoles:
     """Decide the role of each column of ``df``.
 
     Parameters
@@ -110,17 +201,30 @@ def detect_roles(df: pd.DataFrame, *, user_col: str | None = None, item_col: str
     """
     columns = [str(c) for c in df.columns]
     file = source or None
-    user = _resolve(columns, user_col, "user_col", file) if user_col else \
-        _detect_id(columns, _USER_TIERS, "user", "--user-col", file)
-    item = _resolve(columns, item_col, "item_col", file) if item_col else \
-        _detect_id(columns, _ITEM_TIERS, "item", "--item-col", file)
+    user = (
+        _resolve(columns, user_col, "user_col", file)
+        if user_col
+        else _detect_id(columns, _USER_TIERS, "user", "--user-col", file)
+    )
+    item = (
+        _resolve(columns, item_col, "item_col", file)
+        if item_col
+        else _detect_id(columns, _ITEM_TIERS, "item", "--item-col", file)
+    )
     if user == item:
-        raise InputError(f"the same column {user!r} cannot be both the user and the item", file=file,
-                         column=user, hint="pass --user-col and --item-col")
+        raise InputError(
+            f"the same column {user!r} cannot be both the user and the item",
+            file=file,
+            column=user,
+            hint="pass --user-col and --item-col",
+        )
     taken = {user, item}
 
-    time = _resolve(columns, time_col, "time_col", file) if time_col else \
-        _first_by_name(columns, _normalized(_TIME_NAMES), taken)
+    time = (
+        _resolve(columns, time_col, "time_col", file)
+        if time_col
+        else _first_by_name(columns, _normalized(_TIME_NAMES), taken)
+    )
     if time is not None:
         taken.add(time)
 
@@ -145,8 +249,11 @@ def detect_roles(df: pd.DataFrame, *, user_col: str | None = None, item_col: str
         user_attr_cols = tuple(_resolve(columns, c, "user_attrs", file) for c in user_attrs)
     else:
         wanted = set(_normalized(_USER_ATTR_NAMES))
-        user_attr_cols = tuple(c for c in columns if c not in taken and normalize_name(c) in wanted
-                               and _constant_share(df, user, c) >= _CONSTANT_SHARE)
+        user_attr_cols = tuple(
+            c
+            for c in columns
+            if c not in taken and normalize_name(c) in wanted and _constant_share(df, user, c) >= _CONSTANT_SHARE
+        )
     taken.update(user_attr_cols)
 
     name = _first_by_name(columns, _normalized(_USER_NAME_NAMES), taken)
@@ -159,8 +266,16 @@ def detect_roles(df: pd.DataFrame, *, user_col: str | None = None, item_col: str
         item_attr_map = _explicit_item_attrs(columns, item_attrs, file)
     else:
         item_attr_map = _detect_item_attrs(df, columns, item, user, taken)
-    return ColumnRoles(user=user, item=item, time=time, weight=weight, weight_kind=kind,
-                       user_attrs=user_attr_cols, user_name=name, item_attrs=item_attr_map)
+    return ColumnRoles(
+        user=user,
+        item=item,
+        time=time,
+        weight=weight,
+        weight_kind=kind,
+        user_attrs=user_attr_cols,
+        user_name=name,
+        item_attrs=item_attr_map,
+    )
 
 
 def _resolve(columns: list[str], wanted: str, flag: str, file) -> str:
@@ -170,8 +285,9 @@ def _resolve(columns: list[str], wanted: str, flag: str, file) -> str:
     loose = [c for c in columns if normalize_name(c) == normalize_name(wanted)]
     if len(loose) == 1:
         return loose[0]
-    raise InputError(f"{flag}={wanted!r} is not a column; the columns are {_listing(columns)}",
-                     file=file, column=wanted)
+    raise InputError(
+        f"{flag}={wanted!r} is not a column; the columns are {_listing(columns)}", file=file, column=wanted
+    )
 
 
 def _detect_id(columns: list[str], tiers, role: str, flag: str, file) -> str:
@@ -182,10 +298,12 @@ def _detect_id(columns: list[str], tiers, role: str, flag: str, file) -> str:
             return found[0]
         if len(found) > 1:
             both = " and ".join(repr(c) for c in found)
-            raise InputError(f"both {both} could be the {role} column", file=file,
-                             hint=f"pass {flag} to choose one")
-    raise InputError(f"cannot tell which column is the {role}; the columns are {_listing(columns)}",
-                     file=file, hint=f"pass {flag} NAME ({role}_col=NAME in Python)")
+            raise InputError(f"both {both} could be the {role} column", file=file, hint=f"pass {flag} to choose one")
+    raise InputError(
+        f"cannot tell which column is the {role}; the columns are {_listing(columns)}",
+        file=file,
+        hint=f"pass {flag} NAME ({role}_col=NAME in Python)",
+    )
 
 
 def _first_by_name(columns: list[str], names: tuple[str, ...], taken: set) -> str | None:

@@ -5,6 +5,7 @@ using that row of ``test_input`` as the user's history and never recommending an
 The (user, item) pairs of ``train`` and ``test_target`` never overlap; together with the held-out users'
 ``test_input`` (only :func:`split_users` has those) they are exactly the pairs of the data.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,12 +15,20 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from aigc_biz.data.interactions import Interactions
-from aigc_biz.data.interactions import aggregate_events
+from aigc_biz.data.interactions import Interactions, aggregate_events
 from aigc_biz.errors import ConfigError, InputError
 
-__all__ = ["Split", "split_random", "split_temporal", "split_users", "split_leave_last_out", "split_horizon",
-           "parse_horizon", "validation_split", "holdout_items"]
+__all__ = [
+    "Split",
+    "split_random",
+    "split_temporal",
+    "split_users",
+    "split_leave_last_out",
+    "split_horizon",
+    "parse_horizon",
+    "validation_split",
+    "holdout_items",
+]
 
 
 @dataclass
@@ -61,8 +70,7 @@ class Split:
         return np.flatnonzero(np.diff(self.test_target.indptr) > 0)
 
 
-def split_random(data: Interactions, test_fraction: float = 0.2, seed: int = 0,
-                 min_interactions: int = 2) -> Split:
+def split_random(data: Interactions, test_fraction: float = 0.2, seed: int = 0, min_interactions: int = 2) -> Split:
     """Hold out a random ``test_fraction`` of each user's items (at least one, never all).
 
     Users with fewer than ``min_interactions`` items keep everything in train.
@@ -77,14 +85,20 @@ def split_random(data: Interactions, test_fraction: float = 0.2, seed: int = 0,
     """
     _check_fraction("test_fraction", test_fraction)
     if min_interactions < 2:
-        raise ConfigError(f"min_interactions must be at least 2 (one to learn from, one to test), "
-                          f"got {min_interactions}")
+        raise ConfigError(
+            f"min_interactions must be at least 2 (one to learn from, one to test), got {min_interactions}"
+        )
     matrix = _canonical(data.matrix)
     test = _per_user_holdout(matrix, test_fraction, seed, min_interactions)
     train = _entries(matrix, ~test)
     view = _train_view(data, train)
-    return Split(train=view, test_input=train, test_target=_entries(matrix, test),
-                 name=f"random(test_fraction={test_fraction}, seed={seed})", test_events=view.events)
+    return Split(
+        train=view,
+        test_input=train,
+        test_target=_entries(matrix, test),
+        name=f"random(test_fraction={test_fraction}, seed={seed})",
+        test_events=view.events,
+    )
 
 
 def validation_split(data: Interactions, fraction: float = 0.1, seed: int = 0) -> Split:
@@ -97,12 +111,18 @@ def validation_split(data: Interactions, fraction: float = 0.1, seed: int = 0) -
     test, _ = holdout_items(matrix, fraction, seed, min_items=2)
     train = _entries(matrix, ~test)
     view = _train_view(data, train)
-    return Split(train=view, test_input=train, test_target=_entries(matrix, test),
-                 name=f"validation(fraction={fraction}, seed={seed})", test_events=view.events)
+    return Split(
+        train=view,
+        test_input=train,
+        test_target=_entries(matrix, test),
+        name=f"validation(fraction={fraction}, seed={seed})",
+        test_events=view.events,
+    )
 
 
-def split_temporal(data: Interactions, last_n: int | None = 1,
-                   cutoff: str | datetime | pd.Timestamp | None = None, seed: int = 0) -> Split:
+def split_temporal(
+    data: Interactions, last_n: int | None = 1, cutoff: str | datetime | pd.Timestamp | None = None, seed: int = 0
+) -> Split:
     """Hold out the future: each user's ``last_n`` most recent items, or everything first seen at ``cutoff`` or later.
 
     Parameters
@@ -117,8 +137,11 @@ def split_temporal(data: Interactions, last_n: int | None = 1,
         Accepted so every split takes the same arguments; a temporal split has no randomness.
     """
     if data.events is None or "time" not in data.events.columns:
-        raise InputError("a temporal split needs a time column", file=data.source or None,
-                         hint="pass --time-col when loading, or use a random split")
+        raise InputError(
+            "a temporal split needs a time column",
+            file=data.source or None,
+            hint="pass --time-col when loading, or use a random split",
+        )
     events = data.events
     times = events["time"].to_numpy(dtype="datetime64[ns]")
     n_items = data.n_items
@@ -136,8 +159,11 @@ def split_temporal(data: Interactions, last_n: int | None = 1,
         target_events = ~np.isin(pair, trained_pairs)
         if not before.any() or not target_events.any():
             first, last = pd.Timestamp(times.min()), pd.Timestamp(times.max())
-            raise InputError(f"cutoff {moment} leaves nothing to {'train on' if not before.any() else 'test'}; "
-                             f"the data runs from {first} to {last}", file=data.source or None)
+            raise InputError(
+                f"cutoff {moment} leaves nothing to {'train on' if not before.any() else 'test'}; "
+                f"the data runs from {first} to {last}",
+                file=data.source or None,
+            )
         train_events = before
         name = f"temporal(cutoff={moment.isoformat()})"
     else:
@@ -162,8 +188,13 @@ def split_temporal(data: Interactions, last_n: int | None = 1,
     train_frame = events[train_events].reset_index(drop=True)
     train = aggregate_events(train_frame, kind, shape)
     target = aggregate_events(events[target_events], kind, shape)
-    return Split(train=data.with_matrix(train, events=train_frame), test_input=train,
-                 test_target=target, name=name, test_events=train_frame)
+    return Split(
+        train=data.with_matrix(train, events=train_frame),
+        test_input=train,
+        test_target=target,
+        name=name,
+        test_events=train_frame,
+    )
 
 
 def split_leave_last_out(data: Interactions, seed: int = 0) -> Split:
@@ -193,11 +224,20 @@ def split_leave_last_out(data: Interactions, seed: int = 0) -> Split:
     train_events = ordered[~last].sort_index().reset_index(drop=True)
     train = aggregate_events(train_events, kind, shape)
     target_events = ordered[last]
-    target = sp.csr_matrix((np.ones(len(target_events), dtype=np.float32),
-                            (target_events["user_idx"].to_numpy(), target_events["item_idx"].to_numpy())),
-                           shape=shape)
-    return Split(train=data.with_matrix(train, events=train_events), test_input=train, test_target=target,
-                 name=f"leave-last-out(order={data.event_order})", test_events=train_events)
+    target = sp.csr_matrix(
+        (
+            np.ones(len(target_events), dtype=np.float32),
+            (target_events["user_idx"].to_numpy(), target_events["item_idx"].to_numpy()),
+        ),
+        shape=shape,
+    )
+    return Split(
+        train=data.with_matrix(train, events=train_events),
+        test_input=train,
+        test_target=target,
+        name=f"leave-last-out(order={data.event_order})",
+        test_events=train_events,
+    )
 
 
 def parse_horizon(value) -> pd.Timedelta:
@@ -205,8 +245,11 @@ def parse_horizon(value) -> pd.Timedelta:
     text = str(value).strip().lower()
     units = {"d": "D", "w": "W", "h": "h"}
     try:
-        delta = (pd.Timedelta(float(text), unit="D") if text.replace(".", "", 1).isdigit()
-                 else pd.Timedelta(float(text[:-1]), unit=units[text[-1]]))
+        delta = (
+            pd.Timedelta(float(text), unit="D")
+            if text.replace(".", "", 1).isdigit()
+            else pd.Timedelta(float(text[:-1]), unit=units[text[-1]])
+        )
     except (KeyError, ValueError, IndexError):
         raise ConfigError(f"horizon {value!r} is not a duration", hint="e.g. 30d, 2w or 12h") from None
     if delta <= pd.Timedelta(0):
@@ -222,17 +265,22 @@ def split_horizon(data: Interactions, horizon="30d", repeats: bool = False, seed
     in the period (``repeats=True``: next-period purchases, buying again included).
     """
     if data.event_order != "time":
-        raise InputError("a temporal split needs a time column", file=data.source or None,
-                         hint="pass --time-col when loading, or use a random split")
+        raise InputError(
+            "a temporal split needs a time column",
+            file=data.source or None,
+            hint="pass --time-col when loading, or use a random split",
+        )
     delta = parse_horizon(horizon)
     events = data.events
     times = events["time"].to_numpy(dtype="datetime64[ns]")
     cut = (pd.Timestamp(times.max()) - delta).to_datetime64()
     before = times < cut
     if not before.any() or before.all():
-        raise InputError(f"a {horizon} horizon leaves nothing to {'train on' if not before.any() else 'test'}; "
-                         f"the data runs from {pd.Timestamp(times.min())} to {pd.Timestamp(times.max())}",
-                         file=data.source or None)
+        raise InputError(
+            f"a {horizon} horizon leaves nothing to {'train on' if not before.any() else 'test'}; "
+            f"the data runs from {pd.Timestamp(times.min())} to {pd.Timestamp(times.max())}",
+            file=data.source or None,
+        )
     kind = data.roles.weight_kind if data.roles is not None else None
     shape = (data.n_users, data.n_items)
     train_events = events[before].reset_index(drop=True)
@@ -250,12 +298,17 @@ def split_horizon(data: Interactions, horizon="30d", repeats: bool = False, seed
         period = sp.csr_matrix(period - period.multiply(seen))
         period.eliminate_zeros()
     name = f"temporal(horizon={horizon}, cut={pd.Timestamp(cut).isoformat()}, repeats={repeats})"
-    return Split(train=data.with_matrix(train, events=train_events), test_input=train, test_target=period,
-                 name=name, test_events=train_events, repeats=repeats)
+    return Split(
+        train=data.with_matrix(train, events=train_events),
+        test_input=train,
+        test_target=period,
+        name=name,
+        test_events=train_events,
+        repeats=repeats,
+    )
 
 
-def split_users(data: Interactions, test_fraction: float = 0.1, fold_in_fraction: float = 0.8,
-                seed: int = 0) -> Split:
+def split_users(data: Interactions, test_fraction: float = 0.1, fold_in_fraction: float = 0.8, seed: int = 0) -> Split:
     """Hold out whole users: train never sees them; each is scored from a fold-in part of their items.
 
     Only users with at least two items can be held out. ``test_input`` holds the held-out users'
@@ -281,10 +334,13 @@ def split_users(data: Interactions, test_fraction: float = 0.1, fold_in_fraction
     target = held_entry & ~fold_in
     train = _entries(matrix, ~held_entry)
     fold_in_matrix = _entries(matrix, fold_in)
-    return Split(train=_train_view(data, train), test_input=fold_in_matrix,
-                 test_target=_entries(matrix, target),
-                 name=f"users(test_fraction={test_fraction}, fold_in_fraction={fold_in_fraction}, seed={seed})",
-                 test_events=_events_of(data, fold_in_matrix))
+    return Split(
+        train=_train_view(data, train),
+        test_input=fold_in_matrix,
+        test_target=_entries(matrix, target),
+        name=f"users(test_fraction={test_fraction}, fold_in_fraction={fold_in_fraction}, seed={seed})",
+        test_events=_events_of(data, fold_in_matrix),
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -312,8 +368,15 @@ def _random_rank_within_rows(matrix: sp.csr_matrix, rng: np.random.Generator) ->
     return rank
 
 
-def holdout_items(matrix: sp.csr_matrix, fraction: float, seed: int, *, min_items: int = 2,
-                  user_fraction: float | None = None, max_users: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def holdout_items(
+    matrix: sp.csr_matrix,
+    fraction: float,
+    seed: int,
+    *,
+    min_items: int = 2,
+    user_fraction: float | None = None,
+    max_users: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The one validation carve: which stored entries a validation slice holds out, and whose.
 
     Each chosen user (one with ``min_items`` or more items) lends ``round(fraction * n)`` of its ``n``
@@ -347,8 +410,11 @@ def holdout_items(matrix: sp.csr_matrix, fraction: float, seed: int, *, min_item
         return _per_user_holdout(matrix, fraction, seed, min_items), eligible
     rng = np.random.default_rng(seed)
     held = np.zeros(matrix.nnz, dtype=bool)
-    n_users = min(int(round(user_fraction * matrix.shape[0])), len(eligible),
-                  len(eligible) if max_users is None else int(max_users))
+    n_users = min(
+        int(round(user_fraction * matrix.shape[0])),
+        len(eligible),
+        len(eligible) if max_users is None else int(max_users),
+    )
     if n_users < 2:
         return held, np.zeros(0, dtype=np.int64)
     users = np.sort(rng.choice(eligible, size=n_users, replace=False))
@@ -363,8 +429,9 @@ def _per_user_holdout(matrix: sp.csr_matrix, fraction: float, seed: int, min_int
     """Boolean mask over stored entries: the held-out ones."""
     rng = np.random.default_rng(seed)
     counts = np.diff(matrix.indptr)
-    n_test = np.where(counts >= min_interactions,
-                      np.clip(np.round(fraction * counts), 1, np.maximum(counts - 1, 1)), 0).astype(np.int64)
+    n_test = np.where(
+        counts >= min_interactions, np.clip(np.round(fraction * counts), 1, np.maximum(counts - 1, 1)), 0
+    ).astype(np.int64)
     entry_user = np.repeat(np.arange(matrix.shape[0]), counts)
     return _random_rank_within_rows(matrix, rng) < n_test[entry_user]
 

@@ -5,6 +5,7 @@ A table name is only ever used after the database's own inspector has listed it,
 SQL by SQLAlchemy (``Table(..., autoload_with=...)`` + ``select()``), never by string formatting.
 Passwords in the URL never reach an error message.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,9 @@ from aigc_biz.errors import InputError
 __all__ = ["read_sql_table"]
 
 
-def read_sql_table(url: str, *, table: str | None = None, query: str | None = None,
-                   chunksize: int = 50_000) -> pd.DataFrame:
+def read_sql_table(
+    url: str, *, table: str | None = None, query: str | None = None, chunksize: int = 50_000
+) -> pd.DataFrame:
     """Rows of ``table`` or of ``query`` at ``url``, fetched ``chunksize`` rows at a time.
 
     Integer columns come back exact (nullable integers, never floats), so long numeric ids survive.
@@ -28,8 +30,11 @@ def read_sql_table(url: str, *, table: str | None = None, query: str | None = No
     try:
         parsed = make_url(url)
     except Exception:  # the parser's own message repeats the URL, password included
-        raise InputError("not a valid database URL", file=url.split("://", 1)[0] + "://…",
-                         hint="expected e.g. sqlite:///orders.db or postgresql+psycopg://user@host/db") from None
+        raise InputError(
+            "not a valid database URL",
+            file=url.split("://", 1)[0] + "://…",
+            hint="expected e.g. sqlite:///orders.db or postgresql+psycopg://user@host/db",
+        ) from None
     name = parsed.render_as_string(hide_password=True)
     password = parsed.password
 
@@ -40,22 +45,26 @@ def read_sql_table(url: str, *, table: str | None = None, query: str | None = No
         return line.replace(str(password), "***") if password else line
 
     if (table is None) == (query is None):
-        raise InputError("a database URL needs exactly one of table= or query=", file=name,
-                         hint="pass --table NAME or --query 'SELECT ...'")
+        raise InputError(
+            "a database URL needs exactly one of table= or query=",
+            file=name,
+            hint="pass --table NAME or --query 'SELECT ...'",
+        )
     if chunksize < 1:
         raise InputError(f"chunksize must be at least 1, got {chunksize}", file=name)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         # SQLite would silently create an empty database for a mistyped path
-        if database and database != ":memory:" and not database.startswith("file:") \
-                and not Path(database).exists():
+        if database and database != ":memory:" and not database.startswith("file:") and not Path(database).exists():
             raise InputError("database file not found", file=name)
     try:
         engine = sa.create_engine(parsed)
     except Exception as exc:  # unknown dialect or missing driver package
-        raise InputError(f"cannot use this database URL: {scrub(exc)}", file=name,
-                         hint="install its driver, e.g. pip install 'aigc-biz[postgres]' or "
-                              "'aigc-biz[mysql]'") from None
+        raise InputError(
+            f"cannot use this database URL: {scrub(exc)}",
+            file=name,
+            hint="install its driver, e.g. pip install 'aigc-biz[postgres]' or 'aigc-biz[mysql]'",
+        ) from None
     what = f"table {table!r}" if table is not None else "the query"
     try:
         with engine.connect() as connection:
@@ -64,13 +73,11 @@ def read_sql_table(url: str, *, table: str | None = None, query: str | None = No
                 statement = sa.select(_reflect_table(sa, connection, table, name))
             else:
                 statement = sa.text(query)
-            chunks = list(pd.read_sql(statement, connection, chunksize=chunksize,
-                                      dtype_backend="numpy_nullable"))
+            chunks = list(pd.read_sql(statement, connection, chunksize=chunksize, dtype_backend="numpy_nullable"))
     except InputError:
         raise
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:  # pandas re-wraps some driver errors
-        raise InputError(f"reading {what} failed: {scrub(exc)}",
-                         file=name) from None
+        raise InputError(f"reading {what} failed: {scrub(exc)}", file=name) from None
     finally:
         engine.dispose()
     if not chunks:
@@ -89,14 +96,18 @@ def _reflect_table(sa, connection, table: str, name: str):
     if table not in known and "." in table:
         schema, bare = table.split(".", 1)
         try:
-            known_in_schema = set(inspector.get_table_names(schema=schema)) | \
-                set(inspector.get_view_names(schema=schema))
+            known_in_schema = set(inspector.get_table_names(schema=schema)) | set(
+                inspector.get_view_names(schema=schema)
+            )
         except sa.exc.SQLAlchemyError:
             known_in_schema = set()
         if bare not in known_in_schema:
             schema, bare = None, table
     if schema is None and bare not in known:
         shown = ", ".join(repr(t) for t in sorted(known)[:30]) or "none"
-        raise InputError(f"no table named {table!r}; the database has {shown}", file=name,
-                         hint="pass --table with one of those, or --query 'SELECT ...'")
+        raise InputError(
+            f"no table named {table!r}; the database has {shown}",
+            file=name,
+            hint="pass --table with one of those, or --query 'SELECT ...'",
+        )
     return sa.Table(bare, sa.MetaData(), schema=schema, autoload_with=connection)

@@ -6,6 +6,7 @@ Unix seconds or milliseconds, and Chinese (``2023年1月5日``, ``2023年1月5�
 The format is chosen once per column (the one that reads most of a sample), so ``01/02/2023`` is never
 read one way in one row and the other way in the next. Time zones are converted to UTC and dropped.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,11 +19,21 @@ __all__ = ["parse_timestamps", "SUPPORTED_FORMATS"]
 SUPPORTED_FORMATS = ("2023-01-05 10:31", "12/1/2010 8:26", "05.01.2023", "unix seconds", "2023年1月5日")
 
 _US = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y")
-_DAY_FIRST = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S",
-              "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y")
+_DAY_FIRST = (
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+)
 _UNIX = re.compile(r"^\d{9,13}(\.\d+)?$")
-_CHINESE = re.compile(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?\s*"
-                      r"(?:(\d{1,2})\s*[:时]\s*(\d{1,2})\s*(?:[:分]\s*(?:(\d{1,2})\s*秒?)?)?)?\s*$")
+_CHINESE = re.compile(
+    r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?\s*"
+    r"(?:(\d{1,2})\s*[:时]\s*(\d{1,2})\s*(?:[:分]\s*(?:(\d{1,2})\s*秒?)?)?)?\s*$"
+)
 _SAMPLE = 2000
 
 
@@ -100,7 +111,6 @@ def _parse_chinese(text: pd.Series) -> pd.Series:
     if not ok.any():
         return out
     p = parts[ok].fillna("0").astype(np.int64)
-    frame = pd.DataFrame({"year": p[0], "month": p[1], "day": p[2], "hour": p[3], "minute": p[4],
-                          "second": p[5]})
+    frame = pd.DataFrame({"year": p[0], "month": p[1], "day": p[2], "hour": p[3], "minute": p[4], "second": p[5]})
     out[ok] = pd.to_datetime(frame, errors="coerce").astype("datetime64[ns]")
     return out

@@ -1,4 +1,5 @@
 """The result of an evaluation: one row per model with every metric, its interval and timings."""
+
 from __future__ import annotations
 
 import json
@@ -50,21 +51,30 @@ class ModelResult:
         return float(self.metrics.get(metric, {}).get("mean", float("nan")))
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "params": json_safe(self.params),
-                "metrics": {name: {part: _finite_or_none(v) for part, v in values.items()}
-                            for name, values in self.metrics.items()},
-                "fit_seconds": _finite_or_none(self.fit_seconds),
-                "score_seconds": _finite_or_none(self.score_seconds),
-                "users_evaluated": int(self.users_evaluated)}
+        return {
+            "model": self.model,
+            "params": json_safe(self.params),
+            "metrics": {
+                name: {part: _finite_or_none(v) for part, v in values.items()} for name, values in self.metrics.items()
+            },
+            "fit_seconds": _finite_or_none(self.fit_seconds),
+            "score_seconds": _finite_or_none(self.score_seconds),
+            "users_evaluated": int(self.users_evaluated),
+        }
 
     @classmethod
     def from_dict(cls, raw: dict) -> "ModelResult":
-        return cls(model=raw["model"], params=dict(raw.get("params") or {}),
-                   metrics={name: {part: _nan_if_none(v) for part, v in values.items()}
-                            for name, values in raw.get("metrics", {}).items()},
-                   fit_seconds=_nan_if_none(raw.get("fit_seconds")),
-                   score_seconds=_nan_if_none(raw.get("score_seconds")),
-                   users_evaluated=int(raw.get("users_evaluated") or 0))
+        return cls(
+            model=raw["model"],
+            params=dict(raw.get("params") or {}),
+            metrics={
+                name: {part: _nan_if_none(v) for part, v in values.items()}
+                for name, values in raw.get("metrics", {}).items()
+            },
+            fit_seconds=_nan_if_none(raw.get("fit_seconds")),
+            score_seconds=_nan_if_none(raw.get("score_seconds")),
+            users_evaluated=int(raw.get("users_evaluated") or 0),
+        )
 
 
 @dataclass
@@ -92,16 +102,18 @@ class Leaderboard:
 
     @property
     def winner(self) -> str | None:
-        scored = [(r.mean(self.ranking_metric), r.model) for r in self.rows
-                  if not math.isnan(r.mean(self.ranking_metric))]
+        scored = [
+            (r.mean(self.ranking_metric), r.model) for r in self.rows if not math.isnan(r.mean(self.ranking_metric))
+        ]
         return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
     def result(self, model: str) -> ModelResult:
         for row in self.rows:
             if row.model == model:
                 return row
-        raise InputError(f"no model {model!r} in this leaderboard",
-                         hint="models: " + ", ".join(r.model for r in self.rows))
+        raise InputError(
+            f"no model {model!r} in this leaderboard", hint="models: " + ", ".join(r.model for r in self.rows)
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per model: ``model``, then ``<metric>``, ``<metric>_low``, ``<metric>_high``..., timings."""
@@ -112,21 +124,32 @@ class Leaderboard:
                 record[name] = values.get("mean", float("nan"))
                 record[f"{name}_low"] = values.get("low", float("nan"))
                 record[f"{name}_high"] = values.get("high", float("nan"))
-            record.update(fit_seconds=row.fit_seconds, score_seconds=row.score_seconds,
-                          users_evaluated=row.users_evaluated)
+            record.update(
+                fit_seconds=row.fit_seconds, score_seconds=row.score_seconds, users_evaluated=row.users_evaluated
+            )
             records.append(record)
         return pd.DataFrame.from_records(records)
 
     def to_dict(self) -> dict:
-        raw = {"split": self.split, "ks": [int(k) for k in self.ks], "seed": int(self.seed),
-               "n_boot": int(self.n_boot), "created_at": self.created_at,
-               "ranking_metric": self.ranking_metric, "winner": self.winner,
-               "models": [row.to_dict() for row in self.rows]}
+        raw = {
+            "split": self.split,
+            "ks": [int(k) for k in self.ks],
+            "seed": int(self.seed),
+            "n_boot": int(self.n_boot),
+            "created_at": self.created_at,
+            "ranking_metric": self.ranking_metric,
+            "winner": self.winner,
+            "models": [row.to_dict() for row in self.rows],
+        }
         if self.by_segment is not None:
             raw["segment_column"] = self.segment_column
-            raw["by_segment"] = {model: {segment: {part: _finite_or_none(v) for part, v in values.items()}
-                                         for segment, values in segments.items()}
-                                 for model, segments in self.by_segment.items()}
+            raw["by_segment"] = {
+                model: {
+                    segment: {part: _finite_or_none(v) for part, v in values.items()}
+                    for segment, values in segments.items()
+                }
+                for model, segments in self.by_segment.items()
+            }
         return raw
 
     def to_json(self, path=None, indent: int = 2) -> str:
@@ -145,14 +168,24 @@ class Leaderboard:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Leaderboard":
-        return cls(split=raw["split"], ks=tuple(int(k) for k in raw["ks"]),
-                   rows=[ModelResult.from_dict(m) for m in raw.get("models", [])],
-                   seed=int(raw.get("seed", 0)), n_boot=int(raw.get("n_boot", 1000)),
-                   created_at=raw.get("created_at", ""), segment_column=raw.get("segment_column"),
-                   by_segment=None if raw.get("by_segment") is None else {
-                       model: {segment: {part: _nan_if_none(v) for part, v in values.items()}
-                               for segment, values in segments.items()}
-                       for model, segments in raw["by_segment"].items()})
+        return cls(
+            split=raw["split"],
+            ks=tuple(int(k) for k in raw["ks"]),
+            rows=[ModelResult.from_dict(m) for m in raw.get("models", [])],
+            seed=int(raw.get("seed", 0)),
+            n_boot=int(raw.get("n_boot", 1000)),
+            created_at=raw.get("created_at", ""),
+            segment_column=raw.get("segment_column"),
+            by_segment=None
+            if raw.get("by_segment") is None
+            else {
+                model: {
+                    segment: {part: _nan_if_none(v) for part, v in values.items()}
+                    for segment, values in segments.items()
+                }
+                for model, segments in raw["by_segment"].items()
+            },
+        )
 
     @classmethod
     def from_json(cls, path) -> "Leaderboard":
@@ -188,6 +221,14 @@ def metrics_rows(board) -> pd.DataFrame:
     for model in result.get("models", []):
         for name, values in model.get("metrics", {}).items():
             metric, _, k = name.partition("@")
-            rows.append({"model": model["model"], "metric": metric, "k": int(k) if k.isdigit() else None,
-                         "mean": values.get("mean"), "low": values.get("low"), "high": values.get("high")})
+            rows.append(
+                {
+                    "model": model["model"],
+                    "metric": metric,
+                    "k": int(k) if k.isdigit() else None,
+                    "mean": values.get("mean"),
+                    "low": values.get("low"),
+                    "high": values.get("high"),
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "metric", "k", "mean", "low", "high"])

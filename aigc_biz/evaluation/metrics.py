@@ -9,6 +9,7 @@ Beyond-accuracy metrics (need only the lists): :func:`catalogue_coverage` (one v
 and per list :func:`novelty`, :func:`intra_list_diversity`, :func:`popularity_percentile`,
 :func:`average_recommended_popularity`. Intervals: :func:`bootstrap_ci` and :func:`coverage_ci`.
 """
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -18,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from aigc_biz.data.profile import item_popularity
+from aigc_biz.data.profile import item_popularity as item_popularity  # the one popularity count, re-exported
 from aigc_biz.metrics_core import hits_matrix, ndcg_at_k
 from aigc_biz.metrics_core import n_targets as _n_targets
 from aigc_biz.metrics_core import per_user as _per_user
@@ -196,8 +197,9 @@ def bootstrap_ci(values, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05)
     return _percentile_interval(v.mean(), estimates, alpha)
 
 
-def coverage_ci(topk, n_items: int, k: int, n_boot: int = 1000, seed: int = 0,
-                alpha: float = 0.05) -> tuple[float, float, float]:
+def coverage_ci(
+    topk, n_items: int, k: int, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float, float]:
     """:func:`catalogue_coverage` and its bootstrap interval over users' lists: ``(coverage, low, high)``."""
     top, valid = _valid_items(topk, k)
     n = top.shape[0]
@@ -207,6 +209,7 @@ def coverage_ci(topk, n_items: int, k: int, n_boot: int = 1000, seed: int = 0,
     lists = sp.csr_matrix((np.ones(len(rows)), (rows, top[valid])), shape=(n, n_items))
     lists = lists.T.tocsr()
     # an item is covered in a resample when some drawn user has it in their list
-    estimates = np.concatenate([(lists @ counts.T > 0).sum(axis=0) / float(n_items)
-                                for counts in _resample_counts(n, n_boot, seed)])
+    estimates = np.concatenate(
+        [(lists @ counts.T > 0).sum(axis=0) / float(n_items) for counts in _resample_counts(n, n_boot, seed)]
+    )
     return _percentile_interval(catalogue_coverage(top, n_items, k), estimates, alpha)

@@ -4,6 +4,7 @@ user with held-out items, score the lists with every metric and a bootstrap inte
 The protocol is data, not a trainer: :func:`evaluate` only chains :func:`make_split`, ``fit`` and
 :func:`score_split`; the bench scripts call :func:`score_split` and :func:`metrics_from_topk` directly.
 """
+
 from __future__ import annotations
 
 import time
@@ -37,8 +38,9 @@ def _check_ks(ks) -> tuple[int, ...]:
     return ks
 
 
-def make_split(data: Interactions, split: str = "random", seed: int = 0, horizon=None,
-               include_seen: bool = False) -> "Split":
+def make_split(
+    data: Interactions, split: str = "random", seed: int = 0, horizon=None, include_seen: bool = False
+) -> "Split":
     """The named split of ``data`` from :mod:`aigc_biz.data.splits`.
 
     ``random`` | ``users`` | ``leave-last-out`` (each customer's last event) | ``temporal`` (each
@@ -49,6 +51,7 @@ def make_split(data: Interactions, split: str = "random", seed: int = 0, horizon
     if key not in SPLITS:
         raise InputError(f"unknown split {split!r}", hint="choose from " + ", ".join(SPLITS))
     from aigc_biz.data import splits
+
     if horizon is not None or include_seen:
         if key != "temporal":
             raise InputError(f"--horizon and --include-seen go with --split temporal, not {key!r}")
@@ -67,9 +70,16 @@ def item_categories_of(data: Interactions) -> np.ndarray | None:
     return None if categories.isna().all() else categories.to_numpy(dtype=object)
 
 
-def metrics_from_topk(topk: np.ndarray, target: sp.spmatrix, train: sp.spmatrix, ks: Sequence[int] = DEFAULT_KS,
-                      item_categories=None, n_boot: int = 1000, seed: int = 0, seen: np.ndarray | None = None
-                      ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+def metrics_from_topk(
+    topk: np.ndarray,
+    target: sp.spmatrix,
+    train: sp.spmatrix,
+    ks: Sequence[int] = DEFAULT_KS,
+    item_categories=None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    seen: np.ndarray | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     """Every metric at every cut-off for top-k lists already computed.
 
     Parameters
@@ -122,17 +132,27 @@ def metrics_from_topk(topk: np.ndarray, target: sp.spmatrix, train: sp.spmatrix,
         if seen is not None:
             per_user.update(_repeat_metrics(topk, target, seen, k))
     parts = ("mean", "low", "high")
-    results = {name: dict(zip(parts, m.bootstrap_ci(values, n_boot=n_boot, seed=seed)))
-               for name, values in per_user.items()}
+    results = {
+        name: dict(zip(parts, m.bootstrap_ci(values, n_boot=n_boot, seed=seed))) for name, values in per_user.items()
+    }
     for k in ks:  # coverage belongs to the set of lists, so its resamples are of whole lists
         results[f"coverage@{k}"] = dict(zip(parts, m.coverage_ci(topk, n_items, k, n_boot=n_boot, seed=seed)))
     return results, per_user
 
 
-def score_split(model: "Recommender", split: "Split", ks: Sequence[int] = DEFAULT_KS, *, fit: bool = True,
-                exclude: sp.spmatrix | None = None, n_boot: int = 1000, seed: int = 0,
-                item_categories="auto", batch_size: int = 1024,
-                progress: Callable[[dict], None] | None = None) -> dict:
+def score_split(
+    model: "Recommender",
+    split: "Split",
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    fit: bool = True,
+    exclude: sp.spmatrix | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    item_categories="auto",
+    batch_size: int = 1024,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
     """Fit ``model`` on ``split.train`` (unless ``fit=False``) and score its top-k lists on the test part.
 
     Each user with held-out items is scored through the one scoring path, ``model.recommend_topk``, on
@@ -152,27 +172,48 @@ def score_split(model: "Recommender", split: "Split", ks: Sequence[int] = DEFAUL
         started = time.perf_counter()
         model.fit(split.train, progress=lambda event: report({"stage": "fit", **event}))
         fit_seconds = time.perf_counter() - started
-    test_input = sp.csr_matrix(split.test_input, dtype=np.float32)
     target = sp.csr_matrix(split.test_target)
     rows = np.flatnonzero(np.diff(target.indptr) > 0)
     if len(rows) == 0:
-        raise InputError(f"split {split.name!r} has no user with held-out items",
-                         hint="the data may be too small to evaluate; add interactions or use another split")
+        raise InputError(
+            f"split {split.name!r} has no user with held-out items",
+            hint="the data may be too small to evaluate; add interactions or use another split",
+        )
     scored_data = split.test_data()
     extra = None if exclude is None else _in_model_space(model, split.train, sp.csr_matrix(exclude)[rows])
     report({"stage": "score", "users": len(rows)})
     started = time.perf_counter()
-    top = model.recommend_topk(scored_data, split.train.user_ids[rows], k=ks[-1], exclude=extra,
-                               exclude_seen=not split.repeats, batch_size=batch_size)
+    top = model.recommend_topk(
+        scored_data,
+        split.train.user_ids[rows],
+        k=ks[-1],
+        exclude=extra,
+        exclude_seen=not split.repeats,
+        batch_size=batch_size,
+    )
     topk = _in_data_space(model, split.train, top.indices)
     score_seconds = time.perf_counter() - started
     if isinstance(item_categories, str) and item_categories == "auto":
         item_categories = item_categories_of(split.train)
-    metrics, per_user = metrics_from_topk(topk, target[rows], split.train.matrix, ks,
-                                          item_categories=item_categories, n_boot=n_boot, seed=seed,
-                                          seen=top.seen if split.repeats else None)
-    return {"metrics": metrics, "per_user": per_user, "user_rows": rows, "topk": topk,
-            "fit_seconds": fit_seconds, "score_seconds": score_seconds, "users_evaluated": int(len(rows))}
+    metrics, per_user = metrics_from_topk(
+        topk,
+        target[rows],
+        split.train.matrix,
+        ks,
+        item_categories=item_categories,
+        n_boot=n_boot,
+        seed=seed,
+        seen=top.seen if split.repeats else None,
+    )
+    return {
+        "metrics": metrics,
+        "per_user": per_user,
+        "user_rows": rows,
+        "topk": topk,
+        "fit_seconds": fit_seconds,
+        "score_seconds": score_seconds,
+        "users_evaluated": int(len(rows)),
+    }
 
 
 def _repeat_metrics(topk: np.ndarray, target: sp.csr_matrix, seen: np.ndarray, k: int) -> dict[str, np.ndarray]:
@@ -182,18 +223,23 @@ def _repeat_metrics(topk: np.ndarray, target: sp.csr_matrix, seen: np.ndarray, k
     repeat = seen[:, :k] & listed
     new = ~seen[:, :k] & listed
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {f"repeat_share@{k}": repeat.sum(axis=1) / np.maximum(listed.sum(axis=1), 1),
-                f"repeat_hit_rate@{k}": np.where(repeat.any(axis=1), (hits & repeat).sum(axis=1) / repeat.sum(axis=1),
-                                                 np.nan),
-                f"new_hit_rate@{k}": np.where(new.any(axis=1), (hits & new).sum(axis=1) / new.sum(axis=1), np.nan)}
+        return {
+            f"repeat_share@{k}": repeat.sum(axis=1) / np.maximum(listed.sum(axis=1), 1),
+            f"repeat_hit_rate@{k}": np.where(
+                repeat.any(axis=1), (hits & repeat).sum(axis=1) / repeat.sum(axis=1), np.nan
+            ),
+            f"new_hit_rate@{k}": np.where(new.any(axis=1), (hits & new).sum(axis=1) / new.sum(axis=1), np.nan),
+        }
 
 
 def _in_model_space(model: "Recommender", data: Interactions, matrix: sp.csr_matrix) -> sp.csr_matrix:
     """Columns of ``matrix`` (data's items) moved to the model's item columns; unknown items dropped."""
     columns = model.item_positions(data.item_ids, strict=False)
     keep = columns >= 0
-    move = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (np.flatnonzero(keep), columns[keep])),
-                         shape=(data.n_items, model.n_items))
+    move = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (np.flatnonzero(keep), columns[keep])),
+        shape=(data.n_items, model.n_items),
+    )
     return sp.csr_matrix(matrix @ move)
 
 
@@ -206,11 +252,14 @@ def _in_data_space(model: "Recommender", data: Interactions, topk: np.ndarray) -
 def _named_models(models, params: dict[str, dict], seed: int) -> list[tuple[str, "Recommender"]]:
     """(leaderboard name, model) pairs; registry names are created with their ``params``."""
     from aigc_biz.models.registry import create_model
+
     if isinstance(models, dict):
         pairs = [(str(name), model) for name, model in models.items()]
     elif isinstance(models, (str, bytes)) or not hasattr(models, "__iter__"):
-        raise InputError("models must be a list of names or models, or a dict of name -> model",
-                         hint='e.g. evaluate(data, ["pop", "itemknn"])')
+        raise InputError(
+            "models must be a list of names or models, or a dict of name -> model",
+            hint='e.g. evaluate(data, ["pop", "itemknn"])',
+        )
     else:
         pairs = []
         for model in models:
@@ -232,10 +281,19 @@ def _named_models(models, params: dict[str, dict], seed: int) -> list[tuple[str,
     return named
 
 
-def evaluate(data: Interactions, models, split="random", ks: Sequence[int] = DEFAULT_KS, seed: int = 0,
-             params: dict[str, dict] | None = None, progress: Callable[[dict], None] | None = None,
-             n_boot: int = 1000, segment_column: str | None = "auto", horizon=None,
-             include_seen: bool = False) -> Leaderboard:
+def evaluate(
+    data: Interactions,
+    models,
+    split="random",
+    ks: Sequence[int] = DEFAULT_KS,
+    seed: int = 0,
+    params: dict[str, dict] | None = None,
+    progress: Callable[[dict], None] | None = None,
+    n_boot: int = 1000,
+    segment_column: str | None = "auto",
+    horizon=None,
+    include_seen: bool = False,
+) -> Leaderboard:
     """Rank ``models`` on a split of ``data``: every metric with a 95 % bootstrap interval, plus timings.
 
     Parameters
@@ -267,14 +325,24 @@ def evaluate(data: Interactions, models, split="random", ks: Sequence[int] = DEF
     named = _named_models(models, params, seed)
     rows = []
     for name, model in named:
+
         def report(event, name=name):
             if progress is not None:
                 progress({"model": name, **event})
+
         scored = score_split(model, the_split, ks, n_boot=n_boot, seed=seed, progress=report)
-        rows.append(ModelResult(model=name, params=json_safe(model.get_params()), metrics=scored["metrics"],
-                                fit_seconds=scored["fit_seconds"], score_seconds=scored["score_seconds"],
-                                users_evaluated=scored["users_evaluated"], per_user=scored["per_user"],
-                                user_rows=scored["user_rows"]))
+        rows.append(
+            ModelResult(
+                model=name,
+                params=json_safe(model.get_params()),
+                metrics=scored["metrics"],
+                fit_seconds=scored["fit_seconds"],
+                score_seconds=scored["score_seconds"],
+                users_evaluated=scored["users_evaluated"],
+                per_user=scored["per_user"],
+                user_rows=scored["user_rows"],
+            )
+        )
         report({"stage": "done", "ndcg": rows[-1].mean(f"ndcg@{ks[0]}")})
     board = Leaderboard(split=str(the_split.name), ks=ks, rows=rows, seed=seed, n_boot=n_boot)
     features = the_split.train.user_features
@@ -282,9 +350,12 @@ def evaluate(data: Interactions, models, split="random", ks: Sequence[int] = DEF
     if column is not None:
         frame = metrics_by_segment(board, features, column, metric=board.ranking_metric, n_boot=n_boot, seed=seed)
         board.segment_column = column
-        board.by_segment = {model: {r.segment: {"mean": r.mean, "low": r.low, "high": r.high, "users": r.users}
-                                    for r in part.itertuples()}
-                            for model, part in frame.groupby("model", sort=False)}
+        board.by_segment = {
+            model: {
+                r.segment: {"mean": r.mean, "low": r.low, "high": r.high, "users": r.users} for r in part.itertuples()
+            }
+            for model, part in frame.groupby("model", sort=False)
+        }
     return board
 
 
@@ -294,8 +365,10 @@ def _segment_column(features: pd.DataFrame, requested: str | None) -> str | None
         return None
     if requested != "auto":
         if requested not in features.columns:
-            raise InputError(f"no user attribute {requested!r} to break results down by",
-                             hint="user attributes: " + ", ".join(map(str, features.columns)))
+            raise InputError(
+                f"no user attribute {requested!r} to break results down by",
+                hint="user attributes: " + ", ".join(map(str, features.columns)),
+            )
         return requested
     if "segment" in features.columns:
         return "segment"
@@ -305,8 +378,14 @@ def _segment_column(features: pd.DataFrame, requested: str | None) -> str | None
     return None
 
 
-def metrics_by_segment(results: Leaderboard | ModelResult, user_features: pd.DataFrame, column: str,
-                       metric: str = "ndcg@10", n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def metrics_by_segment(
+    results: Leaderboard | ModelResult,
+    user_features: pd.DataFrame,
+    column: str,
+    metric: str = "ndcg@10",
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """``metric`` per value of a user attribute: ``DataFrame[model, segment, users, mean, low, high]``.
 
     ``user_features`` has one row per user of the split (``data.user_features``); missing values form
@@ -314,18 +393,37 @@ def metrics_by_segment(results: Leaderboard | ModelResult, user_features: pd.Dat
     """
     rows = results.rows if isinstance(results, Leaderboard) else [results]
     if column not in user_features.columns:
-        raise InputError(f"no user attribute {column!r}",
-                         hint="user attributes: " + (", ".join(map(str, user_features.columns)) or "none"))
+        raise InputError(
+            f"no user attribute {column!r}",
+            hint="user attributes: " + (", ".join(map(str, user_features.columns)) or "none"),
+        )
     records = []
     for row in rows:
         if metric not in row.per_user or row.user_rows is None:
-            raise InputError(f"model {row.model!r} has no per-user {metric!r}",
-                             hint="segment breakdowns need a leaderboard from evaluate(), not one read from JSON")
+            raise InputError(
+                f"model {row.model!r} has no per-user {metric!r}",
+                hint="segment breakdowns need a leaderboard from evaluate(), not one read from JSON",
+            )
         values = np.asarray(row.per_user[metric], dtype=np.float64)
-        segment = (user_features[column].reset_index(drop=True).iloc[row.user_rows]
-                   .astype(object).where(lambda s: s.notna(), "(missing)").astype(str).to_numpy())
+        segment = (
+            user_features[column]
+            .reset_index(drop=True)
+            .iloc[row.user_rows]
+            .astype(object)
+            .where(lambda s: s.notna(), "(missing)")
+            .astype(str)
+            .to_numpy()
+        )
         for value in sorted(set(segment)):
             mean, low, high = m.bootstrap_ci(values[segment == value], n_boot=n_boot, seed=seed)
-            records.append({"model": row.model, "segment": value, "users": int((segment == value).sum()),
-                            "mean": mean, "low": low, "high": high})
+            records.append(
+                {
+                    "model": row.model,
+                    "segment": value,
+                    "users": int((segment == value).sum()),
+                    "mean": mean,
+                    "low": low,
+                    "high": high,
+                }
+            )
     return pd.DataFrame.from_records(records, columns=["model", "segment", "users", "mean", "low", "high"])

@@ -9,6 +9,7 @@ cells a spreadsheet would run as a formula (first character ``= + - @``, tab or 
 leading single quote, and so do text cells that already start with one, so that :func:`read_recs`
 can undo it exactly. Numeric columns are never touched: a score of -1.5 stays a number.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,11 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
         return name
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise InputError(f"cannot tell the output format from the extension {suffix or '(none)'!r}",
-                         file=str(path), hint="use one of: " + ", ".join(FORMATS))
+        raise InputError(
+            f"cannot tell the output format from the extension {suffix or '(none)'!r}",
+            file=str(path),
+            hint="use one of: " + ", ".join(FORMATS),
+        )
     return FORMATS[suffix]
 
 
@@ -56,8 +60,9 @@ def atomic_output(path: str | Path) -> Iterator[Any]:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(mode="wb", dir=target.parent, prefix=f".{target.name}.",
-                                             suffix=".tmp", delete=False)
+        handle = tempfile.NamedTemporaryFile(
+            mode="wb", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
+        )
     except OSError as exc:
         raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(target)) from exc
     tmp = Path(handle.name)
@@ -72,8 +77,9 @@ def atomic_output(path: str | Path) -> Iterator[Any]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError):
-            raise OutputError(f"writing failed: {exc.strerror or exc}; the earlier file is unchanged",
-                              file=str(target)) from exc
+            raise OutputError(
+                f"writing failed: {exc.strerror or exc}; the earlier file is unchanged", file=str(target)
+            ) from exc
         raise
     _fsync_folder(target.parent)
 
@@ -192,8 +198,7 @@ def _write_parquet(df: pd.DataFrame, handle, bom: bool) -> None:
 
 def _write_jsonl(df: pd.DataFrame, handle, bom: bool) -> None:
     if len(df):
-        text = df.to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
-                          default_handler=str)
+        text = df.to_json(orient="records", lines=True, force_ascii=False, date_format="iso", default_handler=str)
         handle.write(text.encode("utf-8"))
         if not text.endswith("\n"):
             handle.write(b"\n")
@@ -205,8 +210,12 @@ def _write_json_records(df: pd.DataFrame, handle, bom: bool) -> None:
     handle.write(text.encode("utf-8"))
 
 
-_FRAME_WRITERS: dict[str, Callable] = {"csv": _write_csv, "parquet": _write_parquet,
-                                       "jsonl": _write_jsonl, "json": _write_json_records}
+_FRAME_WRITERS: dict[str, Callable] = {
+    "csv": _write_csv,
+    "parquet": _write_parquet,
+    "jsonl": _write_jsonl,
+    "json": _write_json_records,
+}
 
 
 def write_json(obj: Any, path: str | Path, *, indent: int = 2) -> Path:

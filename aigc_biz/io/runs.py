@@ -1,4 +1,5 @@
 """Run ids: what names one batch run in files, tables and logs."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

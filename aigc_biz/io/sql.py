@@ -17,6 +17,7 @@ double precision — DOUBLE on MySQL/MariaDB, whose FLOAT is single precision; M
 - ``metrics``: run_id VARCHAR(64), model VARCHAR(64), metric VARCHAR(64), k INTEGER NULL, mean FLOAT,
   low FLOAT NULL, high FLOAT NULL, generated_at TIMESTAMP
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,23 +44,49 @@ _IDENTIFIER = re.compile(r"^(?:([A-Za-z_][A-Za-z0-9_]{0,62})\.)?([A-Za-z_][A-Za-
 
 def _columns(kind: str) -> list[sa.Column]:
     """Fresh Column objects for ``kind`` (a Column belongs to one Table, so build them per table)."""
+
     def col(name, type_, nullable=False):
         return sa.Column(name, type_, nullable=nullable)
 
     stamp = col("generated_at", sa.DateTime())
     if kind == "recommendations":
-        return [col("run_id", sa.String(64)), col("model", sa.String(64), True), col("user_id", sa.String(255)),
-                col("rank", sa.Integer()), col("item_id", sa.String(255)), col("score", sa.Double()),
-                col("title", sa.Text(), True), col("category", sa.String(255), True), stamp]
+        return [
+            col("run_id", sa.String(64)),
+            col("model", sa.String(64), True),
+            col("user_id", sa.String(255)),
+            col("rank", sa.Integer()),
+            col("item_id", sa.String(255)),
+            col("score", sa.Double()),
+            col("title", sa.Text(), True),
+            col("category", sa.String(255), True),
+            stamp,
+        ]
     if kind == "copy":
-        return [col("run_id", sa.String(64)), col("user_id", sa.String(255)), col("channel", sa.String(32)),
-                col("locale", sa.String(16)), col("variant", sa.String(64), True), col("subject", sa.Text(), True),
-                col("body", sa.Text()), col("item_ids", sa.Text(), True), col("chars", sa.Integer()),
-                col("sms_parts", sa.Integer(), True), col("warnings", sa.Text(), True), stamp]
+        return [
+            col("run_id", sa.String(64)),
+            col("user_id", sa.String(255)),
+            col("channel", sa.String(32)),
+            col("locale", sa.String(16)),
+            col("variant", sa.String(64), True),
+            col("subject", sa.Text(), True),
+            col("body", sa.Text()),
+            col("item_ids", sa.Text(), True),
+            col("chars", sa.Integer()),
+            col("sms_parts", sa.Integer(), True),
+            col("warnings", sa.Text(), True),
+            stamp,
+        ]
     if kind == "metrics":
-        return [col("run_id", sa.String(64)), col("model", sa.String(64)), col("metric", sa.String(64)),
-                col("k", sa.Integer(), True), col("mean", sa.Double()), col("low", sa.Double(), True),
-                col("high", sa.Double(), True), stamp]
+        return [
+            col("run_id", sa.String(64)),
+            col("model", sa.String(64)),
+            col("metric", sa.String(64)),
+            col("k", sa.Integer(), True),
+            col("mean", sa.Double()),
+            col("low", sa.Double(), True),
+            col("high", sa.Double(), True),
+            stamp,
+        ]
     raise InputError(f"unknown table kind {kind!r}", hint="use recommendations, copy or metrics")
 
 
@@ -107,13 +134,17 @@ def make_engine(url: str | None = None, env_var: str = "AIGC_BIZ_DB_URL", **engi
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise InputError(f"not a database URL: {safe_url(url)}",
-                         hint="e.g. sqlite:///warehouse.db or postgresql+psycopg://user@host/db") from None
+        raise InputError(
+            f"not a database URL: {safe_url(url)}",
+            hint="e.g. sqlite:///warehouse.db or postgresql+psycopg://user@host/db",
+        ) from None
     try:
         return sa.create_engine(parsed, **engine_options)
     except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
-        raise InputError(f"no driver for {safe_url(parsed)}: {exc}",
-                         hint="pip install 'aigc-biz[postgres]' (psycopg) or 'aigc-biz[mysql]' (pymysql)") from None
+        raise InputError(
+            f"no driver for {safe_url(parsed)}: {exc}",
+            hint="pip install 'aigc-biz[postgres]' (psycopg) or 'aigc-biz[mysql]' (pymysql)",
+        ) from None
 
 
 def validate_identifier(name: str) -> tuple[str | None, str]:
@@ -124,8 +155,9 @@ def validate_identifier(name: str) -> tuple[str | None, str]:
     """
     match = _IDENTIFIER.match(name) if isinstance(name, str) else None
     if match is None:
-        raise InputError(f"invalid table name {name!r}",
-                         hint="letters, digits and underscores only, optionally schema.table")
+        raise InputError(
+            f"invalid table name {name!r}", hint="letters, digits and underscores only, optionally schema.table"
+        )
     return match.group(1), match.group(2)
 
 
@@ -195,8 +227,9 @@ def _column_values(series: pd.Series, column: sa.Column) -> list:
     return values
 
 
-def frame_to_columns(df: pd.DataFrame, table: sa.Table, *, run_id: str, model: str | None,
-                     generated_at: datetime) -> dict[str, list]:
+def frame_to_columns(
+    df: pd.DataFrame, table: sa.Table, *, run_id: str, model: str | None, generated_at: datetime
+) -> dict[str, list]:
     """Column name -> Python values for ``table``: the frame's columns checked against the schema.
 
     InputError (naming the column and the first bad row, counted from 0) for a missing required
@@ -208,11 +241,12 @@ def frame_to_columns(df: pd.DataFrame, table: sa.Table, *, run_id: str, model: s
     constant = {"run_id": run_id, "generated_at": generated_at}
     if model is not None and "model" in table.c:
         constant["model"] = model
-    missing = [c.name for c in table.columns
-               if c.name not in constant and c.name not in df.columns and not c.nullable]
+    missing = [c.name for c in table.columns if c.name not in constant and c.name not in df.columns and not c.nullable]
     if missing:
-        raise InputError(f"the frame has no column(s) {', '.join(missing)} needed by this table",
-                         hint="columns: " + ", ".join(c.name for c in table.columns))
+        raise InputError(
+            f"the frame has no column(s) {', '.join(missing)} needed by this table",
+            hint="columns: " + ", ".join(c.name for c in table.columns),
+        )
     columns: dict[str, list] = {}
     for column in table.columns:
         if column.name in constant:
@@ -230,7 +264,7 @@ def _row_chunks(columns: dict[str, list], chunksize: int):
     names = list(columns)
     n = len(next(iter(columns.values()), []))
     for start in range(0, n, chunksize):
-        yield [dict(zip(names, row)) for row in zip(*(v[start:start + chunksize] for v in columns.values()))]
+        yield [dict(zip(names, row)) for row in zip(*(v[start : start + chunksize] for v in columns.values()))]
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -250,13 +284,15 @@ def _send_chunks(conn, target: sa.Table, columns: dict[str, list], chunksize: in
     dialect = conn.dialect
     if dialect.driver == "psycopg":
         from psycopg import sql
+
         name = sql.Identifier(*([target.schema] if target.schema else []), target.name)
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            name, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+            name, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
         with conn.connection.dbapi_connection.cursor() as cursor:
             for start in range(0, n, chunksize):
                 with cursor.copy(statement) as copy:
-                    for row in zip(*(values[start:start + chunksize] for values in columns.values())):
+                    for row in zip(*(values[start : start + chunksize] for values in columns.values())):
                         copy.write_row(row)
                 yield min(chunksize, n - start)
         return
@@ -266,10 +302,10 @@ def _send_chunks(conn, target: sa.Table, columns: dict[str, list], chunksize: in
         statement = str(compiled)
         for start in range(0, n, chunksize):
             if compiled.positional:  # sqlite3: tuples in the statement's parameter order
-                chunk = list(zip(*(values[key][start:start + chunksize] for key in compiled.positiontup)))
+                chunk = list(zip(*(values[key][start : start + chunksize] for key in compiled.positiontup)))
             else:  # pymysql: dicts keyed by column
                 keys = list(values)
-                chunk = [dict(zip(keys, row)) for row in zip(*(values[k][start:start + chunksize] for k in keys))]
+                chunk = [dict(zip(keys, row)) for row in zip(*(values[k][start : start + chunksize] for k in keys))]
             conn.exec_driver_sql(statement, chunk)
             yield len(chunk)
         return
@@ -304,8 +340,10 @@ def _check_existing(conn, table: sa.Table, name: str) -> None:
     have = {c["name"].lower() for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
     missing = [c.name for c in table.columns if c.name.lower() not in have]
     if missing:
-        raise InputError(f"table {name!r} exists but lacks column(s) {', '.join(missing)}",
-                         hint="write to a new table name, or add the columns")
+        raise InputError(
+            f"table {name!r} exists but lacks column(s) {', '.join(missing)}",
+            hint="write to a new table name, or add the columns",
+        )
 
 
 def _db_error(exc: Exception, what: str, engine: Engine) -> OutputError:
@@ -315,8 +353,16 @@ def _db_error(exc: Exception, what: str, engine: Engine) -> OutputError:
     return OutputError(f"{what} failed at {safe_url(engine)}: {text}; the table is unchanged")
 
 
-def write_table(df: pd.DataFrame, url_or_engine: str | Engine, table: str, *, run_id: str,
-                kind: str = "recommendations", chunksize: int = 10_000, model: str | None = None) -> WriteResult:
+def write_table(
+    df: pd.DataFrame,
+    url_or_engine: str | Engine,
+    table: str,
+    *,
+    run_id: str,
+    kind: str = "recommendations",
+    chunksize: int = 10_000,
+    model: str | None = None,
+) -> WriteResult:
     """Replace the rows of ``run_id`` in ``table`` with ``df``, in one transaction.
 
     Parameters

@@ -12,6 +12,7 @@ version and every file's SHA-256, then every array's dtype, shape and values aga
 (CSR bounds, vocabulary sizes, NaN/inf) before the model is rebuilt through the registry: any
 violation is a :class:`ModelError` (exit 2), never a crash or a silently empty result.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -104,8 +105,11 @@ def load_model(path: Path):
     path = Path(path)
     where = str(path)
     if not (path / MODEL_FILE).is_file():
-        raise ModelError("not a saved model folder (no model.json)", file=where,
-                         hint="save one with `model.save(path)` or `aigc-biz train`")
+        raise ModelError(
+            "not a saved model folder (no model.json)",
+            file=where,
+            hint="save one with `model.save(path)` or `aigc-biz train`",
+        )
     try:
         manifest = json.loads((path / MODEL_FILE).read_text(encoding="utf-8"))
         version = manifest["format_version"]
@@ -116,8 +120,11 @@ def load_model(path: Path):
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"model.json is corrupt ({exc.__class__.__name__}: {exc})", file=where) from None
     if version != FORMAT_VERSION:
-        raise ModelError(f"saved with model format {version}, this aigc-biz ({__version__}) reads format "
-                         f"{FORMAT_VERSION}", file=where, hint="retrain the model with this version")
+        raise ModelError(
+            f"saved with model format {version}, this aigc-biz ({__version__}) reads format {FORMAT_VERSION}",
+            file=where,
+            hint="retrain the model with this version",
+        )
     for required in (IDS_FILE, ARRAYS_FILE):
         if required not in checksums:
             raise ModelError(f"model.json lists no checksum for {required}", file=where)
@@ -157,7 +164,7 @@ def load_model(path: Path):
     model.item_ids_ = item_ids
     model.user_feature_columns_ = user_feature_columns
     model.schema_ = schema.get("data") if isinstance(schema.get("data"), dict) else {}
-    state = {key[len(_STATE_PREFIX):]: value for key, value in arrays.items() if key.startswith(_STATE_PREFIX)}
+    state = {key[len(_STATE_PREFIX) :]: value for key, value in arrays.items() if key.startswith(_STATE_PREFIX)}
     try:
         model._set_state(state, meta)
     except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
@@ -170,10 +177,14 @@ def expect_array(state: dict, key: str, shape: tuple, kind: str = "f") -> np.nda
     if key not in state:
         raise KeyError(f"array {key!r} is missing")
     value = np.asarray(state[key])
-    if value.dtype.kind not in kind or value.ndim != len(shape) or any(
-            want is not None and got != want for got, want in zip(value.shape, shape)):
-        raise ValueError(f"array {key!r} has shape {value.shape} and dtype {value.dtype}, expected {shape} of kind "
-                         f"{kind!r}")
+    if (
+        value.dtype.kind not in kind
+        or value.ndim != len(shape)
+        or any(want is not None and got != want for got, want in zip(value.shape, shape))
+    ):
+        raise ValueError(
+            f"array {key!r} has shape {value.shape} and dtype {value.dtype}, expected {shape} of kind {kind!r}"
+        )
     return value
 
 
@@ -214,23 +225,35 @@ def check_schema(model, data) -> list[str]:
         missing = sorted(set(fitted_cols) - set(data_cols))
         extra = sorted(set(data_cols) - set(fitted_cols))
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"new {', '.join(extra)}"] if extra else [])
-        raise ModelError(f"user attribute columns differ from those the {model.name!r} model was trained with: "
-                         + "; ".join(parts), hint="use the same columns or retrain the model")
+        raise ModelError(
+            f"user attribute columns differ from those the {model.name!r} model was trained with: " + "; ".join(parts),
+            hint="use the same columns or retrain the model",
+        )
     known = set(model.item_ids_)
     shared = sum(1 for t in data.item_ids if t in known)
     if len(data.item_ids) and shared == 0:
-        raise ModelError(f"none of the {len(data.item_ids):,} items in the data is known to the "
-                         f"{model.name!r} model", hint="is this the same catalogue (same item id column)?")
+        raise ModelError(
+            f"none of the {len(data.item_ids):,} items in the data is known to the {model.name!r} model",
+            hint="is this the same catalogue (same item id column)?",
+        )
     warnings = schema_differences(getattr(model, "schema_", {}) or {}, data_schema(data))
     if shared < len(data.item_ids):
-        warnings.append(f"{len(data.item_ids) - shared:,} of {len(data.item_ids):,} items are unknown to the "
-                        f"model and will never be recommended")
+        warnings.append(
+            f"{len(data.item_ids) - shared:,} of {len(data.item_ids):,} items are unknown to the "
+            f"model and will never be recommended"
+        )
     return warnings
 
 
-_ROLE_NAMES = {"user": "customer column", "item": "item column", "time": "time column",
-               "weight": "weight column", "weight_kind": "weight kind", "user_attrs": "user attributes",
-               "item_attrs": "item attributes"}
+_ROLE_NAMES = {
+    "user": "customer column",
+    "item": "item column",
+    "time": "time column",
+    "weight": "weight column",
+    "weight_kind": "weight kind",
+    "user_attrs": "user attributes",
+    "item_attrs": "item attributes",
+}
 
 
 def schema_differences(fitted: dict, current: dict) -> list[str]:
@@ -241,13 +264,18 @@ def schema_differences(fitted: dict, current: dict) -> list[str]:
     old_roles, new_roles = fitted.get("roles") or {}, current.get("roles") or {}
     for key, label in _ROLE_NAMES.items():
         if key in old_roles and old_roles.get(key) != new_roles.get(key):
-            out.append(f"the data's {label} is {new_roles.get(key)!r}; the model was trained with "
-                       f"{old_roles.get(key)!r}")
-    for key, label in (("event_weights", "event weights"), ("time_decay_days", "time decay (days)"),
-                       ("returns", "returns handling")):
+            out.append(
+                f"the data's {label} is {new_roles.get(key)!r}; the model was trained with {old_roles.get(key)!r}"
+            )
+    for key, label in (
+        ("event_weights", "event weights"),
+        ("time_decay_days", "time decay (days)"),
+        ("returns", "returns handling"),
+    ):
         if fitted.get(key) != current.get(key):
-            out.append(f"the data was read with {label} {current.get(key)!r}; the model was trained with "
-                       f"{fitted.get(key)!r}")
+            out.append(
+                f"the data was read with {label} {current.get(key)!r}; the model was trained with {fitted.get(key)!r}"
+            )
     return out
 
 
@@ -257,8 +285,9 @@ def _collect_arrays(model) -> dict[str, np.ndarray]:
     for key, value in model._state().items():
         value = np.asarray(value)
         if value.dtype == object or value.dtype.kind in "USV":
-            raise ModelError(f"state array {key!r} of model {model.name!r} is not numeric",
-                             hint="put strings in _meta() instead")
+            raise ModelError(
+                f"state array {key!r} of model {model.name!r} is not numeric", hint="put strings in _meta() instead"
+            )
         arrays[_STATE_PREFIX + key] = np.ascontiguousarray(value)
     if not arrays:  # safetensors needs at least one tensor
         arrays["n_items"] = np.asarray([len(model.item_ids_)], dtype=np.int64)
@@ -276,8 +305,11 @@ def _refuse_to_clobber(path: Path) -> None:
     if path.is_file() or path.is_symlink():
         raise ModelError("exists and is not a folder; refusing to replace it", file=str(path))
     if path.is_dir() and any(path.iterdir()) and not (path / MODEL_FILE).is_file():
-        raise ModelError("folder exists and is not a saved model; refusing to replace it", file=str(path),
-                         hint="choose an empty or new folder")
+        raise ModelError(
+            "folder exists and is not a saved model; refusing to replace it",
+            file=str(path),
+            hint="choose an empty or new folder",
+        )
 
 
 def _move_into_place(tmp: Path, path: Path) -> None:

@@ -5,12 +5,13 @@ history (a sparse item vector) and a row of context (user attributes): known use
 at recommendation time and cold-start users with no history go through the same ``score_batch``.
 Turning indices back into id strings happens once, in :meth:`Recommender.recommend`.
 """
+
 from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass, field
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -42,8 +43,11 @@ class Recommender(ABC):
     @classmethod
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -52,8 +56,9 @@ class Recommender(ABC):
         valid = set(self._param_names())
         for key, value in params.items():
             if key not in valid:
-                raise ModelError(f"model {self.name!r} has no parameter {key!r}",
-                                 hint="valid: " + ", ".join(sorted(valid)))
+                raise ModelError(
+                    f"model {self.name!r} has no parameter {key!r}", hint="valid: " + ", ".join(sorted(valid))
+                )
             setattr(self, key, value)
         return self
 
@@ -122,20 +127,29 @@ class Recommender(ABC):
         """
         self.check_fitted()
         if not isinstance(data, Interactions):
-            raise ModelError(f"{self.name}: recommend/score needs the interactions to score (an Interactions), "
-                             f"not {type(data).__name__}", hint="model.recommend(data, users, k=10)")
-        users = (np.asarray(data.user_ids, dtype=object) if users is None
-                 else np.asarray([str(u) for u in users], dtype=object))
+            raise ModelError(
+                f"{self.name}: recommend/score needs the interactions to score (an Interactions), "
+                f"not {type(data).__name__}",
+                hint="model.recommend(data, users, k=10)",
+            )
+        users = (
+            np.asarray(data.user_ids, dtype=object)
+            if users is None
+            else np.asarray([str(u) for u in users], dtype=object)
+        )
         columns = self.item_positions(data.item_ids, strict=False)
         known_items = columns >= 0
         # data item j -> model item columns[j]; unknown items map nowhere
-        to_model = sp.csr_matrix((np.ones(int(known_items.sum()), dtype=np.float32),
-                                  (np.flatnonzero(known_items), columns[known_items])),
-                                 shape=(data.n_items, self.n_items))
+        to_model = sp.csr_matrix(
+            (np.ones(int(known_items.sum()), dtype=np.float32), (np.flatnonzero(known_items), columns[known_items])),
+            shape=(data.n_items, self.n_items),
+        )
         rows = data.user_index(users)
         known = rows >= 0
-        select = sp.csr_matrix((np.ones(int(known.sum()), dtype=np.float32), (np.flatnonzero(known), rows[known])),
-                               shape=(len(users), data.n_users))
+        select = sp.csr_matrix(
+            (np.ones(int(known.sum()), dtype=np.float32), (np.flatnonzero(known), rows[known])),
+            shape=(len(users), data.n_users),
+        )
         source = sp.csr_matrix(self.history_matrix(data), dtype=np.float32)
         history = sp.csr_matrix(select @ source @ to_model, dtype=np.float32)
         history.eliminate_zeros()
@@ -155,15 +169,27 @@ class Recommender(ABC):
             if hit.any() and shared:
                 ctx.loc[hit, shared] = given.loc[users[hit], shared].to_numpy()
         unknown = np.flatnonzero(~known_items)
-        return ScoringInput(users=users, history=history, context=ctx,
-                            unknown_items=np.asarray(data.item_ids, dtype=object)[unknown],
-                            features=self.scoring_features(data, rows, columns))
+        return ScoringInput(
+            users=users,
+            history=history,
+            context=ctx,
+            unknown_items=np.asarray(data.item_ids, dtype=object)[unknown],
+            features=self.scoring_features(data, rows, columns),
+        )
 
     # --- top-k in bounded memory ---------------------------------------------------------------
-    def recommend_indices(self, history: sp.csr_matrix, k: int = 10, context: pd.DataFrame | None = None,
-                          exclude: sp.csr_matrix | None = None, allowed: np.ndarray | None = None,
-                          batch_size: int = 1024, progress: Callable[[int], None] | None = None,
-                          features: dict | None = None, extra_items=None) -> tuple[np.ndarray, np.ndarray]:
+    def recommend_indices(
+        self,
+        history: sp.csr_matrix,
+        k: int = 10,
+        context: pd.DataFrame | None = None,
+        exclude: sp.csr_matrix | None = None,
+        allowed: np.ndarray | None = None,
+        batch_size: int = 1024,
+        progress: Callable[[int], None] | None = None,
+        features: dict | None = None,
+        extra_items=None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` item indices and scores for each row of a model-space history, scored in chunks.
 
         The low-level step under :meth:`recommend_topk`; call that one with an :class:`Interactions`.
@@ -204,8 +230,9 @@ class Recommender(ABC):
                     scores[:, banned] = -torch.inf
                 if exclude is not None:
                     part = exclude[start:stop].tocoo()
-                    scores[torch.from_numpy(part.row.astype(np.int64)),
-                           torch.from_numpy(part.col.astype(np.int64))] = -torch.inf
+                    scores[
+                        torch.from_numpy(part.row.astype(np.int64)), torch.from_numpy(part.col.astype(np.int64))
+                    ] = -torch.inf
                 top = torch.topk(scores, k_eff, dim=1)
                 vals, idx = top.values.numpy(), top.indices.numpy()
                 idx = np.where(np.isfinite(vals), idx, -1)
@@ -215,10 +242,21 @@ class Recommender(ABC):
                     progress(stop - start)
         return out_idx, out_score
 
-    def recommend_topk(self, data: Interactions, users=None, k: int = 10, *, exclude_seen: bool = True,
-                       candidates=None, allowed: np.ndarray | None = None, exclude: sp.spmatrix | None = None,
-                       context: pd.DataFrame | None = None, batch_size: int = 1024,
-                       progress: Callable[[int], None] | None = None, extra_items=None) -> "TopK":
+    def recommend_topk(
+        self,
+        data: Interactions,
+        users=None,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates=None,
+        allowed: np.ndarray | None = None,
+        exclude: sp.spmatrix | None = None,
+        context: pd.DataFrame | None = None,
+        batch_size: int = 1024,
+        progress: Callable[[int], None] | None = None,
+        extra_items=None,
+    ) -> "TopK":
         """The one scoring path: top-``k`` model item indices for customers of ``data``.
 
         Library, CLI, pipelines and evaluation all come through here (business rules build ``allowed``).
@@ -244,8 +282,12 @@ class Recommender(ABC):
         """
         scoring = self.history_for(data, users, context)
         if scoring.unknown_items.size:
-            log.warning("%s of %s items in the data are unknown to the %r model and are never recommended",
-                        f"{scoring.unknown_items.size:,}", f"{data.n_items:,}", self.name)
+            log.warning(
+                "%s of %s items in the data are unknown to the %r model and are never recommended",
+                f"{scoring.unknown_items.size:,}",
+                f"{data.n_items:,}",
+                self.name,
+            )
         item_ids = self.item_ids_
         if extra_items is not None:
             item_ids = np.concatenate([item_ids, np.asarray(extra_items.item_ids, dtype=object)])
@@ -257,27 +299,60 @@ class Recommender(ABC):
             mask = wanted if mask is None else (mask & wanted)
         history = scoring.history
         if len(item_ids) > self.n_items:  # the seen-mask must span the extra columns (empty there)
-            history = sp.csr_matrix((history.data, history.indices, history.indptr),
-                                    shape=(history.shape[0], len(item_ids)))
+            history = sp.csr_matrix(
+                (history.data, history.indices, history.indptr), shape=(history.shape[0], len(item_ids))
+            )
         banned = history if exclude_seen else None
         if exclude is not None:
             extra = sp.csr_matrix(exclude, dtype=np.float32)
             banned = extra if banned is None else sp.csr_matrix(banned + extra)
-        idx, scores = self.recommend_indices(scoring.history, k, scoring.context, banned, mask, batch_size, progress,
-                                             features=scoring.features, extra_items=extra_items)
-        return TopK(users=scoring.users, item_ids=item_ids, indices=idx, scores=scores,
-                    unknown_items=scoring.unknown_items, seen=_listed_in(history, idx))
+        idx, scores = self.recommend_indices(
+            scoring.history,
+            k,
+            scoring.context,
+            banned,
+            mask,
+            batch_size,
+            progress,
+            features=scoring.features,
+            extra_items=extra_items,
+        )
+        return TopK(
+            users=scoring.users,
+            item_ids=item_ids,
+            indices=idx,
+            scores=scores,
+            unknown_items=scoring.unknown_items,
+            seen=_listed_in(history, idx),
+        )
 
-    def recommend(self, data: Interactions, users=None, k: int = 10, *, exclude_seen: bool = True,
-                  candidates=None, context: pd.DataFrame | None = None, batch_size: int = 1024,
-                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def recommend(
+        self,
+        data: Interactions,
+        users=None,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates=None,
+        context: pd.DataFrame | None = None,
+        batch_size: int = 1024,
+        progress: Callable[[int], None] | None = None,
+    ) -> pd.DataFrame:
         """Top-``k`` recommendations from ``data``'s current histories: ``DataFrame[user_id, rank, item_id, score]``.
 
         See :meth:`recommend_topk` for the parameters. ``context``: a frame with ``user_id`` (or that
         index) and attribute columns as in the training data, for cold-start customers or overrides.
         """
-        return self.recommend_topk(data, users, k, exclude_seen=exclude_seen, candidates=candidates,
-                                   context=context, batch_size=batch_size, progress=progress).to_frame()
+        return self.recommend_topk(
+            data,
+            users,
+            k,
+            exclude_seen=exclude_seen,
+            candidates=candidates,
+            context=context,
+            batch_size=batch_size,
+            progress=progress,
+        ).to_frame()
 
     def similar_items(self, items, k: int = 10) -> pd.DataFrame:
         """Most similar items: ``DataFrame[item_id, rank, similar_item_id, score]`` (cosine of item vectors)."""
@@ -289,8 +364,9 @@ class Recommender(ABC):
         sims = v[torch.as_tensor(idx)] @ v.T
         sims[torch.arange(len(idx)), torch.as_tensor(idx)] = -torch.inf
         top = torch.topk(sims, min(k, self.n_items - 1), dim=1)
-        frame = indices_to_frame(np.asarray([str(t) for t in items], dtype=object), self.item_ids_,
-                                 top.indices.numpy(), top.values.numpy())
+        frame = indices_to_frame(
+            np.asarray([str(t) for t in items], dtype=object), self.item_ids_, top.indices.numpy(), top.values.numpy()
+        )
         return frame.rename(columns={"user_id": "item_id", "item_id": "similar_item_id"})
 
     def item_positions(self, items, strict: bool = True) -> np.ndarray:
@@ -324,12 +400,14 @@ class Recommender(ABC):
     def save(self, path) -> Path:
         """Write ``model.json`` + ``arrays.safetensors`` into folder ``path``; loading never runs code."""
         from aigc_biz.models.artifacts import save_model
+
         self.check_fitted()
         return save_model(self, Path(path))
 
     @classmethod
     def load(cls, path) -> "Recommender":
         from aigc_biz.models.artifacts import load_model
+
         model = load_model(Path(path))
         if cls is not Recommender and not isinstance(model, cls):
             raise ModelError(f"{path} holds a {model.name!r} model, not {cls.name!r}")
@@ -350,8 +428,10 @@ class RecencyWeightedHistory:
         if self.recency_half_life is None:
             return data.matrix
         if data.events is None:
-            raise ModelError(f"{self.name}: recency_half_life needs the data's event log",
-                             hint="score an Interactions read by aigc_biz.api.load, or unset recency_half_life")
+            raise ModelError(
+                f"{self.name}: recency_half_life needs the data's event log",
+                hint="score an Interactions read by aigc_biz.api.load, or unset recency_half_life",
+            )
         return data.recency_matrix(float(self.recency_half_life))
 
 
@@ -405,15 +485,21 @@ def indices_to_frame(users: np.ndarray, item_ids: np.ndarray, idx: np.ndarray, s
     n, k = idx.shape
     valid = idx >= 0
     rows, ranks = np.nonzero(valid)
-    return pd.DataFrame({
-        "user_id": pd.array(np.asarray(users, dtype=object)[rows], dtype=object),
-        "rank": (ranks + 1).astype(np.int32),
-        "item_id": pd.array(np.asarray(item_ids, dtype=object)[idx[valid]], dtype=object),
-        "score": scores[valid].astype(np.float32),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": pd.array(np.asarray(users, dtype=object)[rows], dtype=object),
+            "rank": (ranks + 1).astype(np.int32),
+            "item_id": pd.array(np.asarray(item_ids, dtype=object)[idx[valid]], dtype=object),
+            "score": scores[valid].astype(np.float32),
+        }
+    )
 
 
 def model_summary(model: Recommender) -> dict:
     """Name, parameters and package version, for logs, reports and saved models."""
-    return {"model": model.name, "params": json_safe(model.get_params()),
-            "aigc_biz_version": __version__, "format_version": FORMAT_VERSION}
+    return {
+        "model": model.name,
+        "params": json_safe(model.get_params()),
+        "aigc_biz_version": __version__,
+        "format_version": FORMAT_VERSION,
+    }

@@ -6,6 +6,7 @@ two are put on one scale — the new-item model's rank is calibrated to the prob
 that rank is bought in the next period — and mixed with a weight chosen on the last period of the
 *training* data (validated by time, never on a test list).
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -68,9 +69,16 @@ class RepeatBlend(Recommender):
 
     name = "blend"
 
-    def __init__(self, new_model: str = "ease", new_params: dict | None = None, repeat_model: str = "buyagain",
-                 repeat_params: dict | None = None, horizon: str = "30d", weight: float | None = None,
-                 eval_k: int = 20):
+    def __init__(
+        self,
+        new_model: str = "ease",
+        new_params: dict | None = None,
+        repeat_model: str = "buyagain",
+        repeat_params: dict | None = None,
+        horizon: str = "30d",
+        weight: float | None = None,
+        eval_k: int = 20,
+    ):
         self.new_model = new_model
         self.new_params = new_params
         self.repeat_model = repeat_model
@@ -82,6 +90,7 @@ class RepeatBlend(Recommender):
     # --- building the two parts ------------------------------------------------------------------
     def _parts(self) -> tuple[Recommender, Recommender]:
         from aigc_biz.models.registry import create_model
+
         if str(self.new_model).lower() in (self.name, str(self.repeat_model).lower()):
             raise ConfigError(f"blend: new_model={self.new_model!r} must be a model of new items, such as ease")
         new = create_model(str(self.new_model), **dict(self.new_params or {}))
@@ -96,8 +105,11 @@ class RepeatBlend(Recommender):
         if self.weight is not None and not 0.0 <= float(self.weight) <= 1.0:
             raise ConfigError(f"blend: weight={self.weight!r} must be between 0 and 1")
         if data.event_order != "time":
-            raise InputError("blending repeat purchases needs a time column", file=data.source or None,
-                             hint="pass --time-col, or leave --include-seen off")
+            raise InputError(
+                "blending repeat purchases needs a time column",
+                file=data.source or None,
+                hint="pass --time-col, or leave --include-seen off",
+            )
         new, repeat = self._parts()
         self._calibrate(data, new, repeat, progress)
         new.fit(data, progress=progress)
@@ -111,14 +123,18 @@ class RepeatBlend(Recommender):
         measured on a period it may have been trained on — fit a blend by name to avoid that)."""
         blend = cls(new_model=fitted_new.name, new_params=fitted_new.get_params(), **params)
         if data.event_order != "time":
-            raise InputError("blending repeat purchases needs a time column", file=data.source or None,
-                             hint="pass --time-col, or leave --include-seen off")
+            raise InputError(
+                "blending repeat purchases needs a time column",
+                file=data.source or None,
+                hint="pass --time-col, or leave --include-seen off",
+            )
         blend.item_ids_ = np.asarray(fitted_new.item_ids_, dtype=object)
         blend.user_feature_columns_ = list(fitted_new.user_feature_columns_)
         blend.schema_ = dict(getattr(fitted_new, "schema_", {}) or {})
         # one item space: the table's events on the model's catalogue
         aligned = data.with_items(blend.item_ids_)
         from aigc_biz.data.splits import split_horizon
+
         split = split_horizon(aligned, blend.horizon, repeats=True)
         blend._choose(split, fitted_new, blend._parts()[1].fit(split.train))
         blend.new_model_ = fitted_new
@@ -129,14 +145,20 @@ class RepeatBlend(Recommender):
         """Fit both parts on the data before its last ``horizon`` and choose the calibration and weight
         on what was bought in that last period."""
         from aigc_biz.data.splits import split_horizon
+
         try:
             split = split_horizon(data, self.horizon, repeats=True)
         except InputError as exc:
-            raise InputError(f"blend: cannot carve a {self.horizon} validation period from the training data "
-                             f"({exc.message})", file=data.source or None) from None
+            raise InputError(
+                f"blend: cannot carve a {self.horizon} validation period from the training data ({exc.message})",
+                file=data.source or None,
+            ) from None
         if split.test_target.nnz == 0:
-            raise InputError(f"blend: nobody bought anything in the last {self.horizon} of the training data",
-                             file=data.source or None, hint="use a shorter --horizon")
+            raise InputError(
+                f"blend: nobody bought anything in the last {self.horizon} of the training data",
+                file=data.source or None,
+                hint="use a shorter --horizon",
+            )
         new_v, repeat_v = self._parts()
         new_v.fit(split.train, progress=None)
         repeat_v.fit(split.train)
@@ -153,6 +175,7 @@ class RepeatBlend(Recommender):
         new_top = new_v.recommend_topk(data, users, depth, exclude_seen=True)
         hits = hits_matrix(new_top.indices, target, depth).astype(np.float64)
         from sklearn.isotonic import IsotonicRegression
+
         ranks = np.arange(depth, dtype=np.float64)
         # hit rate by rank, made non-increasing: the probability that the item at rank r is bought
         curve = IsotonicRegression(increasing=False, y_min=0.0).fit(ranks, hits.mean(axis=0)).predict(ranks)
@@ -180,17 +203,19 @@ class RepeatBlend(Recommender):
             out.update({f"{prefix}.{k}": v for k, v in scoring.features.items()})
         return out
 
-    def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None,
-                    features: dict | None = None) -> torch.Tensor:
+    def score_batch(
+        self, history: sp.csr_matrix, context: pd.DataFrame | None = None, features: dict | None = None
+    ) -> torch.Tensor:
         self.check_fitted()
         features = features or {}
         parts = {}
         for prefix, model in (("new", self.new_model_), ("repeat", self.repeat_model_)):
-            own = {k[len(prefix) + 1:]: v for k, v in features.items() if k.startswith(prefix + ".")}
+            own = {k[len(prefix) + 1 :]: v for k, v in features.items() if k.startswith(prefix + ".")}
             sub_history = own.pop("history", history)
             kwargs = {"features": own} if own else {}
-            parts[prefix] = torch.as_tensor(np.asarray(model.score_batch(sub_history, context, **kwargs)),
-                                            dtype=torch.float64)
+            parts[prefix] = torch.as_tensor(
+                np.asarray(model.score_batch(sub_history, context, **kwargs)), dtype=torch.float64
+            )
         seen = torch.as_tensor(sp.csr_matrix(history).toarray() > 0)
         new_scores = parts["new"].masked_fill(seen, -torch.inf)
         order = torch.argsort(new_scores, dim=1, descending=True)
@@ -214,12 +239,16 @@ class RepeatBlend(Recommender):
         return state
 
     def _meta(self) -> dict:
-        return {"weight": float(self.weight_), "validation": self.validation_,
-                "new": {"params": self.new_model_.get_params(), "meta": self.new_model_._meta()},
-                "repeat": {"params": self.repeat_model_.get_params(), "meta": self.repeat_model_._meta()}}
+        return {
+            "weight": float(self.weight_),
+            "validation": self.validation_,
+            "new": {"params": self.new_model_.get_params(), "meta": self.new_model_._meta()},
+            "repeat": {"params": self.repeat_model_.get_params(), "meta": self.repeat_model_._meta()},
+        }
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
         from aigc_biz.models.registry import create_model
+
         self.weight_ = float(meta["weight"])
         if not 0.0 <= self.weight_ <= 1.0:
             raise ValueError(f"blend weight {self.weight_} is not between 0 and 1")
@@ -234,8 +263,9 @@ class RepeatBlend(Recommender):
             model.item_ids_ = self.item_ids_
             model.user_feature_columns_ = list(self.user_feature_columns_)
             model.schema_ = self.schema_
-            model._set_state({k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")},
-                             meta[prefix]["meta"])
+            model._set_state(
+                {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}, meta[prefix]["meta"]
+            )
             setattr(self, f"{prefix}_model_", model)
 
 
@@ -244,7 +274,7 @@ def _seen(history: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
     history = sp.csr_matrix(history)
     out = np.zeros(idx.shape, dtype=bool)
     for row in range(idx.shape[0]):
-        own = history.indices[history.indptr[row]:history.indptr[row + 1]]
+        own = history.indices[history.indptr[row] : history.indptr[row + 1]]
         out[row] = np.isin(idx[row], own) & (idx[row] >= 0)
     return out
 
@@ -260,4 +290,3 @@ def _merge(new_idx, rep_idx, rep_scores, rep_seen, calibration, weight, k) -> np
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     top = np.take_along_axis(items, order, axis=1)
     return np.where(np.isfinite(np.take_along_axis(scores, order, axis=1)), top, -1)
-

@@ -4,6 +4,7 @@ Features of each (customer, item) pair (how often, how long ago, the customer's 
 item, the item's typical inter-purchase interval and rebuy rate) go through a logistic regression
 fitted on the training data's own last horizon, so ``score_batch`` returns calibrated probabilities.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -18,8 +19,19 @@ from aigc_biz.models.artifacts import expect_array
 from aigc_biz.models.base import Recommender
 
 #: the columns of the design matrix, in order (saved models must list the same)
-FEATURES = ("log_count", "log_age", "log_span", "log_gap", "log_overdue", "logit_item_rebuy", "log_item_gap",
-            "log_item_buyers", "log_customer_total", "repeated", "logit_renewal")
+FEATURES = (
+    "log_count",
+    "log_age",
+    "log_span",
+    "log_gap",
+    "log_overdue",
+    "logit_item_rebuy",
+    "log_item_gap",
+    "log_item_buyers",
+    "log_customer_total",
+    "repeated",
+    "logit_renewal",
+)
 #: bought items never score below this; items never bought score below it (a popularity prior)
 PROBABILITY_FLOOR = 1e-4
 _DAY_NS = 86_400 * 10**9
@@ -92,8 +104,15 @@ class BuyAgain(Recommender):
 
     name = "buyagain"
 
-    def __init__(self, horizon="30d", C: float = 1.0, item_prior: float = 5.0, customer_prior: float = 2.0,
-                 max_train_pairs: int = 500_000, seed: int = 0):
+    def __init__(
+        self,
+        horizon="30d",
+        C: float = 1.0,
+        item_prior: float = 5.0,
+        customer_prior: float = 2.0,
+        max_train_pairs: int = 500_000,
+        seed: int = 0,
+    ):
         self.horizon = horizon
         self.C = C
         self.item_prior = item_prior
@@ -107,6 +126,7 @@ class BuyAgain(Recommender):
         days = _horizon_days(self.horizon)
         pairs = _purchase_days(data, self.name)
         from aigc_biz.models.pop import svd_item_factors
+
         self.item_factors_ = svd_item_factors(data.binary())
         end = float(pairs.day.max())
         cut = end - days
@@ -134,6 +154,7 @@ class BuyAgain(Recommender):
 
     def _fit_classifier(self, X: np.ndarray, y: np.ndarray) -> None:
         from sklearn.linear_model import LogisticRegression
+
         if len(y) > self.max_train_pairs:
             keep = np.sort(np.random.default_rng(self.seed).choice(len(y), int(self.max_train_pairs), replace=False))
             X, y = X[keep], y[keep]
@@ -182,10 +203,21 @@ class BuyAgain(Recommender):
         rebuy = self.item_rebuy_[item]
         still_rebuying = np.where(repeats > 0, (repeats + k * rebuy) / (repeats + k), rebuy)
         renewal = still_rebuying * -np.expm1(-days / gap)
-        return np.column_stack([
-            np.log1p(count), np.log1p(stats.age), np.log1p(stats.span), np.log(gap), np.log1p(stats.age / gap),
-            _logit(rebuy), np.log(item_gap), np.log1p(self.item_buyers_[item]), np.log1p(stats.customer_total),
-            (repeats > 0).astype(np.float64), _logit(renewal)])
+        return np.column_stack(
+            [
+                np.log1p(count),
+                np.log1p(stats.age),
+                np.log1p(stats.span),
+                np.log(gap),
+                np.log1p(stats.age / gap),
+                _logit(rebuy),
+                np.log(item_gap),
+                np.log1p(self.item_buyers_[item]),
+                np.log1p(stats.customer_total),
+                (repeats > 0).astype(np.float64),
+                _logit(renewal),
+            ]
+        )
 
     def _check_params(self) -> None:
         for name in ("C", "item_prior", "customer_prior"):
@@ -193,8 +225,9 @@ class BuyAgain(Recommender):
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
                 raise ConfigError(f"buyagain: {name} must be a positive number, got {value!r}")
         if not (isinstance(self.max_train_pairs, int) and self.max_train_pairs >= 2 * _MIN_CLASS):
-            raise ConfigError(f"buyagain: max_train_pairs must be an integer >= {2 * _MIN_CLASS}, "
-                              f"got {self.max_train_pairs!r}")
+            raise ConfigError(
+                f"buyagain: max_train_pairs must be an integer >= {2 * _MIN_CLASS}, got {self.max_train_pairs!r}"
+            )
 
     # --- scoring -------------------------------------------------------------------------------
     def scoring_features(self, data: Interactions, rows: np.ndarray, item_map: np.ndarray) -> dict:
@@ -205,8 +238,9 @@ class BuyAgain(Recommender):
         stats = _pair_stats(pairs, end_day=float(pairs.day.max()))
         rows = np.asarray(rows, dtype=np.int64)
         known = rows >= 0
-        select = sp.csr_matrix((np.ones(int(known.sum())), (np.flatnonzero(known), rows[known])),
-                               shape=(len(rows), data.n_users))
+        select = sp.csr_matrix(
+            (np.ones(int(known.sum())), (np.flatnonzero(known), rows[known])), shape=(len(rows), data.n_users)
+        )
         total = np.bincount(stats.user, weights=stats.count, minlength=data.n_users)
         columns = np.asarray(item_map, dtype=np.int64)[stats.item]
         mapped = columns >= 0
@@ -219,8 +253,9 @@ class BuyAgain(Recommender):
             out[name] = matrix
         return out
 
-    def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None,
-                    features: dict | None = None) -> np.ndarray:
+    def score_batch(
+        self, history: sp.csr_matrix, context: pd.DataFrame | None = None, features: dict | None = None
+    ) -> np.ndarray:
         """Probability of buying each bought item again within ``horizon``; never-bought items score a
         popularity prior below :data:`PROBABILITY_FLOOR` (see the class docstring).
 
@@ -238,13 +273,19 @@ class BuyAgain(Recommender):
         count = sp.csr_matrix(features["count"])
         age, span = sp.csr_matrix(features["age"]), sp.csr_matrix(features["span"])
         for other in (age, span):
-            if other.shape != count.shape or not (np.array_equal(other.indptr, count.indptr)
-                                                  and np.array_equal(other.indices, count.indices)):
+            if other.shape != count.shape or not (
+                np.array_equal(other.indptr, count.indptr) and np.array_equal(other.indices, count.indices)
+            ):
                 raise ModelError("buyagain: scoring features do not line up (count, age, span)")
         row = np.repeat(np.arange(n_rows), np.diff(count.indptr))
-        stats = _PairStats(user=row, item=count.indices.astype(np.int64), count=count.data.astype(np.float64),
-                           age=age.data - 1.0, span=span.data - 1.0,
-                           customer_total=np.asarray(features["customer_total"], dtype=np.float64)[row])
+        stats = _PairStats(
+            user=row,
+            item=count.indices.astype(np.int64),
+            count=count.data.astype(np.float64),
+            age=age.data - 1.0,
+            span=span.data - 1.0,
+            customer_total=np.asarray(features["customer_total"], dtype=np.float64)[row],
+        )
         if len(row):
             scores[row, stats.item] = self.predict_pairs(stats)
         return scores
@@ -261,13 +302,24 @@ class BuyAgain(Recommender):
 
     # --- saving --------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
-        return {"coef": self.coef_, "intercept": self.intercept_, "feature_mean": self.feature_mean_,
-                "feature_scale": self.feature_scale_, "item_rebuy": self.item_rebuy_, "item_gap": self.item_gap_,
-                "item_buyers": self.item_buyers_, "item_factors": self.item_factors_}
+        return {
+            "coef": self.coef_,
+            "intercept": self.intercept_,
+            "feature_mean": self.feature_mean_,
+            "feature_scale": self.feature_scale_,
+            "item_rebuy": self.item_rebuy_,
+            "item_gap": self.item_gap_,
+            "item_buyers": self.item_buyers_,
+            "item_factors": self.item_factors_,
+        }
 
     def _meta(self) -> dict:
-        return {"features": list(FEATURES), "fitted_classifier": bool(self.fitted_classifier_),
-                "global_rebuy": self.global_rebuy_, "global_gap": self.global_gap_}
+        return {
+            "features": list(FEATURES),
+            "fitted_classifier": bool(self.fitted_classifier_),
+            "global_rebuy": self.global_rebuy_,
+            "global_gap": self.global_gap_,
+        }
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
         if list(meta["features"]) != list(FEATURES):
@@ -276,8 +328,12 @@ class BuyAgain(Recommender):
 
         def finite(key, shape, low=-np.inf, high=np.inf, open_low=False):
             value = expect_array(state, key, shape).astype(np.float64)
-            if not np.isfinite(value).all() or (value < low).any() or (value > high).any() or (
-                    open_low and (value <= low).any()):
+            if (
+                not np.isfinite(value).all()
+                or (value < low).any()
+                or (value > high).any()
+                or (open_low and (value <= low).any())
+            ):
                 raise ValueError(f"array {key!r} has values out of range")
             return value
 
@@ -320,8 +376,11 @@ class _PairStats:
 
 def _purchase_days(data: Interactions, who: str) -> _Days:
     if data.event_order != "time":
-        raise InputError(f"{who}: a buy-again model needs a time column (when each purchase happened)",
-                         file=data.source or None, hint="pass --time-col when loading the table")
+        raise InputError(
+            f"{who}: a buy-again model needs a time column (when each purchase happened)",
+            file=data.source or None,
+            hint="pass --time-col when loading the table",
+        )
     events = data.events
     positive = events["weight"].to_numpy(np.float64) > 0
     user = events["user_idx"].to_numpy(np.int64)[positive]
@@ -347,13 +406,19 @@ def _pair_stats(pairs: _Days, end_day: float) -> _PairStats:
     count = (last - first + 1).astype(np.float64)
     user = pairs.user[first]
     total = np.bincount(user, weights=count)
-    return _PairStats(user=user, item=pairs.item[first], count=count,
-                      age=np.maximum(end_day - pairs.day[last], 0.0), span=pairs.day[last] - pairs.day[first],
-                      customer_total=total[user])
+    return _PairStats(
+        user=user,
+        item=pairs.item[first],
+        count=count,
+        age=np.maximum(end_day - pairs.day[last], 0.0),
+        span=pairs.day[last] - pairs.day[first],
+        customer_total=total[user],
+    )
 
 
 def _horizon_days(horizon) -> float:
     from aigc_biz.data.splits import parse_horizon
+
     return parse_horizon(horizon) / pd.Timedelta(days=1)
 
 

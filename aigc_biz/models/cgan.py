@@ -1,5 +1,6 @@
 """Conditional GAN recommender in the CFGAN family (Chae et al. 2018): a generator of purchase vectors
 conditioned on the customer's history and attributes, judged by a discriminator on masked vectors."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -38,8 +39,9 @@ class PurchaseGenerator(nn.Module):
         if self.noise_dim:
             shape = (history.shape[0], self.noise_dim)
             # scoring uses the noise mean (zeros) so recommendations are deterministic
-            parts.append(torch.randn(shape, device=history.device) if noise
-                         else torch.zeros(shape, device=history.device))
+            parts.append(
+                torch.randn(shape, device=history.device) if noise else torch.zeros(shape, device=history.device)
+            )
         h = F.relu(self.inp(torch.cat(parts, dim=1)))
         h = F.relu(self.mid(h))
         return self.out(h)
@@ -52,8 +54,13 @@ class PurchaseDiscriminator(nn.Module):
         super().__init__()
         self.context = nn.Linear(n_context, context_dim, bias=False) if n_context and context_dim else None
         c_dim = context_dim if self.context is not None else 0
-        self.net = nn.Sequential(nn.Linear(2 * n_items + c_dim, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(2 * n_items + c_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, vector: torch.Tensor, history: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         parts = [vector, history]
@@ -70,8 +77,9 @@ class _CGANTask(TrainingTask):
         self.modules = {"generator": generator, "discriminator": discriminator}
         self.optimizers = {
             "generator": torch.optim.Adam(generator.parameters(), lr=model.lr_g, weight_decay=model.weight_decay),
-            "discriminator": torch.optim.Adam(discriminator.parameters(), lr=model.lr_d,
-                                              weight_decay=model.weight_decay),
+            "discriminator": torch.optim.Adam(
+                discriminator.parameters(), lr=model.lr_d, weight_decay=model.weight_decay
+            ),
         }
 
     def _negatives(self, x: torch.Tensor, ratio: float) -> torch.Tensor:
@@ -99,8 +107,9 @@ class _CGANTask(TrainingTask):
                 # partial masking: D only sees G on purchased items plus sampled negatives
                 d_real = D(x, cond, context)
                 d_fake = D(generated * (x + pm), cond, context)
-            d_loss = (F.binary_cross_entropy_with_logits(d_real.float(), real)
-                      + F.binary_cross_entropy_with_logits(d_fake.float(), fake))
+            d_loss = F.binary_cross_entropy_with_logits(d_real.float(), real) + F.binary_cross_entropy_with_logits(
+                d_fake.float(), fake
+            )
             runtime.step(d_loss, self.optimizers["discriminator"])
         g_total = 0.0
         for _ in range(int(model.g_steps)):
@@ -194,13 +203,33 @@ class ConditionalGAN(TorchRecommender):
 
     name = "cgan"
 
-    def __init__(self, hidden_g: int = 400, hidden_d: int = 200, noise_dim: int = 0, context_dim: int = 16,
-                 s_zr: float = 0.7, s_pm: float = 0.7, zr_weight: float = 0.1, recon_weight: float = 1.0, g_steps: int = 1, d_steps: int = 1,
-                 epochs: int = 100, batch_size: int = 256, lr_g: float = 1e-3, lr_d: float = 1e-3,
-                 weight_decay: float = 0.0, condition_dropout: float = 0.5, cold_start_rate: float = 0.1,
-                 patience: int = 10, val_fraction: float = 0.1,
-                 device: str = "auto", precision: str = "auto", seed: int = 0,
-                 checkpoint_dir: str | None = None, resume: bool = False):
+    def __init__(
+        self,
+        hidden_g: int = 400,
+        hidden_d: int = 200,
+        noise_dim: int = 0,
+        context_dim: int = 16,
+        s_zr: float = 0.7,
+        s_pm: float = 0.7,
+        zr_weight: float = 0.1,
+        recon_weight: float = 1.0,
+        g_steps: int = 1,
+        d_steps: int = 1,
+        epochs: int = 100,
+        batch_size: int = 256,
+        lr_g: float = 1e-3,
+        lr_d: float = 1e-3,
+        weight_decay: float = 0.0,
+        condition_dropout: float = 0.5,
+        cold_start_rate: float = 0.1,
+        patience: int = 10,
+        val_fraction: float = 0.1,
+        device: str = "auto",
+        precision: str = "auto",
+        seed: int = 0,
+        checkpoint_dir: str | None = None,
+        resume: bool = False,
+    ):
         self.hidden_g = hidden_g
         self.hidden_d = hidden_d
         self.noise_dim = noise_dim
@@ -227,19 +256,29 @@ class ConditionalGAN(TorchRecommender):
         self.resume = resume
 
     def _own_problems(self) -> list[str]:
-        problems = [f"{k}={getattr(self, k)}" for k in ("hidden_g", "hidden_d", "g_steps", "d_steps")
-                    if int(getattr(self, k)) < 1]
+        problems = [
+            f"{k}={getattr(self, k)}"
+            for k in ("hidden_g", "hidden_d", "g_steps", "d_steps")
+            if int(getattr(self, k)) < 1
+        ]
         problems += [f"{k}={getattr(self, k)}" for k in ("s_zr", "s_pm") if not 0.0 <= getattr(self, k) <= 1.0]
-        problems += [f"{k}={getattr(self, k)}" for k in ("cold_start_rate", "condition_dropout")
-                     if not 0.0 <= getattr(self, k) < 1.0]
+        problems += [
+            f"{k}={getattr(self, k)}"
+            for k in ("cold_start_rate", "condition_dropout")
+            if not 0.0 <= getattr(self, k) < 1.0
+        ]
         if self.lr_g <= 0 or self.lr_d <= 0 or self.zr_weight < 0 or self.recon_weight < 0 or self.noise_dim < 0:
-            problems.append(f"lr_g={self.lr_g}, lr_d={self.lr_d}, zr_weight={self.zr_weight}, "
-                            f"recon_weight={self.recon_weight}, noise_dim={self.noise_dim}")
+            problems.append(
+                f"lr_g={self.lr_g}, lr_d={self.lr_d}, zr_weight={self.zr_weight}, "
+                f"recon_weight={self.recon_weight}, noise_dim={self.noise_dim}"
+            )
         return problems
 
     def _build(self, n_items: int, n_context: int) -> tuple[PurchaseGenerator, PurchaseDiscriminator]:
-        return (PurchaseGenerator(n_items, n_context, int(self.context_dim), int(self.noise_dim), int(self.hidden_g)),
-                PurchaseDiscriminator(n_items, n_context, int(self.context_dim), int(self.hidden_d)))
+        return (
+            PurchaseGenerator(n_items, n_context, int(self.context_dim), int(self.noise_dim), int(self.hidden_g)),
+            PurchaseDiscriminator(n_items, n_context, int(self.context_dim), int(self.hidden_d)),
+        )
 
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:
         fit = self.prepare_fit(data)
@@ -247,8 +286,15 @@ class ConditionalGAN(TorchRecommender):
         generator, discriminator = generator.to(fit.device), discriminator.to(fit.device)
         self.warm_load({"generator": generator, "discriminator": discriminator})
         task = _CGANTask(generator, discriminator, self)
-        report = run_training(task, fit.train, fit.settings, context=fit.context, validation=fit.validation,
-                              progress=progress, rng=fit.rng)
+        report = run_training(
+            task,
+            fit.train,
+            fit.settings,
+            context=fit.context,
+            validation=fit.validation,
+            progress=progress,
+            rng=fit.rng,
+        )
         self.generator_, self.discriminator_ = generator.eval(), discriminator.eval()
         self.record_report(report)
 
@@ -268,11 +314,14 @@ class ConditionalGAN(TorchRecommender):
 
     def _warm_layout(self) -> tuple[dict[str, tuple], frozenset]:
         c_dim = int(self.context_dim) if self.context_encoder_.n_features_ and int(self.context_dim) else 0
-        layout = {"generator.context.weight": (None, ("context",)),
-                  "generator.inp.weight": (None, ("items", c_dim + int(self.noise_dim))),
-                  "generator.out.weight": (("items",), None), "generator.out.bias": (("items",),),
-                  "discriminator.context.weight": (None, ("context",)),
-                  "discriminator.net.0.weight": (None, ("items", "items", c_dim))}
+        layout = {
+            "generator.context.weight": (None, ("context",)),
+            "generator.inp.weight": (None, ("items", c_dim + int(self.noise_dim))),
+            "generator.out.weight": (("items",), None),
+            "generator.out.bias": (("items",),),
+            "discriminator.context.weight": (None, ("context",)),
+            "discriminator.net.0.weight": (None, ("items", "items", c_dim)),
+        }
         return layout, frozenset({"generator.out.weight", "generator.out.bias"})
 
     def _state(self) -> dict[str, np.ndarray]:
@@ -283,6 +332,7 @@ class ConditionalGAN(TorchRecommender):
     def _load_networks(self, state: dict[str, np.ndarray], meta: dict, device: str) -> None:
         generator, discriminator = self._build(len(self.item_ids_), self.context_encoder_.n_features_)
         for prefix, module in (("generator.", generator), ("discriminator.", discriminator)):
-            module.load_state_dict({k[len(prefix):]: torch.as_tensor(np.asarray(v))
-                                    for k, v in state.items() if k.startswith(prefix)})
+            module.load_state_dict(
+                {k[len(prefix) :]: torch.as_tensor(np.asarray(v)) for k, v in state.items() if k.startswith(prefix)}
+            )
         self.generator_, self.discriminator_ = generator.to(device).eval(), discriminator.to(device).eval()

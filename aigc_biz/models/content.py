@@ -6,6 +6,7 @@ features (TF-IDF of title words, one-hot category, log-price bucket) to the mode
 (``model.item_vectors()``), so a new item lands near the known items it resembles; its nearest known
 items and their weights are what the ranking layer mixes a customer's scores from.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,9 +69,17 @@ class ContentItemMap:
     True
     """
 
-    def __init__(self, title_features: int = 5000, price_bins: int = 8, alpha: float = 1.0,
-                 n_components: int = 64, n_neighbours: int = 10, weighting: str = "softmax",
-                 temperature: float = 0.1, random_state: int = 0):
+    def __init__(
+        self,
+        title_features: int = 5000,
+        price_bins: int = 8,
+        alpha: float = 1.0,
+        n_components: int = 64,
+        n_neighbours: int = 10,
+        weighting: str = "softmax",
+        temperature: float = 0.1,
+        random_state: int = 0,
+    ):
         self.title_features = title_features
         self.price_bins = price_bins
         self.alpha = alpha
@@ -81,8 +90,19 @@ class ContentItemMap:
         self.random_state = random_state
 
     def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in ("title_features", "price_bins", "alpha", "n_components",
-                                                      "n_neighbours", "weighting", "temperature", "random_state")}
+        return {
+            name: getattr(self, name)
+            for name in (
+                "title_features",
+                "price_bins",
+                "alpha",
+                "n_components",
+                "n_neighbours",
+                "weighting",
+                "temperature",
+                "random_state",
+            )
+        }
 
     # --- fitting -------------------------------------------------------------------------------
     def fit(self, attributes: pd.DataFrame, item_vectors: np.ndarray) -> "ContentItemMap":
@@ -96,14 +116,20 @@ class ContentItemMap:
             raise ValueError(f"item_vectors {vectors.shape} do not match {len(attributes)} attribute rows")
         self.attributes_ = [c for c in ATTRIBUTES if c in attributes.columns]
         if not self.attributes_:
-            raise InputError("new items need item attributes (title, category or price), and the data has none",
-                             hint="name them with --item-attrs when loading")
+            raise InputError(
+                "new items need item attributes (title, category or price), and the data has none",
+                hint="name them with --item-attrs when loading",
+            )
         frame = self._clean(attributes)
         described = _described(attributes[self.attributes_])
         if described.sum() < 2:
-            raise InputError(f"only {int(described.sum())} known item(s) have attributes; the content path "
-                             f"needs at least 2 to learn from", hint="check the title/category/price columns")
+            raise InputError(
+                f"only {int(described.sum())} known item(s) have attributes; the content path "
+                f"needs at least 2 to learn from",
+                hint="check the title/category/price columns",
+            )
         from sklearn.linear_model import Ridge
+
         self.features_ = self._transformer(frame[described])
         features = self.features_.fit_transform(frame[described])
         self.item_space_, self.reducer_ = self._reduce(vectors)
@@ -123,8 +149,9 @@ class ContentItemMap:
         for column in self.attributes_:
             values = attributes[column].reset_index(drop=True) if column in attributes.columns else None
             if column == "price":
-                price = (pd.to_numeric(values, errors="coerce") if values is not None
-                         else pd.Series(np.nan, index=out.index))
+                price = (
+                    pd.to_numeric(values, errors="coerce") if values is not None else pd.Series(np.nan, index=out.index)
+                )
                 out[column] = price.clip(lower=0).to_numpy(dtype=float)
             else:
                 text = values if values is not None else pd.Series("", index=out.index)
@@ -137,22 +164,32 @@ class ContentItemMap:
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder
+
         parts = []
         if "title" in self.attributes_ and frame["title"].str.contains(r"\w", regex=True).any():
-            parts.append(("title", TfidfVectorizer(max_features=int(self.title_features), sublinear_tf=True),
-                          "title"))
+            parts.append(("title", TfidfVectorizer(max_features=int(self.title_features), sublinear_tf=True), "title"))
         if "category" in self.attributes_:
             parts.append(("category", OneHotEncoder(handle_unknown="ignore"), ["category"]))
         if "price" in self.attributes_ and frame["price"].notna().any():
             # quantile buckets of log price: one step is a similar *ratio* of prices at any price level
             bins = max(1, min(int(self.price_bins), int(frame["price"].nunique())))
-            buckets = (KBinsDiscretizer(n_bins=bins, encode="onehot", strategy="quantile", quantile_method="linear")
-                       if bins > 1 else OneHotEncoder(handle_unknown="ignore"))
-            parts.append(("price", make_pipeline(SimpleImputer(strategy="median"), FunctionTransformer(np.log1p),
-                                                 buckets), ["price"]))
+            buckets = (
+                KBinsDiscretizer(n_bins=bins, encode="onehot", strategy="quantile", quantile_method="linear")
+                if bins > 1
+                else OneHotEncoder(handle_unknown="ignore")
+            )
+            parts.append(
+                (
+                    "price",
+                    make_pipeline(SimpleImputer(strategy="median"), FunctionTransformer(np.log1p), buckets),
+                    ["price"],
+                )
+            )
         if not parts:
-            raise InputError("the known items' title/category/price columns are all empty",
-                             hint="check the item attribute columns of the data")
+            raise InputError(
+                "the known items' title/category/price columns are all empty",
+                hint="check the item attribute columns of the data",
+            )
         return ColumnTransformer(parts, sparse_threshold=1.0)
 
     def _reduce(self, vectors: np.ndarray):
@@ -162,6 +199,7 @@ class ContentItemMap:
         if unit.shape[1] <= width or width < 1:
             return unit.astype(np.float32), None
         from sklearn.decomposition import TruncatedSVD
+
         reducer = TruncatedSVD(n_components=width, random_state=int(self.random_state))
         reduced = reducer.fit_transform(unit)
         norms = np.linalg.norm(reduced, axis=1, keepdims=True)
@@ -177,8 +215,10 @@ class ContentItemMap:
         """Items' attributes -> their predicted place in the (reduced) item space, shape (n, n_components')."""
         self.check_fitted()
         if not any(c in attributes.columns for c in self.attributes_):
-            raise InputError(f"new items need at least one of the columns {', '.join(self.attributes_)}",
-                             hint="the columns the data's items are described by")
+            raise InputError(
+                f"new items need at least one of the columns {', '.join(self.attributes_)}",
+                hint="the columns the data's items are described by",
+            )
         features = self.features_.transform(self._clean(attributes))
         return np.asarray(self.ridge_.predict(sp.csr_matrix(features)), dtype=np.float32)
 

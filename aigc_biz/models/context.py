@@ -1,4 +1,5 @@
 """User attributes (segment, region, age band...) -> one-hot vectors that context-aware models condition on."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -82,8 +83,9 @@ class ContextEncoder:
         """
         self.check_fitted()
         if [str(c) for c in frame.columns] != self.columns_:
-            raise ModelError(f"user attribute columns {[str(c) for c in frame.columns]} differ from the "
-                             f"model's {self.columns_}")
+            raise ModelError(
+                f"user attribute columns {[str(c) for c in frame.columns]} differ from the model's {self.columns_}"
+            )
         out = ContextEncoder(self.max_values)
         out.columns_ = list(self.columns_)
         out.vocabularies_ = {}
@@ -159,8 +161,11 @@ class ContextEncoder:
     def to_meta(self) -> dict:
         """JSON-able description: enough to rebuild the encoder with ``from_meta``."""
         self.check_fitted()
-        return {"max_values": self.max_values, "columns": list(self.columns_),
-                "vocabularies": {c: list(v) for c, v in self.vocabularies_.items()}}
+        return {
+            "max_values": self.max_values,
+            "columns": list(self.columns_),
+            "vocabularies": {c: list(v) for c, v in self.vocabularies_.items()},
+        }
 
     @classmethod
     def from_meta(cls, meta: dict) -> "ContextEncoder":

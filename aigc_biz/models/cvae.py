@@ -1,5 +1,6 @@
 """Conditional Mult-VAE: a variational autoencoder over a user's items, conditioned on user attributes,
 with an optional EASE-like item-item path beside the decoder."""
+
 from __future__ import annotations
 
 import warnings
@@ -16,7 +17,6 @@ from aigc_biz.data.interactions import Interactions
 from aigc_biz.models.ease import ease_weights
 from aigc_biz.models.training import TorchRecommender, TrainingRuntime, TrainingTask, run_training
 
-
 #: weights of the item-item logits tried on the validation slice (relative to the fitted scale)
 MIX_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
 
@@ -25,8 +25,9 @@ MIX_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
 WARM_REUSE_MIN_COVERAGE = 0.95
 
 
-def best_softmax_scale(weights: torch.Tensor, matrix: sp.csr_matrix, rng: np.random.Generator,
-                       device: torch.device, n_users: int = 1000) -> float:
+def best_softmax_scale(
+    weights: torch.Tensor, matrix: sp.csr_matrix, rng: np.random.Generator, device: torch.device, n_users: int = 1000
+) -> float:
     """Scale s maximising the multinomial likelihood of ``softmax(s * x @ W)`` on a user sample.
 
     EASE scores are regression outputs near [0, 1]; as logits they need a scale, and learning it by
@@ -48,8 +49,7 @@ class ConditionalVAENet(nn.Module):
     diagonal) is the optional item-item path.
     """
 
-    def __init__(self, n_items: int, n_context: int, hidden: int, latent: int, context_dim: int,
-                 linear_path: bool):
+    def __init__(self, n_items: int, n_context: int, hidden: int, latent: int, context_dim: int, linear_path: bool):
         super().__init__()
         self.latent = latent
         self.context = nn.Linear(n_context, context_dim, bias=False) if n_context and context_dim else None
@@ -99,8 +99,14 @@ class ConditionalVAENet(nn.Module):
 
 
 class _CVAETask(TrainingTask):
-    def __init__(self, net: ConditionalVAENet, model: "ConditionalVAE", anneal_steps: int, has_context: bool,
-                 mixes: tuple = MIX_GRID):
+    def __init__(
+        self,
+        net: ConditionalVAENet,
+        model: "ConditionalVAE",
+        anneal_steps: int,
+        has_context: bool,
+        mixes: tuple = MIX_GRID,
+    ):
         self.net = net
         self.mixes = tuple(mixes)
         self.model = model
@@ -254,13 +260,30 @@ class ConditionalVAE(TorchRecommender):
 
     name = "cvae"
 
-    def __init__(self, hidden: int = 600, latent: int = 200, dropout: float = 0.5, beta_max: float = 0.2,
-                 anneal_steps: int | None = None, epochs: int = 100, batch_size: int = 500, lr: float = 3e-3,
-                 weight_decay: float = 0.0, context_dim: int = 16, linear_path: bool = True,
-                 linear_l2: float = 500.0, max_linear_items: int = 20000,
-                 cold_start_rate: float = 0.1, patience: int = 10, val_fraction: float = 0.1,
-                 device: str = "auto", precision: str = "auto", seed: int = 0,
-                 checkpoint_dir: str | None = None, resume: bool = False):
+    def __init__(
+        self,
+        hidden: int = 600,
+        latent: int = 200,
+        dropout: float = 0.5,
+        beta_max: float = 0.2,
+        anneal_steps: int | None = None,
+        epochs: int = 100,
+        batch_size: int = 500,
+        lr: float = 3e-3,
+        weight_decay: float = 0.0,
+        context_dim: int = 16,
+        linear_path: bool = True,
+        linear_l2: float = 500.0,
+        max_linear_items: int = 20000,
+        cold_start_rate: float = 0.1,
+        patience: int = 10,
+        val_fraction: float = 0.1,
+        device: str = "auto",
+        precision: str = "auto",
+        seed: int = 0,
+        checkpoint_dir: str | None = None,
+        resume: bool = False,
+    ):
         self.hidden = hidden
         self.latent = latent
         self.dropout = dropout
@@ -295,21 +318,25 @@ class ConditionalVAE(TorchRecommender):
 
     def _use_linear(self, n_items: int) -> bool:
         if self.linear_path and n_items > self.max_linear_items:
-            warnings.warn(f"{n_items} items is above max_linear_items={self.max_linear_items}: "
-                          "training without the item-item path", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"{n_items} items is above max_linear_items={self.max_linear_items}: "
+                "training without the item-item path",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return False
         return bool(self.linear_path)
 
     def _build_net(self, n_items: int, n_context: int, linear: bool) -> ConditionalVAENet:
-        return ConditionalVAENet(n_items, n_context, int(self.hidden), int(self.latent),
-                                 int(self.context_dim), linear)
+        return ConditionalVAENet(n_items, n_context, int(self.hidden), int(self.latent), int(self.context_dim), linear)
 
     def item_item_weights(self, matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
         """EASE closed form of the item-item path on ``matrix`` (the fit's costliest fixed step)."""
         return ease_weights(matrix, float(self.linear_l2), device)
 
-    def softmax_scale(self, weights: torch.Tensor, matrix: sp.csr_matrix, rng: np.random.Generator,
-                      device: torch.device) -> float:
+    def softmax_scale(
+        self, weights: torch.Tensor, matrix: sp.csr_matrix, rng: np.random.Generator, device: torch.device
+    ) -> float:
         """Scale of the item-item logits fitted on ``matrix`` (:func:`best_softmax_scale`)."""
         return best_softmax_scale(weights, matrix, rng, device)
 
@@ -352,8 +379,9 @@ class ConditionalVAE(TorchRecommender):
         if warm:
             steps = 1  # the warm-start model is already annealed: the KL weight starts at beta_max
         task = _CVAETask(net, self, steps, fit.context is not None, mixes=mixes)
-        report = run_training(task, train, fit.settings, context=fit.context, validation=fit.validation,
-                              progress=progress, rng=rng)
+        report = run_training(
+            task, train, fit.settings, context=fit.context, validation=fit.validation, progress=progress, rng=rng
+        )
         net.eval()
         self.linear_mix_ = self.linear_scale_ = None
         if self.linear_path_:
@@ -383,17 +411,24 @@ class ConditionalVAE(TorchRecommender):
         return {"net": self.net_}
 
     def _warm_layout(self) -> tuple[dict[str, tuple], frozenset]:
-        layout = {"net.context.weight": (None, ("context",)), "net.enc_items.weight": (None, ("items",)),
-                  "net.dec_out.weight": (("items",), None), "net.dec_out.bias": (("items",),),
-                  "net.item_item": (("items",), ("items",))}
+        layout = {
+            "net.context.weight": (None, ("context",)),
+            "net.enc_items.weight": (None, ("items",)),
+            "net.dec_out.weight": (("items",), None),
+            "net.dec_out.bias": (("items",),),
+            "net.item_item": (("items",), ("items",)),
+        }
         return layout, frozenset({"net.dec_out.weight", "net.dec_out.bias"})
 
     def _state(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
 
     def _own_meta(self) -> dict:
-        return {"linear_path": bool(self.linear_path_), "linear_mix": self.linear_mix_,
-                "linear_scale": self.linear_scale_}
+        return {
+            "linear_path": bool(self.linear_path_),
+            "linear_mix": self.linear_mix_,
+            "linear_scale": self.linear_scale_,
+        }
 
     def _load_networks(self, state: dict[str, np.ndarray], meta: dict, device: str) -> None:
         self.linear_path_ = bool(meta["linear_path"])

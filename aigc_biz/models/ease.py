@@ -1,4 +1,5 @@
 """EASE: a closed-form linear item-item model, the strongest simple baseline on small catalogues."""
+
 from __future__ import annotations
 
 import os
@@ -71,8 +72,11 @@ class EASE(RecencyWeightedHistory, Recommender):
             raise ConfigError(f"ease: l2={self.l2!r} must be positive")
         n_items = data.n_items
         if n_items > int(self.max_items):
-            raise ModelError(f"EASE needs a dense {n_items:,} x {n_items:,} matrix; {n_items:,} items is more "
-                             f"than max_items={int(self.max_items):,}", hint=_ADVICE)
+            raise ModelError(
+                f"EASE needs a dense {n_items:,} x {n_items:,} matrix; {n_items:,} items is more "
+                f"than max_items={int(self.max_items):,}",
+                hint=_ADVICE,
+            )
         # float64 LU inverse: as fast as a Cholesky route here and safe for ill-conditioned catalogues
         self.item_weights_ = ease_weights(data.binary(), float(self.l2), dtype=torch.float64).numpy()
         if progress is not None:
@@ -98,8 +102,9 @@ class EASE(RecencyWeightedHistory, Recommender):
         self.item_weights_ = expect_array(state, "item_weights", (n_items, n_items)).astype(np.float32)
 
 
-def ease_weights(matrix: sp.csr_matrix, l2: float, device: torch.device | str = "cpu",
-                 dtype: torch.dtype | None = None) -> torch.Tensor:
+def ease_weights(
+    matrix: sp.csr_matrix, l2: float, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """EASE closed form ``B = I - P / diag(P)``, ``P = (X'X + l2 I)^-1``, zero diagonal (Steck 2019), float32.
 
     The one implementation: the EASE model and the CVAE's item-item path both call it. It refuses, with a
@@ -122,11 +127,14 @@ def ease_weights(matrix: sp.csr_matrix, l2: float, device: torch.device | str = 
     device = torch.device(device)
     if dtype is None:
         dtype = torch.float64 if n_items <= 8000 else torch.float32
-    needed = 3 * torch.empty((), dtype=dtype).element_size() * n_items ** 2
-    available = (torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory_bytes())
+    needed = 3 * torch.empty((), dtype=dtype).element_size() * n_items**2
+    available = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory_bytes()
     if available is not None and needed > MEMORY_SHARE * available:
-        raise ModelError(f"EASE on {n_items:,} items needs about {needed / 2**30:.1f} GiB of memory; "
-                         f"{available / 2**30:.1f} GiB is available", hint=_ADVICE)
+        raise ModelError(
+            f"EASE on {n_items:,} items needs about {needed / 2**30:.1f} GiB of memory; "
+            f"{available / 2**30:.1f} GiB is available",
+            hint=_ADVICE,
+        )
     gram = torch.from_numpy(np.asarray((matrix.T @ matrix).toarray(), dtype=np.float32)).to(device, dtype)
     gram.diagonal().add_(float(l2))
     inverse, info = torch.linalg.inv_ex(gram)

@@ -1,4 +1,5 @@
 """Item-based nearest neighbours: "customers who took these items also took..." with a shrunk cosine."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -65,8 +66,13 @@ class ItemKNN(RecencyWeightedHistory, Recommender):
 
     name = "itemknn"
 
-    def __init__(self, k_neighbours: int = 100, shrinkage: float = 10.0, binary: bool = True,
-                 recency_half_life: float | None = None):
+    def __init__(
+        self,
+        k_neighbours: int = 100,
+        shrinkage: float = 10.0,
+        binary: bool = True,
+        recency_half_life: float | None = None,
+    ):
         self.k_neighbours = k_neighbours
         self.shrinkage = shrinkage
         self.binary = binary
@@ -104,8 +110,9 @@ class ItemKNN(RecencyWeightedHistory, Recommender):
         sims[sims <= 0] = -torch.inf
         top = torch.topk(sims, max(0, min(int(k), self.n_items - 1)), dim=1)
         top_idx = np.where(np.isfinite(top.values.numpy()), top.indices.numpy(), -1)
-        frame = indices_to_frame(np.asarray([str(t) for t in items], dtype=object), self.item_ids_,
-                                 top_idx, top.values.numpy())
+        frame = indices_to_frame(
+            np.asarray([str(t) for t in items], dtype=object), self.item_ids_, top_idx, top.values.numpy()
+        )
         return frame.rename(columns={"user_id": "item_id", "item_id": "similar_item_id"})
 
     def item_vectors(self) -> np.ndarray:
@@ -115,16 +122,21 @@ class ItemKNN(RecencyWeightedHistory, Recommender):
 
     def _state(self) -> dict[str, np.ndarray]:
         s = self.similarity_
-        return {"similarity.data": s.data, "similarity.indices": s.indices.astype(np.int64),
-                "similarity.indptr": s.indptr.astype(np.int64), "similarity.shape": np.asarray(s.shape)}
+        return {
+            "similarity.data": s.data,
+            "similarity.indices": s.indices.astype(np.int64),
+            "similarity.indptr": s.indptr.astype(np.int64),
+            "similarity.shape": np.asarray(s.shape),
+        }
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
         n_items = len(self.item_ids_)
         self.similarity_ = checked_csr(state, "similarity", (n_items, n_items))
 
 
-def _top_k_cosine(matrix: sp.csr_matrix, k: int, shrinkage: float,
-                  progress: Callable[[dict], None] | None = None) -> sp.csr_matrix:
+def _top_k_cosine(
+    matrix: sp.csr_matrix, k: int, shrinkage: float, progress: Callable[[dict], None] | None = None
+) -> sp.csr_matrix:
     """Shrunk cosine between item columns, keeping the top ``k`` per column, in column blocks.
 
     Memory stays bounded by one dense (n_items x block) slab whatever the catalogue size.
@@ -149,7 +161,8 @@ def _top_k_cosine(matrix: sp.csr_matrix, k: int, shrinkage: float,
         vals.append(top.values[keep].numpy())
         if progress is not None:
             progress({"items_done": stop, "n_items": n_items})
-    similarity = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                               shape=(n_items, n_items), dtype=np.float32)
+    similarity = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items), dtype=np.float32
+    )
     similarity.sort_indices()
     return similarity

@@ -1,4 +1,5 @@
 """Most-popular items, overall or within the user's segment: the baseline every model must beat."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -72,16 +73,21 @@ class Popularity(Recommender):
             return
         if self.by_segment not in data.user_features.columns:
             available = ", ".join(map(str, data.user_features.columns)) or "none"
-            raise ConfigError(f"pop: by_segment={self.by_segment!r} is not a user attribute column",
-                              column=self.by_segment, hint=f"user attribute columns: {available}")
+            raise ConfigError(
+                f"pop: by_segment={self.by_segment!r} is not a user attribute column",
+                column=self.by_segment,
+                hint=f"user attribute columns: {available}",
+            )
         keys = [segment_key(v) for v in data.user_features[self.by_segment]]
         self.segment_values_ = sorted({k for k in keys if k is not None})
         position = {value: i for i, value in enumerate(self.segment_values_)}
         rows = np.array([position.get(k, -1) for k in keys], dtype=np.int64)
         known = rows >= 0
         # (segments x users) indicator @ (users x items) = per-segment popularity
-        member = sp.csr_matrix((np.ones(known.sum()), (rows[known], np.flatnonzero(known))),
-                               shape=(len(self.segment_values_), data.n_users))
+        member = sp.csr_matrix(
+            (np.ones(known.sum()), (rows[known], np.flatnonzero(known))),
+            shape=(len(self.segment_values_), data.n_users),
+        )
         within = np.asarray((member @ matrix).todense(), dtype=np.float64)
         self.segment_scores_ = (within + _tie_break(within, self.popularity_)).astype(np.float32)
 
@@ -93,8 +99,7 @@ class Popularity(Recommender):
         rows = np.full(n_rows, fallback, dtype=np.int64)
         if self.by_segment is not None and context is not None and self.by_segment in context.columns:
             position = {value: i for i, value in enumerate(self.segment_values_)}
-            rows = np.array([position.get(segment_key(v), fallback) for v in context[self.by_segment]],
-                            dtype=np.int64)
+            rows = np.array([position.get(segment_key(v), fallback) for v in context[self.by_segment]], dtype=np.int64)
         return table[torch.from_numpy(rows)]
 
     def item_vectors(self) -> np.ndarray:
@@ -103,15 +108,19 @@ class Popularity(Recommender):
         return self.item_factors_
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {"popularity": self.popularity_, "segment_scores": self.segment_scores_,
-                "item_factors": self.item_factors_}
+        return {
+            "popularity": self.popularity_,
+            "segment_scores": self.segment_scores_,
+            "item_factors": self.item_factors_,
+        }
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
         n_items = len(self.item_ids_)
         self.segment_values_ = [str(v) for v in meta["segment_values"]]
         self.popularity_ = expect_array(state, "popularity", (n_items,)).astype(np.float32)
-        self.segment_scores_ = expect_array(state, "segment_scores",
-                                            (len(self.segment_values_), n_items)).astype(np.float32)
+        self.segment_scores_ = expect_array(state, "segment_scores", (len(self.segment_values_), n_items)).astype(
+            np.float32
+        )
         self.item_factors_ = expect_array(state, "item_factors", (n_items, None)).astype(np.float32)
 
     def _meta(self) -> dict:
@@ -128,6 +137,7 @@ def segment_key(value) -> str | None:
 def svd_item_factors(binary: sp.spmatrix, dim: int = 32) -> np.ndarray:
     """(n_columns, <= dim) column factors from a seeded randomized SVD: item similarity without the data."""
     from sklearn.utils.extmath import randomized_svd
+
     n = max(1, min(dim, min(binary.shape)))
     _, sigma, vt = randomized_svd(sp.csr_matrix(binary, dtype=np.float64), n_components=n, random_state=0)
     return (vt.T * sigma[None, :]).astype(np.float32)

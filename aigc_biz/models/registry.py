@@ -1,4 +1,5 @@
 """Model names the CLI and pipelines accept (``--model NAME``), imported only when asked for."""
+
 from __future__ import annotations
 
 import importlib

@@ -10,6 +10,7 @@ Losses (Klenitskiy & Vasilev, RecSys 2023): full-softmax cross-entropy over the 
 every non-pad position (``full_ce_loss``); for large catalogues a sampled softmax with logQ
 correction (``sampled_softmax_loss``). ``train_step`` picks one by catalogue size.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,10 +53,10 @@ class _Block(nn.Module):
         self.ln1, self.ln2, self.drop = nn.LayerNorm(d), nn.LayerNorm(d), _Dropout(dropout)
 
     def _attn(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, l, d = x.shape
-        q, k, v = self.qkv(x).view(b, l, 3, self.h, d // self.h).permute(2, 0, 3, 1, 4)
+        b, length, d = x.shape
+        q, k, v = self.qkv(x).view(b, length, 3, self.h, d // self.h).permute(2, 0, 3, 1, 4)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
-        return self.drop(self.out(y.transpose(1, 2).reshape(b, l, d)))
+        return self.drop(self.out(y.transpose(1, 2).reshape(b, length, d)))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pre_ln:
@@ -74,9 +75,18 @@ class SASRecNet(nn.Module):
     attention path and costs more CPU time than the rest of the block.
     """
 
-    def __init__(self, n_items: int, max_len: int = 200, hidden: int = 64, blocks: int = 2, heads: int = 1,
-                 dropout: float = 0.2, attn_dropout: float = 0.0, pre_ln: bool = True,
-                 context_dim: int | None = None):
+    def __init__(
+        self,
+        n_items: int,
+        max_len: int = 200,
+        hidden: int = 64,
+        blocks: int = 2,
+        heads: int = 1,
+        dropout: float = 0.2,
+        attn_dropout: float = 0.0,
+        pre_ln: bool = True,
+        context_dim: int | None = None,
+    ):
         super().__init__()
         self.n_items, self.max_len = n_items, max_len
         self.item_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
@@ -85,16 +95,16 @@ class SASRecNet(nn.Module):
         self.emb_drop = _Dropout(dropout)
         self.blocks = nn.ModuleList(_Block(hidden, heads, dropout, attn_dropout, pre_ln) for _ in range(blocks))
         self.final_ln = nn.LayerNorm(hidden) if pre_ln else nn.Identity()
-        nn.init.normal_(self.item_emb.weight, std=hidden ** -0.5)
+        nn.init.normal_(self.item_emb.weight, std=hidden**-0.5)
         with torch.no_grad():
             self.item_emb.weight[0].zero_()
 
     def forward(self, seq: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        b, l = seq.shape
-        if l > self.max_len:
-            raise ValueError(f"sequence length {l} > max_len {self.max_len}; use pad_sequences")
+        b, length = seq.shape
+        if length > self.max_len:
+            raise ValueError(f"sequence length {length} > max_len {self.max_len}; use pad_sequences")
         valid = seq > 0
-        pos = torch.arange(l - 1, -1, -1, device=seq.device)  # distance from the last column
+        pos = torch.arange(length - 1, -1, -1, device=seq.device)  # distance from the last column
         x = self.item_emb(seq) * math.sqrt(self.item_emb.embedding_dim) + self.pos_emb(pos)
         if context is not None:
             if self.ctx is None:
@@ -102,8 +112,8 @@ class SASRecNet(nn.Module):
             x = x + self.ctx(context)[:, None, :]
         x = self.emb_drop(x) * valid[..., None]
         # causal & key-not-pad; the diagonal stays open so that all-pad rows do not turn into NaN
-        eye = torch.eye(l, dtype=torch.bool, device=seq.device)
-        causal = torch.ones(l, l, dtype=torch.bool, device=seq.device).tril()
+        eye = torch.eye(length, dtype=torch.bool, device=seq.device)
+        causal = torch.ones(length, length, dtype=torch.bool, device=seq.device).tril()
         mask = (causal & (valid[:, None, :] | eye))[:, None]  # (B, 1, L, L)
         for blk in self.blocks:
             x = blk(x, mask) * valid[..., None]
@@ -125,7 +135,7 @@ def pad_sequences(seqs: Sequence[Sequence[int]], max_len: int) -> torch.Tensor:
     for i, s in enumerate(seqs):
         s = np.asarray(s[-width:], dtype=np.int64)
         if len(s):
-            out[i, width - len(s):] = s
+            out[i, width - len(s) :] = s
     return torch.from_numpy(out)
 
 
@@ -136,8 +146,14 @@ def full_ce_loss(net: SASRecNet, h: torch.Tensor, targets: torch.Tensor) -> torc
     return F.cross_entropy(h[keep] @ net.item_weights().T, targets[keep] - 1)
 
 
-def sampled_softmax_loss(net: SASRecNet, h: torch.Tensor, targets: torch.Tensor, n_neg: int,
-                         log_q: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+def sampled_softmax_loss(
+    net: SASRecNet,
+    h: torch.Tensor,
+    targets: torch.Tensor,
+    n_neg: int,
+    log_q: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Sampled softmax with logQ correction: ``n_neg`` negatives, shared by the batch, drawn with
     replacement from ``q`` (``log_q``: log-probabilities of items 1..n_items; uniform when None).
     Negative logits get ``-log(n_neg * q)``, negatives equal to the row's target are masked, so
@@ -157,9 +173,17 @@ def sampled_softmax_loss(net: SASRecNet, h: torch.Tensor, targets: torch.Tensor,
     return F.cross_entropy(logits, torch.zeros(len(t), dtype=torch.long, device=h.device))
 
 
-def train_step(net: SASRecNet, opt: torch.optim.Optimizer, seq: torch.Tensor, targets: torch.Tensor,
-               context: torch.Tensor | None = None, n_neg: int = 3000, log_q: torch.Tensor | None = None,
-               threshold: int = SAMPLED_SOFTMAX_THRESHOLD, autocast_bf16: bool = False) -> float:
+def train_step(
+    net: SASRecNet,
+    opt: torch.optim.Optimizer,
+    seq: torch.Tensor,
+    targets: torch.Tensor,
+    context: torch.Tensor | None = None,
+    n_neg: int = 3000,
+    log_q: torch.Tensor | None = None,
+    threshold: int = SAMPLED_SOFTMAX_THRESHOLD,
+    autocast_bf16: bool = False,
+) -> float:
     """One optimiser step on a batch (``seq``/``targets`` both ``(B, L)``, targets = next item, 0 = no
     target). Full softmax CE up to ``threshold`` items, sampled softmax with logQ above."""
     net.train()

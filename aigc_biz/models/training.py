@@ -5,6 +5,7 @@ A model describes *what* one optimisation step is by subclassing :class:`Trainin
 :func:`run_training` loop decides *when* steps run, evaluates, checkpoints and stops. The library never
 prints: progress goes to a callback that receives one dict per epoch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            warnings.warn(f"device {device!r} requested but CUDA is not available; training on CPU",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"device {device!r} requested but CUDA is not available; training on CPU", RuntimeWarning, stacklevel=2
+            )
             return torch.device("cpu")
         return torch.device(name)
     if name == "cpu":
@@ -59,14 +61,13 @@ def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray, device: torch.device) ->
     if part.nnz:
         counts = np.diff(part.indptr)
         row_idx = torch.from_numpy(np.repeat(np.arange(len(rows)), counts).astype(np.int64))
-        out[row_idx, torch.from_numpy(part.indices.astype(np.int64))] = torch.from_numpy(
-            part.data.astype(np.float32))
+        out[row_idx, torch.from_numpy(part.indices.astype(np.int64))] = torch.from_numpy(part.data.astype(np.float32))
     return out.to(device, non_blocking=True)
 
 
 def iterate_batches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(order), batch_size):
-        yield order[start:start + batch_size]
+        yield order[start : start + batch_size]
 
 
 # --- validation slice carved from the training data ------------------------------------------------
@@ -89,8 +90,14 @@ class ValidationSlice:
     target: sp.csr_matrix
 
 
-def carve_validation(matrix: sp.csr_matrix, user_fraction: float, item_fraction: float = 0.2,
-                     seed: int = 0, min_items: int = 3, max_users: int = 5000) -> ValidationSlice | None:
+def carve_validation(
+    matrix: sp.csr_matrix,
+    user_fraction: float,
+    item_fraction: float = 0.2,
+    seed: int = 0,
+    min_items: int = 3,
+    max_users: int = 5000,
+) -> ValidationSlice | None:
     """Hold out ``item_fraction`` of the items of a sample of users with ``min_items`` or more items.
 
     ``user_fraction`` of the users (at most ``max_users``) are sampled; returns ``None`` when there
@@ -102,15 +109,17 @@ def carve_validation(matrix: sp.csr_matrix, user_fraction: float, item_fraction:
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     if user_fraction == 0.0:
         return None
-    held, users = holdout_items(matrix, item_fraction, seed, min_items=min_items, user_fraction=user_fraction,
-                                max_users=max_users)
+    held, users = holdout_items(
+        matrix, item_fraction, seed, min_items=min_items, user_fraction=user_fraction, max_users=max_users
+    )
     if len(users) == 0:
         return None
     coo = matrix.tocoo()
     train = sp.csr_matrix((coo.data[~held], (coo.row[~held], coo.col[~held])), shape=matrix.shape)
     rows = np.searchsorted(users, coo.row[held])
-    target = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, coo.col[held])),
-                           shape=(len(users), matrix.shape[1]))
+    target = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, coo.col[held])), shape=(len(users), matrix.shape[1])
+    )
     return ValidationSlice(train=train, users=users, target=target)
 
 
@@ -159,8 +168,9 @@ class TrainingTask(ABC):
         return dense_rows(matrix, rows, device)
 
     @abstractmethod
-    def train_batch(self, batch: torch.Tensor, context: torch.Tensor | None, runtime: TrainingRuntime,
-                    step: int) -> float:
+    def train_batch(
+        self, batch: torch.Tensor, context: torch.Tensor | None, runtime: TrainingRuntime, step: int
+    ) -> float:
         """One optimisation step on a batch (:meth:`batch_input` of the rows); returns the batch loss."""
 
     @abstractmethod
@@ -179,13 +189,16 @@ class TrainingTask(ABC):
         """Hook before each epoch (e.g. schedules); default does nothing."""
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return {f"{name}.{key}": value for name, module in self.modules.items()
-                for key, value in module.state_dict().items()}
+        return {
+            f"{name}.{key}": value
+            for name, module in self.modules.items()
+            for key, value in module.state_dict().items()
+        }
 
     def load_weights(self, state: dict[str, torch.Tensor]) -> None:
         for name, module in self.modules.items():
             prefix = name + "."
-            module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
 
     def set_mode(self, training: bool) -> None:
         for module in self.modules.values():
@@ -234,9 +247,15 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return name
 
 
-def validation_ndcg(task: TrainingTask, validation: ValidationSlice, matrix: sp.csr_matrix,
-                    context: torch.Tensor | None, k: int, batch_size: int, device: torch.device
-                    ) -> tuple[float, object]:
+def validation_ndcg(
+    task: TrainingTask,
+    validation: ValidationSlice,
+    matrix: sp.csr_matrix,
+    context: torch.Tensor | None,
+    k: int,
+    batch_size: int,
+    device: torch.device,
+) -> tuple[float, object]:
     """Mean NDCG@k of the held-out items (all items ranked except the user's fold-in items).
 
     Returns the best value over the task's score variants and that variant's key.
@@ -249,16 +268,17 @@ def validation_ndcg(task: TrainingTask, validation: ValidationSlice, matrix: sp.
             ctx = None if context is None else context[torch.from_numpy(rows)].to(device)
             # the seen mask comes from the sparse rows, whatever form the task's input takes
             seen = matrix[rows].tocoo()
-            seen_at = (torch.from_numpy(seen.row.astype(np.int64)).to(device),
-                       torch.from_numpy(seen.col.astype(np.int64)).to(device))
+            seen_at = (
+                torch.from_numpy(seen.row.astype(np.int64)).to(device),
+                torch.from_numpy(seen.col.astype(np.int64)).to(device),
+            )
             for key, scores in task.score_variants(batch, ctx).items():
                 scores = scores.float().clone()
                 scores[seen_at] = -torch.inf
                 top = torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.cpu().numpy()
                 tops.setdefault(key, []).append(top)
     task.set_mode(True)
-    values = {key: float(np.nanmean(ndcg_at_k(np.vstack(parts), validation.target, k)))
-              for key, parts in tops.items()}
+    values = {key: float(np.nanmean(ndcg_at_k(np.vstack(parts), validation.target, k))) for key, parts in tops.items()}
     best = max(values, key=lambda key: values[key])
     return values[best], best
 
@@ -304,16 +324,21 @@ class LoopState:
     def to_checkpoint(self, task: "TrainingTask", rng: np.random.Generator) -> dict:
         """Everything needed to continue: this state, the task's weights and optimizers, every RNG state."""
         return {
-            "epoch": self.epoch, "weights": task.weights(), "best_variant": self.best_variant,
+            "epoch": self.epoch,
+            "weights": task.weights(),
+            "best_variant": self.best_variant,
             "optimizers": {n: o.state_dict() for n, o in task.optimizers.items()},
-            "best_weights": self.best_weights, "best_score": self.best_score, "best_epoch": self.best_epoch,
-            "bad_epochs": self.bad_epochs, "curve": self.curve, "done": self.done,
+            "best_weights": self.best_weights,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "curve": self.curve,
+            "done": self.done,
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             # the numpy state holds 128-bit ints; strings keep the file loadable with weights_only=True
             "numpy_rng": {k: str(v) for k, v in rng.bit_generator.state["state"].items()},
-            "numpy_rng_extra": [int(rng.bit_generator.state["has_uint32"]),
-                                int(rng.bit_generator.state["uinteger"])],
+            "numpy_rng_extra": [int(rng.bit_generator.state["has_uint32"]), int(rng.bit_generator.state["uinteger"])],
         }
 
     @classmethod
@@ -323,10 +348,16 @@ class LoopState:
         for name, optimizer in task.optimizers.items():
             optimizer.load_state_dict(saved["optimizers"][name])
         _restore_rng(rng, saved)
-        return cls(epoch=int(saved["epoch"]), curve=list(saved["curve"]), best_weights=saved["best_weights"],
-                   best_score=saved["best_score"], best_epoch=int(saved["best_epoch"]),
-                   best_variant=saved["best_variant"], bad_epochs=int(saved["bad_epochs"]),
-                   done=bool(saved["done"]))
+        return cls(
+            epoch=int(saved["epoch"]),
+            curve=list(saved["curve"]),
+            best_weights=saved["best_weights"],
+            best_score=saved["best_score"],
+            best_epoch=int(saved["best_epoch"]),
+            best_variant=saved["best_variant"],
+            bad_epochs=int(saved["bad_epochs"]),
+            done=bool(saved["done"]),
+        )
 
 
 def _restore_rng(rng: np.random.Generator, saved: dict) -> None:
@@ -349,10 +380,15 @@ def _clone_weights(task: TrainingTask) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in task.weights().items()}
 
 
-def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSettings,
-                 context: torch.Tensor | None = None, validation: ValidationSlice | None = None,
-                 progress: Callable[[dict], None] | None = None,
-                 rng: np.random.Generator | None = None) -> TrainingReport:
+def run_training(
+    task: TrainingTask,
+    matrix: sp.csr_matrix,
+    settings: TrainingSettings,
+    context: torch.Tensor | None = None,
+    validation: ValidationSlice | None = None,
+    progress: Callable[[dict], None] | None = None,
+    rng: np.random.Generator | None = None,
+) -> TrainingReport:
     """Train ``task`` on the rows of ``matrix`` (users without items are skipped).
 
     The task's modules and optimizers must already live on the device
@@ -368,9 +404,10 @@ def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSe
     stopped early stays stopped). The caller must pass the same data, seed and settings.
     """
     if settings.epochs < 0 or settings.batch_size < 1 or settings.patience < 1:
-        raise ConfigError("epochs must be >= 0, batch_size and patience >= 1",
-                          hint=f"got epochs={settings.epochs}, batch_size={settings.batch_size}, "
-                               f"patience={settings.patience}")
+        raise ConfigError(
+            "epochs must be >= 0, batch_size and patience >= 1",
+            hint=f"got epochs={settings.epochs}, batch_size={settings.batch_size}, patience={settings.patience}",
+        )
     device = resolve_device(settings.device)
     precision = resolve_precision(settings.precision, device)
     runtime = TrainingRuntime(device, precision)
@@ -403,17 +440,24 @@ def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSe
             ctx = None if context is None else context[torch.from_numpy(rows)].to(device)
             loss = task.train_batch(batch, ctx, runtime, epoch * n_batches + i)
             if not np.isfinite(loss):
-                raise ModelError(f"training diverged at epoch {epoch + 1} (loss is {loss})",
-                                 hint="lower lr or use precision='fp32'")
+                raise ModelError(
+                    f"training diverged at epoch {epoch + 1} (loss is {loss})", hint="lower lr or use precision='fp32'"
+                )
             total += loss * len(rows)
             count += len(rows)
         val, variant = None, None
         if validation is not None:
-            val, variant = validation_ndcg(task, validation, matrix, context, settings.val_k,
-                                           max(settings.batch_size, 1024), device)
+            val, variant = validation_ndcg(
+                task, validation, matrix, context, settings.val_k, max(settings.batch_size, 1024), device
+            )
         state.observe(val, variant, task, settings.patience)
-        record = {"epoch": epoch + 1, "epochs": settings.epochs, "loss": total / max(count, 1),
-                  "val_ndcg": val, "seconds": time.perf_counter() - began}
+        record = {
+            "epoch": epoch + 1,
+            "epochs": settings.epochs,
+            "loss": total / max(count, 1),
+            "val_ndcg": val,
+            "seconds": time.perf_counter() - began,
+        }
         state.curve.append(record)
         state.epoch = epoch + 1
         if checkpoint is not None:
@@ -423,9 +467,16 @@ def run_training(task: TrainingTask, matrix: sp.csr_matrix, settings: TrainingSe
     if state.best_weights is not None:
         task.load_weights({k: v.to(device) for k, v in state.best_weights.items()})
     task.set_mode(False)
-    return TrainingReport(n_epochs=len(state.curve), best_epoch=state.best_epoch, best_val_ndcg=state.best_score,
-                          stopped_early=state.done and len(state.curve) < settings.epochs, curve=state.curve,
-                          device=str(device), precision=precision, best_variant=state.best_variant)
+    return TrainingReport(
+        n_epochs=len(state.curve),
+        best_epoch=state.best_epoch,
+        best_val_ndcg=state.best_score,
+        stopped_early=state.done and len(state.curve) < settings.epochs,
+        curve=state.curve,
+        device=str(device),
+        precision=precision,
+        best_variant=state.best_variant,
+    )
 
 
 @dataclass
@@ -467,6 +518,7 @@ def load_warm_start(warm_start, name: str, data) -> Recommender:
     where = None
     if isinstance(warm_start, (str, Path)):
         from aigc_biz.models.artifacts import load_model
+
         where = str(warm_start)
         previous = load_model(Path(warm_start))
     else:
@@ -475,24 +527,38 @@ def load_warm_start(warm_start, name: str, data) -> Recommender:
         raise ModelError(f"warm_start must be a fitted model or a saved model folder, not {type(previous).__name__}")
     previous.check_fitted()
     if previous.name != name:
-        raise ModelError(f"cannot warm-start a {name!r} model from a {previous.name!r} model", file=where,
-                         hint=f"train with --model {previous.name}, or drop --warm-start")
+        raise ModelError(
+            f"cannot warm-start a {name!r} model from a {previous.name!r} model",
+            file=where,
+            hint=f"train with --model {previous.name}, or drop --warm-start",
+        )
     columns = [str(c) for c in data.user_features.columns]
     if columns != list(previous.user_feature_columns_):
-        raise ModelError(f"cannot warm-start: the data has user attributes {columns}, the model was trained "
-                         f"with {list(previous.user_feature_columns_)}", file=where)
+        raise ModelError(
+            f"cannot warm-start: the data has user attributes {columns}, the model was trained "
+            f"with {list(previous.user_feature_columns_)}",
+            file=where,
+        )
     if (previous.item_positions(data.item_ids, strict=False) < 0).all():
         raise ModelError("cannot warm-start: the data shares no item with the model", file=where)
     return previous
 
 
-def _axis_sources(blocks: tuple | None, size: int, old_size: int, sources: dict[str, np.ndarray],
-                  old_counts: dict[str, int], where: str) -> np.ndarray:
+def _axis_sources(
+    blocks: tuple | None,
+    size: int,
+    old_size: int,
+    sources: dict[str, np.ndarray],
+    old_counts: dict[str, int],
+    where: str,
+) -> np.ndarray:
     """For each position of one axis of a new tensor, the position in the old tensor (-1: new slot)."""
     if blocks is None:
         if size != old_size:
-            raise ModelError(f"cannot warm-start: {where} has {size} here and {old_size} in the saved model",
-                             hint="architecture parameters (hidden sizes, context_dim...) must match")
+            raise ModelError(
+                f"cannot warm-start: {where} has {size} here and {old_size} in the saved model",
+                hint="architecture parameters (hidden sizes, context_dim...) must match",
+            )
         return np.arange(size)
     parts, old_offset = [], 0
     for block in blocks:
@@ -505,13 +571,22 @@ def _axis_sources(blocks: tuple | None, size: int, old_size: int, sources: dict[
             old_offset += int(block)
     out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     if len(out) != size or old_offset != old_size:
-        raise ModelError(f"cannot warm-start: {where} has {size} here and {old_size} in the saved model",
-                         hint="architecture parameters (hidden sizes, context_dim...) must match")
+        raise ModelError(
+            f"cannot warm-start: {where} has {size} here and {old_size} in the saved model",
+            hint="architecture parameters (hidden sizes, context_dim...) must match",
+        )
     return out
 
 
-def grow_tensor(old: torch.Tensor, new: torch.Tensor, axes: tuple, sources: dict[str, np.ndarray],
-                old_counts: dict[str, int], mean_init: bool = False, where: str = "tensor") -> torch.Tensor:
+def grow_tensor(
+    old: torch.Tensor,
+    new: torch.Tensor,
+    axes: tuple,
+    sources: dict[str, np.ndarray],
+    old_counts: dict[str, int],
+    mean_init: bool = False,
+    where: str = "tensor",
+) -> torch.Tensor:
     """``new`` (a fresh init) with every slot that existed in ``old`` copied from it, bit for bit.
 
     ``axes`` has one entry per axis: None (size unchanged) or the axis's blocks, each ``"items"`` or
@@ -521,8 +596,10 @@ def grow_tensor(old: torch.Tensor, new: torch.Tensor, axes: tuple, sources: dict
     """
     if old.ndim != new.ndim or len(axes) != new.ndim:
         raise ModelError(f"cannot warm-start: {where} has {new.ndim} axes here and {old.ndim} in the saved model")
-    index = [_axis_sources(blocks, new.shape[a], old.shape[a], sources, old_counts, f"{where} axis {a}")
-             for a, blocks in enumerate(axes)]
+    index = [
+        _axis_sources(blocks, new.shape[a], old.shape[a], sources, old_counts, f"{where} axis {a}")
+        for a, blocks in enumerate(axes)
+    ]
     out = new.detach().clone()
     old = old.detach().to(out.device, out.dtype)
     if mean_init:
@@ -530,8 +607,11 @@ def grow_tensor(old: torch.Tensor, new: torch.Tensor, axes: tuple, sources: dict
         if len(grown) == 1 and (index[grown[0]] < 0).any():
             a = grown[0]
             fresh = torch.from_numpy(np.flatnonzero(index[a] < 0))
-            out.index_copy_(a, fresh.to(out.device),
-                            old.mean(dim=a, keepdim=True).expand_as(out.index_select(a, fresh.to(out.device))))
+            out.index_copy_(
+                a,
+                fresh.to(out.device),
+                old.mean(dim=a, keepdim=True).expand_as(out.index_select(a, fresh.to(out.device))),
+            )
     kept = [np.flatnonzero(i >= 0) for i in index]
     if all(len(k) for k in kept):
         target = tuple(torch.from_numpy(k) for k in np.ix_(*kept))
@@ -563,8 +643,17 @@ class TorchRecommender(Recommender):
 
     uses_context = True
     #: hyper-parameters of the shared training loop, declared by every torch model's ``__init__``
-    shared_params: ClassVar[tuple[str, ...]] = ("epochs", "batch_size", "patience", "val_fraction", "device",
-                                                "precision", "seed", "checkpoint_dir", "resume")
+    shared_params: ClassVar[tuple[str, ...]] = (
+        "epochs",
+        "batch_size",
+        "patience",
+        "val_fraction",
+        "device",
+        "precision",
+        "seed",
+        "checkpoint_dir",
+        "resume",
+    )
 
     # --- hyper-parameters -----------------------------------------------------------------------
     def _own_problems(self) -> list[str]:
@@ -583,10 +672,16 @@ class TorchRecommender(Recommender):
             raise ConfigError(f"invalid {self.name} parameters: " + ", ".join(problems))
 
     def training_settings(self) -> TrainingSettings:
-        return TrainingSettings(epochs=int(self.epochs), batch_size=int(self.batch_size),
-                                patience=int(self.patience), device=str(resolve_device(self.device)),
-                                seed=int(self.seed), precision=self.precision,
-                                checkpoint_dir=self.checkpoint_dir, resume=bool(self.resume))
+        return TrainingSettings(
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            patience=int(self.patience),
+            device=str(resolve_device(self.device)),
+            seed=int(self.seed),
+            precision=self.precision,
+            checkpoint_dir=self.checkpoint_dir,
+            resume=bool(self.resume),
+        )
 
     # --- fitting --------------------------------------------------------------------------------
     def fit(self, data, progress: Callable[[dict], None] | None = None, warm_start=None) -> "TorchRecommender":
@@ -625,8 +720,10 @@ class TorchRecommender(Recommender):
         previous = self.warm_source
         if previous is None:
             return False
-        sources = {"items": previous.item_positions(self.item_ids_, strict=False),
-                   "context": self.context_encoder_.slot_sources(previous.context_encoder_)}
+        sources = {
+            "items": previous.item_positions(self.item_ids_, strict=False),
+            "context": self.context_encoder_.slot_sources(previous.context_encoder_),
+        }
         old_counts = {"items": previous.n_items, "context": previous.context_encoder_.n_features_}
         layout, mean_init = self._warm_layout()
         old_modules = previous._networks()
@@ -638,8 +735,9 @@ class TorchRecommender(Recommender):
                 if key not in old_state:
                     continue  # e.g. a layer the old model did not build: keeps its fresh init
                 axes = layout.get(full, (None,) * value.ndim)
-                state[key] = grow_tensor(old_state[key], value, axes, sources, old_counts,
-                                         mean_init=full in mean_init, where=full)
+                state[key] = grow_tensor(
+                    old_state[key], value, axes, sources, old_counts, mean_init=full in mean_init, where=full
+                )
             module.load_state_dict(state)
         return True
 
@@ -653,19 +751,27 @@ class TorchRecommender(Recommender):
         """Check the parameters, binarise ``data``'s matrix, encode its user attributes as context (sets
         ``context_encoder_``), carve the validation (:meth:`validation_slice`), pick the device, seed everything."""
         from aigc_biz.models.context import ContextEncoder
+
         self.check_params()
         matrix = data.binary()
         features = data.user_features.reset_index(drop=True)
         previous = self.warm_source
         # a warm start keeps the old context slots so their learnt weights still mean the same values
-        self.context_encoder_ = (ContextEncoder().fit(features) if previous is None
-                                 else previous.context_encoder_.grown(features))
+        self.context_encoder_ = (
+            ContextEncoder().fit(features) if previous is None else previous.context_encoder_.grown(features)
+        )
         context = self.context_encoder_.transform(features) if self.context_encoder_.n_features_ else None
         validation = self.validation_slice(data, matrix)
         settings = self.training_settings()
-        return PreparedFit(matrix=matrix, train=matrix if validation is None else validation.train,
-                           context=context, validation=validation, device=torch.device(settings.device),
-                           rng=seed_everything(self.seed), settings=settings)
+        return PreparedFit(
+            matrix=matrix,
+            train=matrix if validation is None else validation.train,
+            context=context,
+            validation=validation,
+            device=torch.device(settings.device),
+            rng=seed_everything(self.seed),
+            settings=settings,
+        )
 
     def record_report(self, report: TrainingReport) -> None:
         """The fitted attributes every torch model exposes after training."""
@@ -681,9 +787,14 @@ class TorchRecommender(Recommender):
         return {}
 
     def _meta(self) -> dict:
-        return {"context": self.context_encoder_.to_meta(), **self._own_meta(),
-                "n_epochs": self.n_epochs_, "best_epoch": self.best_epoch_,
-                "best_val_ndcg": self.best_val_ndcg_, "training_curve": self.training_curve_}
+        return {
+            "context": self.context_encoder_.to_meta(),
+            **self._own_meta(),
+            "n_epochs": self.n_epochs_,
+            "best_epoch": self.best_epoch_,
+            "best_val_ndcg": self.best_val_ndcg_,
+            "training_curve": self.training_curve_,
+        }
 
     @abstractmethod
     def _load_networks(self, state: dict[str, np.ndarray], meta: dict, device: str) -> None:
@@ -692,6 +803,7 @@ class TorchRecommender(Recommender):
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
         from aigc_biz.models.context import ContextEncoder
+
         self.context_encoder_ = ContextEncoder.from_meta(meta["context"])
         self.device_ = str(resolve_device(self.device))
         self._load_networks(state, meta, self.device_)

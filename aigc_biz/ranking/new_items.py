@@ -8,6 +8,7 @@ the shrink is chosen on a validation slice carved from known items only (the new
 play "new", with part of each customer's other items held out beside them, so a shrink that lets new
 items crowd out known ones loses NDCG).
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,8 +71,10 @@ def mix_and_mean(known: torch.Tensor, neighbours: np.ndarray, weights: np.ndarra
     floor = torch.where(torch.isfinite(floor), floor, torch.zeros_like(floor))
     safe = torch.where(finite, known, floor)
     n_new, m = neighbours.shape
-    mixer = sp.csc_matrix((weights.ravel().astype(np.float32), (neighbours.ravel(), np.repeat(np.arange(n_new), m))),
-                          shape=(known.shape[1], n_new))
+    mixer = sp.csc_matrix(
+        (weights.ravel().astype(np.float32), (neighbours.ravel(), np.repeat(np.arange(n_new), m))),
+        shape=(known.shape[1], n_new),
+    )
     # dense @ sparse (known items x new items, m entries per column): scipy computes it as (M^T S^T)^T
     mix = torch.from_numpy(np.asarray(safe.numpy() @ mixer, dtype=np.float32))
     return mix, safe.mean(dim=1, keepdim=True)
@@ -89,17 +92,26 @@ def prepare_new_items(model: Recommender, data: Interactions, frame: pd.DataFram
     model.check_fitted()
     frame = frame.copy()
     roles = data.roles
-    renames = {src: canon for src, canon in (roles.item_attrs.items() if roles else ())
-               if src in frame.columns and canon in ATTRIBUTES and canon not in frame.columns}
+    renames = {
+        src: canon
+        for src, canon in (roles.item_attrs.items() if roles else ())
+        if src in frame.columns and canon in ATTRIBUTES and canon not in frame.columns
+    }
     frame = frame.rename(columns=renames)
-    id_col = ("item_id" if "item_id" in frame.columns
-              else roles.item if roles is not None and roles.item in frame.columns else frame.columns[0])
+    id_col = (
+        "item_id"
+        if "item_id" in frame.columns
+        else roles.item
+        if roles is not None and roles.item in frame.columns
+        else frame.columns[0]
+    )
     ids = frame[id_col].astype("string")
     if ids.isna().any():
-        raise InputError("empty item id in the new items", column=str(id_col),
-                         row=int(ids.isna().to_numpy().argmax()) + 2)
+        raise InputError(
+            "empty item id in the new items", column=str(id_col), row=int(ids.isna().to_numpy().argmax()) + 2
+        )
     frame[id_col] = ids.astype(str)
-    unknown = (model.item_positions(frame[id_col], strict=False) < 0)
+    unknown = model.item_positions(frame[id_col], strict=False) < 0
     frame = frame[unknown].drop_duplicates(subset=id_col, keep="first").reset_index(drop=True)
     present = [c for c in ATTRIBUTES if c in frame.columns]
     if frame.empty or not present:
@@ -111,15 +123,19 @@ def known_attributes(model: Recommender, data: Interactions) -> pd.DataFrame:
     """The data's title/category/price for the model's items, in the model's order (InputError when it has none)."""
     columns = [c for c in ATTRIBUTES if c in data.item_features.columns]
     if not columns:
-        raise InputError("new items need item attributes (title, category or price) in the data, and it has none",
-                         file=data.source or None, hint="name them with --item-attrs when loading")
+        raise InputError(
+            "new items need item attributes (title, category or price) in the data, and it has none",
+            file=data.source or None,
+            hint="name them with --item-attrs when loading",
+        )
     features = data.item_features[columns].copy()
     features.index = pd.Index(data.item_ids, name="item_id")
     return features.reindex(pd.Index(model.item_ids_, name="item_id")).reset_index(drop=True)
 
 
-def new_item_scorer(model: Recommender, data: Interactions, new: NewItems, content: dict | None = None,
-                    k: int = 10, seed: int = 0) -> NewItemScores:
+def new_item_scorer(
+    model: Recommender, data: Interactions, new: NewItems, content: dict | None = None, k: int = 10, seed: int = 0
+) -> NewItemScores:
     """Fit the content map on the model's known items and return the extra-item scorer for ``new``.
 
     ``content``: ContentItemMap parameters; ``shrink`` may be ``"auto"`` (default): chosen on the
@@ -136,12 +152,14 @@ def new_item_scorer(model: Recommender, data: Interactions, new: NewItems, conte
         raise ConfigError(f"content: shrink={shrink!r} must be 'auto' or between 0 and 1")
     neighbours, weights = cmap.neighbours(new.attributes)
     log.info("content path: %d new items, shrink %.2f", len(new.item_ids), float(shrink))
-    return NewItemScores(item_ids=new.item_ids, neighbours=neighbours, weights=weights, shrink=float(shrink),
-                         validation=validation)
+    return NewItemScores(
+        item_ids=new.item_ids, neighbours=neighbours, weights=weights, shrink=float(shrink), validation=validation
+    )
 
 
-def select_shrink(model: Recommender, data: Interactions, attributes: pd.DataFrame, fitted: ContentItemMap,
-                  k: int = 10, seed: int = 0) -> tuple[float, dict]:
+def select_shrink(
+    model: Recommender, data: Interactions, attributes: pd.DataFrame, fitted: ContentItemMap, k: int = 10, seed: int = 0
+) -> tuple[float, dict]:
     """The shrink with the best NDCG@k when the newest tenth of the described known items play new items.
 
     A map like ``fitted`` is refitted without them (in ``fitted``'s reduced item space, so the SVD
@@ -151,6 +169,7 @@ def select_shrink(model: Recommender, data: Interactions, attributes: pd.DataFra
     validate on (fewer than 20 described items or no customer with a held-out item).
     """
     from aigc_biz.evaluation.metrics import ndcg_at_k
+
     rng = np.random.default_rng(seed)
     described = np.flatnonzero(described_items(attributes))
     if len(described) < 20:
@@ -184,8 +203,8 @@ def select_shrink(model: Recommender, data: Interactions, attributes: pd.DataFra
     results = {s: [] for s in SHRINK_GRID}
     with torch.inference_mode():
         for start in range(0, given.shape[0], 512):
-            rows = given[start:start + 512]
-            known = torch.as_tensor(model.score_batch(rows, context.iloc[start:start + 512])).to(torch.float32)
+            rows = given[start : start + 512]
+            known = torch.as_tensor(model.score_batch(rows, context.iloc[start : start + 512])).to(torch.float32)
             known = known.clone()
             known[~torch.isfinite(known)] = -torch.inf
             seen = rows.tocoo()
@@ -195,7 +214,7 @@ def select_shrink(model: Recommender, data: Interactions, attributes: pd.DataFra
                 scores = known.clone()
                 scores[:, torch.from_numpy(pseudo)] = (1.0 - shrink) * mix + shrink * mean
                 top = torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.numpy()
-                results[shrink].append(ndcg_at_k(top, target[start:start + 512], k))
+                results[shrink].append(ndcg_at_k(top, target[start : start + 512], k))
     ndcg = {s: float(np.nanmean(np.concatenate(v))) for s, v in results.items()}
     # ties go to the larger shrink: the cautious choice for unproven items
     best = max(SHRINK_GRID, key=lambda s: (round(ndcg[s], 6), s))
@@ -212,8 +231,7 @@ def _newest(model: Recommender, data: Interactions, described: np.ndarray, rng: 
         when = pd.Series(first.to_numpy(), index=model_pos)
         when = when[when.index >= 0]
         known = when.reindex(described)
-        order = np.argsort(known.fillna(known.min()).to_numpy(dtype="datetime64[ns]").astype(np.int64),
-                           kind="stable")
+        order = np.argsort(known.fillna(known.min()).to_numpy(dtype="datetime64[ns]").astype(np.int64), kind="stable")
         return np.sort(described[order[-n:]])
     return np.sort(rng.choice(described, n, replace=False))
 
@@ -229,6 +247,8 @@ def seen_new_items(data: Interactions, users: np.ndarray, new: NewItems, n_items
     if known.any():
         present = np.flatnonzero(cols >= 0)
         taken = sp.csr_matrix(data.matrix[rows[known]][:, cols[present]] > 0, dtype=np.float32).tocoo()
-        block = sp.csr_matrix((np.ones(taken.nnz, dtype=np.float32),
-                               (np.flatnonzero(known)[taken.row], present[taken.col])), shape=block.shape)
+        block = sp.csr_matrix(
+            (np.ones(taken.nnz, dtype=np.float32), (np.flatnonzero(known)[taken.row], present[taken.col])),
+            shape=block.shape,
+        )
     return sp.hstack([sp.csr_matrix((len(users), n_items), dtype=np.float32), block], format="csr")

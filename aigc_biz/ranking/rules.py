@@ -4,6 +4,7 @@ Candidate pools, excluded categories and price bands become an ``allowed`` item 
 chunked top-k honours; a per-category cap is applied greedily over a deeper top-k pool, so the
 memory bound of chunked scoring holds for every rule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -45,8 +46,9 @@ class BusinessRules:
             mask &= ~category.astype(str).isin([str(c) for c in self.exclude_categories]).to_numpy()
             restricted = True
         if self.min_price is not None or self.max_price is not None:
-            price = pd.to_numeric(self._column(item_features, "price", "--min-price/--max-price"),
-                                  errors="coerce").to_numpy(dtype=float)
+            price = pd.to_numeric(
+                self._column(item_features, "price", "--min-price/--max-price"), errors="coerce"
+            ).to_numpy(dtype=float)
             ok = ~np.isnan(price)
             if self.min_price is not None:
                 ok &= price >= self.min_price
@@ -55,22 +57,33 @@ class BusinessRules:
             mask &= ok
             restricted = True
         if restricted and not mask.any():
-            raise InputError("the business rules leave no item to recommend",
-                             hint="check --candidates, --exclude-categories and the price band")
+            raise InputError(
+                "the business rules leave no item to recommend",
+                hint="check --candidates, --exclude-categories and the price band",
+            )
         return mask if restricted else None
 
     @staticmethod
     def _column(item_features: pd.DataFrame, name: str, flag: str) -> pd.Series:
         if name not in item_features.columns:
-            raise InputError(f"{flag} needs an item {name} column, and the data has none",
-                             hint="name it with --item-attrs")
+            raise InputError(
+                f"{flag} needs an item {name} column, and the data has none", hint="name it with --item-attrs"
+            )
         return item_features[name].reset_index(drop=True)
 
 
-def recommend_with_rules(model: Recommender, data: Interactions, users=None, k: int = 10,
-                         rules: BusinessRules | None = None, context: pd.DataFrame | None = None,
-                         batch_size: int = 1024, progress: Callable[[int], None] | None = None,
-                         new_items: pd.DataFrame | None = None, content: dict | None = None) -> TopK:
+def recommend_with_rules(
+    model: Recommender,
+    data: Interactions,
+    users=None,
+    k: int = 10,
+    rules: BusinessRules | None = None,
+    context: pd.DataFrame | None = None,
+    batch_size: int = 1024,
+    progress: Callable[[int], None] | None = None,
+    new_items: pd.DataFrame | None = None,
+    content: dict | None = None,
+) -> TopK:
     """The model's top-``k`` for customers of ``data`` (scored from their history in it), under business rules.
 
     Item attributes (category, price) come from ``data``, aligned to the model's items; items the
@@ -81,6 +94,7 @@ def recommend_with_rules(model: Recommender, data: Interactions, users=None, k: 
     parameters (``shrink="auto"`` by default).
     """
     from aigc_biz.ranking.new_items import new_item_scorer, prepare_new_items, seen_new_items
+
     rules = rules or BusinessRules()
     model.check_fitted()
     if k < 1:
@@ -97,9 +111,18 @@ def recommend_with_rules(model: Recommender, data: Interactions, users=None, k: 
     if new is not None and rules.exclude_seen:
         scored = np.asarray(data.user_ids if users is None else [str(u) for u in users], dtype=object)
         exclude = seen_new_items(data, scored, new, model.n_items)
-    top = model.recommend_topk(data, users, pool, exclude_seen=rules.exclude_seen, allowed=allowed,
-                               exclude=exclude, context=context, batch_size=batch_size, progress=progress,
-                               extra_items=extra)
+    top = model.recommend_topk(
+        data,
+        users,
+        pool,
+        exclude_seen=rules.exclude_seen,
+        allowed=allowed,
+        exclude=exclude,
+        context=context,
+        batch_size=batch_size,
+        progress=progress,
+        extra_items=extra,
+    )
     idx, scores, seen = top.indices, top.scores, top.seen
     if cap:
         category = BusinessRules._column(item_features, "category", "--max-per-category").astype(str).to_numpy()
@@ -142,8 +165,9 @@ def _cap_per_category(idx, scores, seen, category, cap, k):
     return out_idx, out_score, out_seen
 
 
-def attach_item_info(recs: pd.DataFrame, item_ids: np.ndarray, item_features: pd.DataFrame,
-                     columns=("title", "category")) -> pd.DataFrame:
+def attach_item_info(
+    recs: pd.DataFrame, item_ids: np.ndarray, item_features: pd.DataFrame, columns=("title", "category")
+) -> pd.DataFrame:
     """Add item title/category (when known) to a recommendations frame, keyed by item_id."""
     present = [c for c in columns if c in item_features.columns]
     if not present or recs.empty:
@@ -153,16 +177,23 @@ def attach_item_info(recs: pd.DataFrame, item_ids: np.ndarray, item_features: pd
     return recs.join(info, on="item_id")
 
 
-def business_rules(rules: BusinessRules | dict | None = None, *, candidates: str | Path | Sequence[str] | None = None,
-                   exclude_categories: str | Sequence[str] | None = None, max_per_category: int | None = None,
-                   min_price: float | None = None, max_price: float | None = None,
-                   include_seen: bool | None = None) -> BusinessRules:
+def business_rules(
+    rules: BusinessRules | dict | None = None,
+    *,
+    candidates: str | Path | Sequence[str] | None = None,
+    exclude_categories: str | Sequence[str] | None = None,
+    max_per_category: int | None = None,
+    min_price: float | None = None,
+    max_price: float | None = None,
+    include_seen: bool | None = None,
+) -> BusinessRules:
     """:class:`BusinessRules` from plain values; keywords given override ``rules`` (an object or a mapping).
 
     ``candidates`` is a list of item ids or a file of them (column ``item_id`` or the first one);
     ``exclude_categories`` a list or ``"a,b"``. A mapping with an unknown rule is an InputError.
     """
     from dataclasses import asdict, fields
+
     base = asdict(rules) if isinstance(rules, BusinessRules) else dict(rules or {})
     known = {f.name for f in fields(BusinessRules)}
     unknown = sorted(set(base) - known)
@@ -170,9 +201,13 @@ def business_rules(rules: BusinessRules | dict | None = None, *, candidates: str
         raise InputError(f"unknown business rule(s): {', '.join(unknown)}", hint="valid: " + ", ".join(sorted(known)))
     if isinstance(candidates, (str, Path)):
         candidates = read_id_list(candidates, "item_id")[0]
-    given = {"candidates": None if candidates is None else [str(c) for c in candidates],
-             "exclude_categories": split_list(exclude_categories), "max_per_category": max_per_category,
-             "min_price": min_price, "max_price": max_price,
-             "exclude_seen": None if include_seen is None else not include_seen}
+    given = {
+        "candidates": None if candidates is None else [str(c) for c in candidates],
+        "exclude_categories": split_list(exclude_categories),
+        "max_per_category": max_per_category,
+        "min_price": min_price,
+        "max_price": max_price,
+        "exclude_seen": None if include_seen is None else not include_seen,
+    }
     base.update({k: v for k, v in given.items() if v is not None})
     return BusinessRules(**base)

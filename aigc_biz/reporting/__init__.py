@@ -3,6 +3,7 @@
 >>> from aigc_biz.reporting import build_report
 >>> build_report(data, "report.html", recs=recs, leaderboard=board, copy=copy, locale="zh")  # doctest: +SKIP
 """
+
 from aigc_biz.reporting.builder import ReportResult, build_report, collect_figures
 from aigc_biz.reporting.metadata import data_fingerprint
 

@@ -1,4 +1,5 @@
 """build_report: figures -> charts -> one offline HTML file (Jinja2, autoescaped) + the same figures as JSON."""
+
 from __future__ import annotations
 
 import json
@@ -13,15 +14,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from aigc_biz.data import Interactions
+from aigc_biz.data.profile import profile as data_profile
 from aigc_biz.errors import InputError
-from aigc_biz.json_safe import json_safe
 from aigc_biz.io.files import atomic_output
+from aigc_biz.json_safe import json_safe
 from aigc_biz.reporting import charts
 from aigc_biz.reporting.coverage import recommendation_stats
 from aigc_biz.reporting.customers import sample_customers as sample_customer_section
 from aigc_biz.reporting.leaderboard import normalize_leaderboard, normalize_segments
 from aigc_biz.reporting.metadata import merge_meta
-from aigc_biz.data.profile import profile as data_profile
 from aigc_biz.reporting.strings import HTML_LANG, strings_for
 from aigc_biz.resources import resource_path
 
@@ -51,9 +52,18 @@ class ReportResult:
     bytes: int
 
 
-def build_report(data: Interactions, output: str | Path, *, recs: pd.DataFrame | None = None,
-                 leaderboard: dict | None = None, copy: pd.DataFrame | None = None, locale: str = "en",
-                 meta: dict | None = None, sample_customers: int = 8, seed: int = 0) -> ReportResult:
+def build_report(
+    data: Interactions,
+    output: str | Path,
+    *,
+    recs: pd.DataFrame | None = None,
+    leaderboard: dict | None = None,
+    copy: pd.DataFrame | None = None,
+    locale: str = "en",
+    meta: dict | None = None,
+    sample_customers: int = 8,
+    seed: int = 0,
+) -> ReportResult:
     """Write a self-contained offline HTML report for analysts, and its figures as JSON beside it.
 
     Parameters
@@ -109,14 +119,24 @@ def build_report(data: Interactions, output: str | Path, *, recs: pd.DataFrame |
         raise TypeError(f"data must be an aigc_biz.data.Interactions, not {type(data).__name__}")
     words = strings_for(locale)
     html_path, json_path = _output_paths(output)
-    if isinstance(sample_customers, bool) or not isinstance(sample_customers, (int, np.integer)) \
-            or sample_customers < 0:
+    if (
+        isinstance(sample_customers, bool)
+        or not isinstance(sample_customers, (int, np.integer))
+        or sample_customers < 0
+    ):
         raise InputError(f"sample_customers must be a whole number >= 0, got {sample_customers!r}")
     _require_columns(recs, RECS_COLUMNS, "recommendations", numeric=("rank", "score"))
     _require_columns(copy, COPY_COLUMNS, "copy")
 
-    figures = collect_figures(data, recs=recs, leaderboard=leaderboard, copy=copy, meta=meta,
-                              sample_customers=int(sample_customers), seed=seed)
+    figures = collect_figures(
+        data,
+        recs=recs,
+        leaderboard=leaderboard,
+        copy=copy,
+        meta=meta,
+        sample_customers=int(sample_customers),
+        seed=seed,
+    )
     figures["locale"] = locale
     chart_svgs = draw_charts(figures, words)
     figures["charts"] = sorted(chart_svgs)
@@ -124,12 +144,14 @@ def build_report(data: Interactions, output: str | Path, *, recs: pd.DataFrame |
     payload = json.dumps(json_safe(figures), ensure_ascii=False, indent=1, allow_nan=False)
     html_bytes = html.encode("utf-8")
     _write_pair_atomically(html_path, html_bytes, json_path, payload.encode("utf-8"))
-    return ReportResult(html_path=html_path, json_path=json_path, seconds=time.perf_counter() - started,
-                        bytes=len(html_bytes))
+    return ReportResult(
+        html_path=html_path, json_path=json_path, seconds=time.perf_counter() - started, bytes=len(html_bytes)
+    )
 
 
-def collect_figures(data: Interactions, *, recs=None, leaderboard=None, copy=None, meta=None,
-                    sample_customers: int = 8, seed: int = 0) -> dict:
+def collect_figures(
+    data: Interactions, *, recs=None, leaderboard=None, copy=None, meta=None, sample_customers: int = 8, seed: int = 0
+) -> dict:
     """Every number the report shows, section by section (the content of report.json)."""
     segment_sizes = _segment_sizes(data)
     figures = {
@@ -139,8 +161,11 @@ def collect_figures(data: Interactions, *, recs=None, leaderboard=None, copy=Non
         "segments": None,
         "coverage": None,
         "reasons": None,
-        "customers": {"seed": seed, "requested": sample_customers,
-                      "rows": sample_customer_section(data, recs, copy, sample_customers, seed)},
+        "customers": {
+            "seed": seed,
+            "requested": sample_customers,
+            "rows": sample_customer_section(data, recs, copy, sample_customers, seed),
+        },
         "meta": merge_meta(data, meta),
     }
     if leaderboard is not None:
@@ -162,14 +187,23 @@ def _has_repeat_metrics(board: dict | None) -> bool:
 
 def reason_stats(recs: pd.DataFrame | None, board: dict | None) -> dict:
     """The mix of repeat and new items in ``recs`` and, from a leaderboard with repeats, each kind's hit rate."""
-    out = {"repeat_slots": None, "new_slots": None, "repeat_share": None, "customers_with_repeats": None,
-           "hit_rates": [], "k": None}
+    out = {
+        "repeat_slots": None,
+        "new_slots": None,
+        "repeat_share": None,
+        "customers_with_repeats": None,
+        "hit_rates": [],
+        "k": None,
+    }
     if recs is not None and "reason" in recs.columns:
         reason = recs["reason"].astype(str)
         repeat = reason == "repeat"
-        out.update(repeat_slots=int(repeat.sum()), new_slots=int((reason == "new").sum()),
-                   repeat_share=float(repeat.mean()) if len(recs) else None,
-                   customers_with_repeats=int(recs.loc[repeat, "user_id"].nunique()))
+        out.update(
+            repeat_slots=int(repeat.sum()),
+            new_slots=int((reason == "new").sum()),
+            repeat_share=float(repeat.mean()) if len(recs) else None,
+            customers_with_repeats=int(recs.loc[repeat, "user_id"].nunique()),
+        )
     if _has_repeat_metrics(board):
         k = min(int(name.split("@")[1]) for name in board["metrics"] if name.startswith("repeat_hit_rate@"))
         out["k"] = k
@@ -179,8 +213,14 @@ def reason_stats(recs: pd.DataFrame | None, board: dict | None) -> dict:
             for kind in ("repeat", "new"):
                 rate = (metrics.get(f"{kind}_hit_rate@{k}") or {}).get("mean")
                 if rate is not None:
-                    out["hit_rates"].append({"model": entry["model"], "reason": kind, "hit_rate": rate,
-                                             "share": share if kind == "repeat" or share is None else 1 - share})
+                    out["hit_rates"].append(
+                        {
+                            "model": entry["model"],
+                            "reason": kind,
+                            "hit_rate": rate,
+                            "share": share if kind == "repeat" or share is None else 1 - share,
+                        }
+                    )
     return out
 
 
@@ -188,28 +228,39 @@ def draw_charts(figures: dict, words: dict) -> dict[str, str]:
     """Chart id -> inline SVG for every chart the figures allow."""
     profile = figures["profile"]
     drawn = {
-        "chart-activity": charts.activity_chart(profile["activity_histogram"], words["activity_x"],
-                                                words["activity_y"]),
-        "chart-longtail": charts.longtail_chart(profile["popularity_curve"], words["longtail_x"],
-                                                words["longtail_y"]),
+        "chart-activity": charts.activity_chart(
+            profile["activity_histogram"], words["activity_x"], words["activity_y"]
+        ),
+        "chart-longtail": charts.longtail_chart(profile["popularity_curve"], words["longtail_x"], words["longtail_y"]),
         "chart-timeline": charts.timeline_chart(profile["over_time"], words["timeline_y"]),
     }
     board = figures["leaderboard"]
     if board is not None and board["primary_metric"]:
-        drawn["chart-leaderboard"] = charts.leaderboard_chart(board["models"], board["primary_metric"],
-                                                              board["winner"])
+        drawn["chart-leaderboard"] = charts.leaderboard_chart(board["models"], board["primary_metric"], board["winner"])
     if figures["segments"] is not None:
         drawn["chart-segments"] = charts.segments_chart(figures["segments"], figures["segments"]["metric"])
     coverage = figures["coverage"]
     if coverage is not None:
         drawn["chart-deciles"] = charts.paired_share_chart(
-            [str(d) for d in range(1, 11)], coverage["deciles"]["in_data"], coverage["deciles"]["in_recs"],
-            words["in_data"], words["in_recs"], words["decile"], "deciles")
+            [str(d) for d in range(1, 11)],
+            coverage["deciles"]["in_data"],
+            coverage["deciles"]["in_recs"],
+            words["in_data"],
+            words["in_recs"],
+            words["decile"],
+            "deciles",
+        )
         if coverage["categories"]:
             drawn["chart-categories"] = charts.paired_share_chart(
-                coverage["categories"]["category"], coverage["categories"]["in_data"],
-                coverage["categories"]["in_recs"], words["in_data"], words["in_recs"], words["share"],
-                "categories", horizontal=True)
+                coverage["categories"]["category"],
+                coverage["categories"]["in_data"],
+                coverage["categories"]["in_recs"],
+                words["in_data"],
+                words["in_recs"],
+                words["share"],
+                "categories",
+                horizontal=True,
+            )
     return {name: svg for name, svg in drawn.items() if svg}
 
 
@@ -225,7 +276,10 @@ def render_html(figures: dict, chart_svgs: dict[str, str], words: dict, locale: 
     sections += [("customers", words["sample"]), ("meta", words["meta"])]
     template = _environment(str(resource_path("templates", "report"))).get_template(TEMPLATE_NAME)
     return template.render(
-        t=words, lang=HTML_LANG[locale], sections=sections, f=figures,
+        t=words,
+        lang=HTML_LANG[locale],
+        sections=sections,
+        f=figures,
         charts={name: Markup(svg) for name, svg in chart_svgs.items()},
         meta_rows=_flatten_meta(figures["meta"]),
     )
@@ -234,10 +288,15 @@ def render_html(figures: dict, chart_svgs: dict[str, str], words: dict, locale: 
 @lru_cache(maxsize=4)
 def _environment(template_folder: str) -> Environment:
     """One Jinja2 environment per template folder (it caches compiled templates, and checks their mtime)."""
-    env = Environment(loader=FileSystemLoader(template_folder),
-                      autoescape=select_autoescape(enabled_extensions=("html", "html.j2", "j2"),
-                                                   default_for_string=True, default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(template_folder),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2", "j2"), default_for_string=True, default=True
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(num=_format_number, pct=_format_percent, fixed=_format_fixed, json_text=_json_text)
     return env
 
@@ -246,12 +305,12 @@ def _environment(template_folder: str) -> Environment:
 def _output_paths(output) -> tuple[Path, Path]:
     html_path = Path(output)
     if html_path.is_dir():
-        raise InputError("the report output is a folder, expected a file name", file=str(html_path),
-                         hint="e.g. -o report.html")
+        raise InputError(
+            "the report output is a folder, expected a file name", file=str(html_path), hint="e.g. -o report.html"
+        )
     json_path = html_path.with_suffix(".json")
     if json_path == html_path:
-        raise InputError("the report output must not end in .json (the JSON is written beside it)",
-                         file=str(html_path))
+        raise InputError("the report output must not end in .json (the JSON is written beside it)", file=str(html_path))
     return html_path, json_path
 
 
@@ -262,14 +321,20 @@ def _require_columns(frame, columns, what: str, numeric=()) -> None:
         raise InputError(f"{what} must be a table (DataFrame), not {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(f"{what} table lacks column(s) {', '.join(missing)}", column=missing[0],
-                         hint="required: " + ", ".join(columns))
+        raise InputError(
+            f"{what} table lacks column(s) {', '.join(missing)}",
+            column=missing[0],
+            hint="required: " + ", ".join(columns),
+        )
     for column in numeric:
         bad = pd.to_numeric(frame[column], errors="coerce").isna().to_numpy()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{what} table has a missing or non-numeric {column} "
-                             f"({frame[column].iloc[row]!r})", column=column, row=row)
+            raise InputError(
+                f"{what} table has a missing or non-numeric {column} ({frame[column].iloc[row]!r})",
+                column=column,
+                row=row,
+            )
 
 
 def _segment_sizes(data: Interactions) -> dict[str, int]:

@@ -4,6 +4,7 @@ Text stays text (``svg.fonttype: none``) so the browser draws it with the page's
 matplotlib XML-escapes every text it writes; labels from the data are additionally protected from
 mathtext (a ``$`` in a category name would otherwise be parsed as a formula).
 """
+
 from __future__ import annotations
 
 import io
@@ -26,8 +27,9 @@ _RC = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "axes.prop_cycle": matplotlib.cycler(color=["#2f6fb3", "#e08a2c", "#3a9a5b", "#c0504d", "#7d5ba6",
-                                                "#8c6d31", "#d36fae", "#6b6b6b"]),
+    "axes.prop_cycle": matplotlib.cycler(
+        color=["#2f6fb3", "#e08a2c", "#3a9a5b", "#c0504d", "#7d5ba6", "#8c6d31", "#d36fae", "#6b6b6b"]
+    ),
 }
 _SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 _TAG = re.compile(r"<[^<>]+>")
@@ -56,7 +58,7 @@ def figure_to_svg(fig: Figure, prefix: str) -> str:
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
         fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     # text content is XML-escaped, so every "<...>" is a tag: rewrite attributes there and only there
     tags = _TAG.findall(svg)
     referenced = {ref for tag in tags for ref in _REFERENCE.findall(tag)}
@@ -162,8 +164,14 @@ def leaderboard_chart(models: list[dict], metric: str, winner: str | None) -> st
     def draw(fig):
         ax = fig.add_subplot()
         y = np.arange(len(rows))
-        ax.barh(y, means, color=colors, xerr=[means - lows, highs - means], capsize=3,
-                error_kw={"elinewidth": 1, "ecolor": "#333333"})
+        ax.barh(
+            y,
+            means,
+            color=colors,
+            xerr=[means - lows, highs - means],
+            capsize=3,
+            error_kw={"elinewidth": 1, "ecolor": "#333333"},
+        )
         ax.set_yticks(y, names)
         ax.invert_yaxis()
         ax.set_xlabel(plain_label(metric))
@@ -194,8 +202,16 @@ def segments_chart(by_segment: dict, metric: str) -> str | None:
     return _render(draw, "segments", height=max(1.8, 0.22 * len(segments) * len(models) + 1.0))
 
 
-def paired_share_chart(labels: list[str], in_data: list[float], in_recs: list[float], data_label: str,
-                       recs_label: str, x_label: str, prefix: str, horizontal: bool = False) -> str | None:
+def paired_share_chart(
+    labels: list[str],
+    in_data: list[float],
+    in_recs: list[float],
+    data_label: str,
+    recs_label: str,
+    x_label: str,
+    prefix: str,
+    horizontal: bool = False,
+) -> str | None:
     """Two bars per label comparing the share in the data with the share in the recommendations."""
     if not labels:
         return None

@@ -1,4 +1,5 @@
 """Catalogue coverage and popularity bias of a recommendation table, measured against the data."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,11 +46,13 @@ def category_shares(categories: pd.Series, data_counts: np.ndarray, rec_counts: 
         return None
     top = by_category.head(TOP_CATEGORIES)
     other = by_category.iloc[TOP_CATEGORIES:].sum()
-    shares = {"category": [str(c) for c in top.index],
-              "in_data": (top["data"] / max(totals["data"], 1)).tolist(),
-              "in_recs": (top["recs"] / max(totals["recs"], 1)).tolist(),
-              "other_in_data": float(other["data"] / max(totals["data"], 1)),
-              "other_in_recs": float(other["recs"] / max(totals["recs"], 1))}
+    shares = {
+        "category": [str(c) for c in top.index],
+        "in_data": (top["data"] / max(totals["data"], 1)).tolist(),
+        "in_recs": (top["recs"] / max(totals["recs"], 1)).tolist(),
+        "other_in_data": float(other["data"] / max(totals["data"], 1)),
+        "other_in_recs": float(other["recs"] / max(totals["recs"], 1)),
+    }
     return shares
 
 
@@ -85,7 +88,6 @@ def recommendation_stats(recs: pd.DataFrame, data: Interactions) -> dict:
         "mean_popularity_data": mean_pop_data,
         "popularity_lift": lift,
         "gini_recs": gini(rec_counts),
-        "deciles": {"in_data": decile_shares(popularity, popularity),
-                    "in_recs": decile_shares(rec_counts, popularity)},
+        "deciles": {"in_data": decile_shares(popularity, popularity), "in_recs": decile_shares(rec_counts, popularity)},
         "categories": category_shares(categories, popularity, rec_counts),
     }

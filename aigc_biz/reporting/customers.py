@@ -1,4 +1,5 @@
 """The per-customer section: a fixed-size, seeded sample shown as history -> recommendations -> copy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,9 +57,14 @@ def _history(data: Interactions, user_idx: int, user_events: pd.DataFrame | None
     for j in order[:MAX_HISTORY]:
         idx = int(items[j])
         item_id = str(data.item_ids[idx])
-        rows.append({"item_id": item_id, "title": _item_label(data.item_features, idx, item_id, "title"),
-                     "category": _item_label(data.item_features, idx, item_id, "category"),
-                     "weight": float(weights[j])})
+        rows.append(
+            {
+                "item_id": item_id,
+                "title": _item_label(data.item_features, idx, item_id, "title"),
+                "category": _item_label(data.item_features, idx, item_id, "category"),
+                "weight": float(weights[j]),
+            }
+        )
     return rows, len(items)
 
 
@@ -74,8 +80,15 @@ def _recommendations(data: Interactions, user_recs: pd.DataFrame) -> list[dict]:
             title = _item_label(data.item_features, idx, item_id, "title") if idx >= 0 else item_id
         if category is None or pd.isna(category):
             category = _item_label(data.item_features, idx, item_id, "category") if idx >= 0 else ""
-        rows.append({"rank": int(rec["rank"]), "item_id": item_id, "title": str(title),
-                     "category": str(category), "score": float(rec["score"])})
+        rows.append(
+            {
+                "rank": int(rec["rank"]),
+                "item_id": item_id,
+                "title": str(title),
+                "category": str(category),
+                "score": float(rec["score"]),
+            }
+        )
     return rows
 
 
@@ -105,8 +118,9 @@ def _rows_by_user(frame: pd.DataFrame | None, user_ids: list[str]) -> dict[str, 
     return {str(k): v for k, v in frame[mask].groupby(ids.to_numpy(dtype=object)[mask], sort=False)}
 
 
-def sample_customers(data: Interactions, recs: pd.DataFrame | None, copy: pd.DataFrame | None,
-                     n: int, seed: int) -> list[dict]:
+def sample_customers(
+    data: Interactions, recs: pd.DataFrame | None, copy: pd.DataFrame | None, n: int, seed: int
+) -> list[dict]:
     """The sampled customers, each with attributes, history, recommendations and messages (JSON-ready)."""
     chosen = choose_customers(data, recs, n, seed)
     if not chosen:
@@ -130,13 +144,15 @@ def sample_customers(data: Interactions, recs: pd.DataFrame | None, copy: pd.Dat
             history, n_history = _history(data, int(idx), user_events)
         user_recs = recs_by_user.get(user_id)
         user_copy = copy_by_user.get(user_id)
-        customers.append({
-            "user_id": user_id,
-            "known": bool(idx >= 0),
-            "attributes": attributes,
-            "history": history,
-            "history_total": int(n_history),
-            "recommendations": [] if user_recs is None else _recommendations(data, user_recs),
-            "messages": [] if user_copy is None else _messages(user_copy),
-        })
+        customers.append(
+            {
+                "user_id": user_id,
+                "known": bool(idx >= 0),
+                "attributes": attributes,
+                "history": history,
+                "history_total": int(n_history),
+                "recommendations": [] if user_recs is None else _recommendations(data, user_recs),
+                "messages": [] if user_copy is None else _messages(user_copy),
+            }
+        )
     return customers

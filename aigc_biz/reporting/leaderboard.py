@@ -1,4 +1,5 @@
 """Reading the evaluation module's leaderboard JSON into the rows and columns the report shows."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,19 @@ from aigc_biz.errors import InputError
 #: the metric the leaderboard and segment charts plot when the leaderboard has it
 PRIMARY_METRIC = "ndcg@10"
 _AT_K = re.compile(r"^(?P<name>.+)@(?P<k>\d+)$")
-_METRIC_ORDER = ("ndcg", "recall", "precision", "map", "mrr", "hit_rate", "coverage", "novelty", "popularity",
-                 "arp", "diversity")
+_METRIC_ORDER = (
+    "ndcg",
+    "recall",
+    "precision",
+    "map",
+    "mrr",
+    "hit_rate",
+    "coverage",
+    "novelty",
+    "popularity",
+    "arp",
+    "diversity",
+)
 
 
 def _number(value, where: str):
@@ -48,8 +60,10 @@ def normalize_leaderboard(leaderboard: dict) -> dict:
         When the dict has no ``models`` list or a model entry lacks its name or metrics.
     """
     if not isinstance(leaderboard, dict) or not isinstance(leaderboard.get("models"), list):
-        raise InputError("leaderboard must be a JSON object with a 'models' list",
-                         hint="pass the file written by the evaluation step")
+        raise InputError(
+            "leaderboard must be a JSON object with a 'models' list",
+            hint="pass the file written by the evaluation step",
+        )
     models, names = [], set()
     for position, entry in enumerate(leaderboard["models"]):
         if not isinstance(entry, dict) or "model" not in entry or not isinstance(entry.get("metrics"), dict):
@@ -58,8 +72,9 @@ def normalize_leaderboard(leaderboard: dict) -> dict:
         for metric, value in entry["metrics"].items():
             where = f"{entry['model']}/{metric}"
             if isinstance(value, dict):
-                metrics[str(metric)] = {part: _number(value.get(part), f"{where}/{part}")
-                                        for part in ("mean", "low", "high")}
+                metrics[str(metric)] = {
+                    part: _number(value.get(part), f"{where}/{part}") for part in ("mean", "low", "high")
+                }
             else:
                 # a bare number: a metric reported without an interval
                 metrics[str(metric)] = {"mean": _number(value, where), "low": None, "high": None}
@@ -67,20 +82,34 @@ def normalize_leaderboard(leaderboard: dict) -> dict:
         params = entry.get("params") or {}
         if not isinstance(params, dict):
             raise InputError(f"leaderboard model {entry['model']!r}: 'params' must be an object")
-        models.append({"model": str(entry["model"]), "params": params, "metrics": metrics,
-                       "fit_seconds": _number(entry.get("fit_seconds"), f"{entry['model']}/fit_seconds"),
-                       "score_seconds": _number(entry.get("score_seconds"), f"{entry['model']}/score_seconds")})
+        models.append(
+            {
+                "model": str(entry["model"]),
+                "params": params,
+                "metrics": metrics,
+                "fit_seconds": _number(entry.get("fit_seconds"), f"{entry['model']}/fit_seconds"),
+                "score_seconds": _number(entry.get("score_seconds"), f"{entry['model']}/score_seconds"),
+            }
+        )
     winner = leaderboard.get("winner")
     winner = None if winner is None else str(winner)
     for model in models:
         model["is_winner"] = model["model"] == winner
     metric_names = sorted(names, key=_metric_sort_key)
     # the metric the evaluation ranked by, else ndcg@10, else the first one
-    primary = next((m for m in (leaderboard.get("ranking_metric"), PRIMARY_METRIC) if m in names),
-                   metric_names[0] if metric_names else None)
-    return {"split": None if leaderboard.get("split") is None else str(leaderboard["split"]),
-            "ks": list(leaderboard.get("ks") or []), "seed": leaderboard.get("seed"), "winner": winner,
-            "metrics": metric_names, "primary_metric": primary, "models": models}
+    primary = next(
+        (m for m in (leaderboard.get("ranking_metric"), PRIMARY_METRIC) if m in names),
+        metric_names[0] if metric_names else None,
+    )
+    return {
+        "split": None if leaderboard.get("split") is None else str(leaderboard["split"]),
+        "ks": list(leaderboard.get("ks") or []),
+        "seed": leaderboard.get("seed"),
+        "winner": winner,
+        "metrics": metric_names,
+        "primary_metric": primary,
+        "models": models,
+    }
 
 
 def normalize_segments(leaderboard: dict, segment_names=None) -> dict | None:
@@ -112,5 +141,10 @@ def normalize_segments(leaderboard: dict, segment_names=None) -> dict | None:
     preferred = [str(s) for s in (segment_names or []) if str(s) in found]
     segments = preferred + sorted(found - set(preferred))
     metric = leaderboard.get("segment_metric") or leaderboard.get("ranking_metric") or PRIMARY_METRIC
-    return {"metric": str(metric), "models": list(values), "segments": segments, "values": values,
-            "intervals": intervals}
+    return {
+        "metric": str(metric),
+        "models": list(values),
+        "segments": segments,
+        "values": values,
+        "intervals": intervals,
+    }

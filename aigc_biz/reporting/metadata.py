@@ -1,4 +1,5 @@
 """Run metadata of a report: package versions, platform, data fingerprint, time."""
+
 from __future__ import annotations
 
 import hashlib

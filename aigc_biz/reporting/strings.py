@@ -1,4 +1,5 @@
 """Every word the report shows, per locale: one small dict each, the same keys in both."""
+
 from __future__ import annotations
 
 from aigc_biz.errors import InputError
@@ -81,7 +82,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "categories_chart": "Share by category (top categories)",
         # customers
         "sample": "Sample of customers",
-        "sample_note": "A fixed number of customers chosen at random with seed {seed}; the same seed shows the same customers.",
+        "sample_note": (
+            "A fixed number of customers chosen at random with seed {seed}; the same seed shows the same customers."
+        ),
         "history": "History",
         "history_more": "and {n} more",
         "recs_short": "Recommendations",

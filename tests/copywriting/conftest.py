@@ -1,4 +1,5 @@
 """A generated shop for copy tests: customers with attributes, a catalogue with zh/en titles, top-K recs."""
+
 from __future__ import annotations
 
 import functools
@@ -43,15 +44,24 @@ def make_shop(n_users: int = 2000, k: int = 10, seed: int = 7):
     rows = []
     for index in range(300):
         title, title_zh, category, category_zh, base = _PRODUCTS[index % len(_PRODUCTS)]
-        edition, edition_zh = [("", ""), (" Gift Box", " 礼盒装"), (" Travel Size", " 旅行装"),
-                               (" Family Pack", " 家庭装")][(index // len(_PRODUCTS)) % 4]
-        rows.append({
-            "item_id": f"{index:06d}", "title": title + edition, "title_zh": title_zh + edition_zh,
-            "category": category, "category_zh": category_zh if index % 3 else "",
-            "price": round(base * float(rng.uniform(0.8, 1.6)), 1) + 0.09,
-            "discount": [0, 0, 0.1, 0.2, 0.15, 0, 30][index % 7],
-            "url": f"https://m.shop.example.cn/p/{index:06d}",
-        })
+        edition, edition_zh = [
+            ("", ""),
+            (" Gift Box", " 礼盒装"),
+            (" Travel Size", " 旅行装"),
+            (" Family Pack", " 家庭装"),
+        ][(index // len(_PRODUCTS)) % 4]
+        rows.append(
+            {
+                "item_id": f"{index:06d}",
+                "title": title + edition,
+                "title_zh": title_zh + edition_zh,
+                "category": category,
+                "category_zh": category_zh if index % 3 else "",
+                "price": round(base * float(rng.uniform(0.8, 1.6)), 1) + 0.09,
+                "discount": [0, 0, 0.1, 0.2, 0.15, 0, 30][index % 7],
+                "url": f"https://m.shop.example.cn/p/{index:06d}",
+            }
+        )
     items = pd.DataFrame(rows)
     user_ids = [f"C{n:06d}" for n in rng.permutation(n_users)]
     popularity = rng.lognormal(0, 1.2, size=len(items))
@@ -70,12 +80,15 @@ def make_shop(n_users: int = 2000, k: int = 10, seed: int = 7):
             names.append(f"{_EN_FIRST[index % 10]} {_EN_LAST[index % 8]}")
         else:
             names.append(_SURNAMES[index % len(_SURNAMES)] + _GIVEN[(index * 7) % len(_GIVEN)])
-    users = pd.DataFrame({
-        "user_id": user_ids, "customer_name": names,
-        "segment": [["vip", "new", "regular", "dormant"][i % 4] for i in range(n_users)],
-        "region": [["East", "North", "South", "West", "Central"][i % 5] for i in range(n_users)],
-        "age_band": [["18-24", "25-34", "35-44", "45-54", "55+"][i % 5] for i in range(n_users)],
-    })
+    users = pd.DataFrame(
+        {
+            "user_id": user_ids,
+            "customer_name": names,
+            "segment": [["vip", "new", "regular", "dormant"][i % 4] for i in range(n_users)],
+            "region": [["East", "North", "South", "West", "Central"][i % 5] for i in range(n_users)],
+            "age_band": [["18-24", "25-34", "35-44", "45-54", "55+"][i % 5] for i in range(n_users)],
+        }
+    )
     return recs, users, items
 
 
@@ -93,14 +106,17 @@ def small_shop():
 def sample_shop():
     """``(recs, users, items)`` of the bundled sample orders: each customer's 10 most-bought items as recs."""
     from aigc_biz.resources import sample_data_path
+
     orders = pd.read_csv(sample_data_path(), dtype=str)  # committed to the repository: missing is a failure
     bought = orders[orders["quantity"].astype(int) > 0]
     counts = bought.groupby(["customer_id", "product_id"]).size().rename("n").reset_index()
     counts = counts.sort_values(["customer_id", "n", "product_id"], ascending=[True, False, True], kind="mergesort")
     counts["rank"] = counts.groupby("customer_id").cumcount() + 1
     recs = counts[counts["rank"] <= 10].rename(columns={"customer_id": "user_id", "product_id": "item_id"})
-    items = (orders.drop_duplicates("product_id")[["product_id", "title", "title_zh", "category", "price"]]
-             .rename(columns={"product_id": "item_id"}))
-    users = (orders.drop_duplicates("customer_id")[["customer_id", "customer_name", "segment", "region", "age_band"]]
-             .rename(columns={"customer_id": "user_id"}))
+    items = orders.drop_duplicates("product_id")[["product_id", "title", "title_zh", "category", "price"]].rename(
+        columns={"product_id": "item_id"}
+    )
+    users = orders.drop_duplicates("customer_id")[
+        ["customer_id", "customer_name", "segment", "region", "age_band"]
+    ].rename(columns={"customer_id": "user_id"})
     return recs[["user_id", "rank", "item_id"]].reset_index(drop=True), users, items

@@ -5,6 +5,7 @@ at the commit before the copy learnt about reasons: the SHA-256 of each output f
 bundled sample and a generated shop, on every channel and locale, plus the full rows of one customer per
 variant so that a failure shows which wording moved. Regenerate it only when a wording change is meant.
 """
+
 import datetime as dt
 import hashlib
 import json
@@ -21,8 +22,10 @@ SHOPS = {
     "sample": (sample_shop, {"campaign": "618"}),
     "sample-dated": (sample_shop, {"campaign": "618", "date": dt.date(2024, 6, 18)}),
     # the sample has no discounts, urls or English names: the generated shop takes the other branches
-    "generated-dated": (lambda: make_shop(n_users=300, k=5, seed=11), {"campaign": "spring",
-                                                                       "date": dt.date(2024, 6, 18)}),
+    "generated-dated": (
+        lambda: make_shop(n_users=300, k=5, seed=11),
+        {"campaign": "spring", "date": dt.date(2024, 6, 18)},
+    ),
 }
 
 
@@ -57,6 +60,9 @@ if __name__ == "__main__":
     for shop in SHOPS:
         for channel, locale in PAIRS:
             frame = render(shop, channel, locale)
-            recorded[f"{shop}/{channel}.{locale}"] = {"rows": len(frame), "sha256": digest(frame),
-                                                      "excerpt": excerpt(frame)}
+            recorded[f"{shop}/{channel}.{locale}"] = {
+                "rows": len(frame),
+                "sha256": digest(frame),
+                "excerpt": excerpt(frame),
+            }
     FIXTURE.write_text(json.dumps(recorded, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -41,7 +41,7 @@ def test_each_channel_and_locale_renders_clean_sendable_copy(small_shop, channel
         assert frame["body"].str.contains("退订" if locale == "zh" else "unsubscribe").all()
     money = "¥" if locale == "zh" else "$"
     assert frame["body"].str.contains(re.escape(money) + r"\d").mean() >= 0.5
-    if locale == "zh":   # zh copy uses the Chinese titles (long ones cut to "…"), never the English ones
+    if locale == "zh":  # zh copy uses the Chinese titles (long ones cut to "…"), never the English ones
         english = items["title"].tolist()
         assert not frame["body"].map(lambda body: any(title in body for title in english)).any()
         chinese = items.set_index("item_id")["title_zh"]
@@ -49,19 +49,22 @@ def test_each_channel_and_locale_renders_clean_sendable_copy(small_shop, channel
             for item_id in item_ids.split("|"):
                 assert chinese[item_id][:5] in body, (item_id, body)
         assert frame["body"].str.contains("[\u4e00-\u9fff]").all()
-    else:   # the only Chinese in en copy is a customer's own name
+    else:  # the only Chinese in en copy is a customer's own name
         names = [name for name in users["customer_name"] if name]
         without_names = frame["body"].map(lambda body: re.sub("|".join(names), "", body))
         assert not without_names.str.contains("[\u4e00-\u9fff]").any()
 
 
-@pytest.mark.parametrize("locale, opt_out, filler, cases", [
-    # GSM-7: 160 septets in one SMS, 153 per part beyond; "{" is an escape pair (2 septets)
-    ("en", " Reply STOP", "a", [(149, 1), (150, 2), (295, 2), (296, 3), (448, 3)]),
-    ("en", " Reply STOP", "{", [(74, 1), (75, 2)]),                     # 148 + 11 = 159, 150 + 11 = 161
-    # UCS-2: 70 characters in one SMS, 67 per part beyond
-    ("zh", "回T退订", "您", [(66, 1), (67, 2), (130, 2), (131, 3), (197, 3)]),
-])
+@pytest.mark.parametrize(
+    "locale, opt_out, filler, cases",
+    [
+        # GSM-7: 160 septets in one SMS, 153 per part beyond; "{" is an escape pair (2 septets)
+        ("en", " Reply STOP", "a", [(149, 1), (150, 2), (295, 2), (296, 3), (448, 3)]),
+        ("en", " Reply STOP", "{", [(74, 1), (75, 2)]),  # 148 + 11 = 159, 150 + 11 = 161
+        # UCS-2: 70 characters in one SMS, 67 per part beyond
+        ("zh", "回T退订", "您", [(66, 1), (67, 2), (130, 2), (131, 3), (197, 3)]),
+    ],
+)
 def test_sms_parts_column_counts_hand_checked_lengths(tmp_path, locale, opt_out, filler, cases):
     template = tmp_path / f"sms.{locale}.j2"
     template.write_text("{{ item.title }}" + opt_out, encoding="utf-8")
@@ -78,8 +81,8 @@ def test_item_ids_are_the_items_the_template_read(small_shop):
     top = recs.sort_values(["user_id", "rank"]).groupby("user_id")["item_id"].apply(list)
     for row in frame.itertuples():
         mentioned = row.item_ids.split("|")
-        assert mentioned == top[row.user_id][:len(mentioned)]    # in rank order, top first
-        expected = {"A": 2, "B": 1, "C": 3}[row.variant]         # A names two, B one, C three
+        assert mentioned == top[row.user_id][: len(mentioned)]  # in rank order, top first
+        expected = {"A": 2, "B": 1, "C": 3}[row.variant]  # A names two, B one, C three
         assert len(mentioned) == expected, row
 
 
@@ -93,8 +96,9 @@ def test_max_items_limits_what_templates_see(small_shop):
 def test_two_runs_give_byte_identical_frames(small_shop, channel, locale):
     recs, users, items = small_shop
     first = render_copy(recs, users=users, items=items, channel=channel, locale=locale, campaign="x")
-    second = render_copy(recs.copy(), users=users.copy(), items=items.copy(), channel=channel, locale=locale,
-                         campaign="x")
+    second = render_copy(
+        recs.copy(), users=users.copy(), items=items.copy(), channel=channel, locale=locale, campaign="x"
+    )
     assert first.frame.to_csv(index=False).encode() == second.frame.to_csv(index=False).encode()
     assert first.frame.dtypes.tolist() == second.frame.dtypes.tolist()
 
@@ -103,8 +107,9 @@ def test_no_date_means_no_date_in_output_and_a_date_shows_up(small_shop):
     recs, users, items = small_shop
     without = render_copy(recs, users=users, items=items, channel="sms", locale="zh", campaign="d").frame
     assert not without["body"].str.contains("月18日").any()
-    dated = render_copy(recs, users=users, items=items, channel="sms", locale="zh", campaign="d",
-                        date=dt.date(2024, 6, 18)).frame
+    dated = render_copy(
+        recs, users=users, items=items, channel="sms", locale="zh", campaign="d", date=dt.date(2024, 6, 18)
+    ).frame
     assert dated.loc[dated["variant"] == "B", "body"].str.contains("6月18日为您精选").all()
     assert (dated["variant"] == without["variant"]).all()
 
@@ -112,8 +117,9 @@ def test_no_date_means_no_date_in_output_and_a_date_shows_up(small_shop):
 def test_customer_attributes_by_index_or_column_and_customer_name(small_shop):
     recs, users, items = small_shop
     by_column = render_copy(recs, users=users, items=items, channel="email", locale="zh").frame
-    by_index = render_copy(recs, users=users.set_index("user_id"), items=items.set_index("item_id"),
-                           channel="email", locale="zh").frame
+    by_index = render_copy(
+        recs, users=users.set_index("user_id"), items=items.set_index("item_id"), channel="email", locale="zh"
+    ).frame
     pd.testing.assert_frame_equal(by_column, by_index)
     named = users.loc[users["customer_name"] != "", ["user_id", "customer_name"]].head(5)
     subjects = by_column.set_index("user_id").loc[named["user_id"], "body"]
@@ -122,18 +128,30 @@ def test_customer_attributes_by_index_or_column_and_customer_name(small_shop):
 
 
 def test_recs_alone_with_titles_and_unknown_items(small_shop):
-    recs = pd.DataFrame({"user_id": [7, 7, 8], "rank": ["2", "1", "1"], "item_id": ["b", "a", "zz"],
-                         "title": ["Mango", "Green Tea", None], "price": ["3.5", "12", None]})
+    recs = pd.DataFrame(
+        {
+            "user_id": [7, 7, 8],
+            "rank": ["2", "1", "1"],
+            "item_id": ["b", "a", "zz"],
+            "title": ["Mango", "Green Tea", None],
+            "price": ["3.5", "12", None],
+        }
+    )
     frame = render_copy(recs, channel="sms", locale="en", campaign="c").frame
     assert frame["user_id"].tolist() == ["7", "8"]
     assert "Green Tea" in frame.loc[0, "body"] and "$12.00" in frame.loc[0, "body"]
-    assert "zz" in frame.loc[1, "body"]               # no title: the id stands in
+    assert "zz" in frame.loc[1, "body"]  # no title: the id stands in
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"channel": "fax"}, "unknown channel"), ({"locale": "fr"}, "unknown locale"),
-    ({"max_items": 0}, "max_items"), ({"date": "18/06/2024"}, "date must be a date"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"channel": "fax"}, "unknown channel"),
+        ({"locale": "fr"}, "unknown locale"),
+        ({"max_items": 0}, "max_items"),
+        ({"date": "18/06/2024"}, "date must be a date"),
+    ],
+)
 def test_bad_options_are_input_errors(small_shop, kwargs, message):
     recs, _, _ = small_shop
     with pytest.raises(InputError, match=message):
@@ -159,7 +177,8 @@ def test_template_folder_and_preview(tmp_path, small_shop):
     (tmp_path / "push.en.j2").write_text(
         "{% macro subject() %}For {{ customer.name or 'you' }}{% endmacro %}"
         "{% macro body_X() %}{{ item.title }}{% endmacro %}{% macro body_Y() %}{{ item.title|upper }}{% endmacro %}",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     result = render_copy(recs, users=users, items=items, channel="push", locale="en", template=tmp_path)
     assert set(result.variant_counts) == {"X", "Y"}
     text = preview(result, 2)
@@ -172,28 +191,40 @@ def test_full_customer_base_renders_fast_and_clean(shop):
     calls = []
     for channel, locale in PAIRS:
         started = time.perf_counter()
-        result = render_copy(recs, users=users, items=items, channel=channel, locale=locale,
-                             campaign="double-11", date=dt.date(2024, 11, 11),
-                             progress=lambda done, total: calls.append((done, total)))
+        result = render_copy(
+            recs,
+            users=users,
+            items=items,
+            channel=channel,
+            locale=locale,
+            campaign="double-11",
+            date=dt.date(2024, 11, 11),
+            progress=lambda done, total: calls.append((done, total)),
+        )
         elapsed = time.perf_counter() - started
         assert len(result.frame) == 2000
         assert elapsed < 2.0, (channel, locale, elapsed)
         assert result.rule_counts == {}, (channel, locale, result.rule_counts)
         assert all(abs(count - 2000 / 3) < 100 for count in result.variant_counts.values())
-        assert result.frame["body"].nunique() > 1500       # personal, not one sentence for everyone
+        assert result.frame["body"].nunique() > 1500  # personal, not one sentence for everyone
     assert calls[-1] == (2000, 2000) and calls[0] == (500, 2000)
 
 
 def test_every_item_has_every_column_and_customers_every_attribute(tmp_path):
     template = tmp_path / "sms.en.j2"
-    template.write_text("{{ item.title }} in {{ item.colour or 'assorted colours' }} for {{ customer.tier or 'you' }}."
-                        " Reply STOP", encoding="utf-8")
+    template.write_text(
+        "{{ item.title }} in {{ item.colour or 'assorted colours' }} for {{ customer.tier or 'you' }}. Reply STOP",
+        encoding="utf-8",
+    )
     recs = pd.DataFrame({"user_id": ["u1", "u2", "u3"], "rank": 1, "item_id": ["a", "b", "ghost"]})
     items = pd.DataFrame({"item_id": ["a", "b"], "title": ["Mug", "Cap"], "colour": ["red", None]})
     users = pd.DataFrame({"tier": ["gold"]}, index=pd.Index(["u1"], name="user_id"))
     frame = render_copy(recs, users=users, items=items, channel="sms", locale="en", template=template).frame
-    assert frame["body"].tolist() == ["Mug in red for gold. Reply STOP", "Cap in assorted colours for you. Reply STOP",
-                                      "ghost in assorted colours for you. Reply STOP"]
+    assert frame["body"].tolist() == [
+        "Mug in red for gold. Reply STOP",
+        "Cap in assorted colours for you. Reply STOP",
+        "ghost in assorted colours for you. Reply STOP",
+    ]
 
 
 @pytest.mark.parametrize("channel", ["sms", "push", "email"])

@@ -1,10 +1,10 @@
 """zh SMS for every customer of the bundled sample shop, with their 10 most-bought items as stand-in recs."""
+
 import numpy as np
 import pandas as pd
 
 from aigc_biz.copywriting import render_copy
 from aigc_biz.resources import sample_data_path
-
 from tests.copywriting.conftest import sample_shop
 
 

@@ -1,4 +1,5 @@
 """Templates are untrusted: every escape attempt and every mistake is an InputError naming file and line."""
+
 import pandas as pd
 import pytest
 
@@ -15,12 +16,15 @@ def _render(tmp_path, source, channel="sms", locale="en", **kwargs):
     return render_copy(RECS, items=ITEMS, channel=channel, locale=locale, template=path, **kwargs)
 
 
-@pytest.mark.parametrize("line3", [
-    "{{ ''.__class__.__mro__ }}",
-    "{{ cycler.__init__.__globals__ }}",
-    "{{ customer|attr('__class__') }}",
-    "{{ items['__len__'] }}",
-])
+@pytest.mark.parametrize(
+    "line3",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ customer|attr('__class__') }}",
+        "{{ items['__len__'] }}",
+    ],
+)
 def test_private_attribute_access_is_refused_with_file_and_line(tmp_path, line3):
     source = "{% macro body_A() %}\nHi {{ customer.name }}\n" + line3 + "\nReply STOP\n{% endmacro %}\n"
     with pytest.raises(InputError, match=r"line 3: template reaches for Python internals") as info:
@@ -29,12 +33,15 @@ def test_private_attribute_access_is_refused_with_file_and_line(tmp_path, line3)
     assert info.value.exit_code == 2
 
 
-@pytest.mark.parametrize("expression", [
-    "{{ '{0.__class__}'.format(customer) }}",
-    "{{ customer|attr('_' ~ '_class__') }}",
-    "{{ customer.update({'name': 'x'}) }}",
-    "{{ items.append(item) }}",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "{{ '{0.__class__}'.format(customer) }}",
+        "{{ customer|attr('_' ~ '_class__') }}",
+        "{{ customer.update({'name': 'x'}) }}",
+        "{{ items.append(item) }}",
+    ],
+)
 def test_runtime_sandbox_violations_are_input_errors(tmp_path, expression):
     source = "{% macro body_A() %}\nHi\n\n" + expression + " Reply STOP\n{% endmacro %}\n"
     with pytest.raises(InputError, match=r"line 4: template reaches for Python internals") as info:
@@ -70,8 +77,10 @@ def test_date_used_without_a_date_is_an_input_error(tmp_path):
 
 
 def test_email_body_escapes_data_and_subject_stays_plain(tmp_path):
-    source = ("{% macro subject_A() %}{{ item.title }}{% endmacro %}"
-              "{% macro body_A() %}<p>{{ item.title }}</p><p>unsubscribe</p>{% endmacro %}")
+    source = (
+        "{% macro subject_A() %}{{ item.title }}{% endmacro %}"
+        "{% macro body_A() %}<p>{{ item.title }}</p><p>unsubscribe</p>{% endmacro %}"
+    )
     frame = _render(tmp_path, source, channel="email").frame
     assert frame.loc[0, "body"] == "<p>Tea &lt;b&gt;&amp;&lt;/b&gt; Co</p><p>unsubscribe</p>"
     assert frame.loc[0, "subject"] == "Tea <b>&</b> Co"

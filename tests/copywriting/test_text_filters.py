@@ -12,7 +12,7 @@ def test_money_by_locale():
     assert money(1299, "zh") == "¥1,299.00"
     assert money(1299, "en") == "$1,299.00"
     assert money("1,234,567.891", "en") == "$1,234,567.89"
-    assert money(2.675, "zh") == "¥2.68"       # half up on the decimal text, not the binary float
+    assert money(2.675, "zh") == "¥2.68"  # half up on the decimal text, not the binary float
     assert money(-5, "en") == "-$5.00"
     assert money(0, "zh") == "¥0.00"
 
@@ -37,8 +37,8 @@ def test_display_width_counts_cjk_double():
     assert display_width("abc") == 3
     assert display_width("降噪耳机") == 8
     assert display_width("Pro 耳机") == 8
-    assert display_width("ｗ") == 2              # fullwidth latin
-    assert display_width("e\u0301") == 1         # combining accent takes no column
+    assert display_width("ｗ") == 2  # fullwidth latin
+    assert display_width("e\u0301") == 1  # combining accent takes no column
 
 
 def test_truncate_width_by_columns():
@@ -46,7 +46,7 @@ def test_truncate_width_by_columns():
     assert truncate_width("降噪蓝牙耳机", 11) == "降噪蓝牙耳…"
     assert truncate_width("降噪蓝牙耳机", 8) == "降噪蓝…"
     assert truncate_width("Noise-cancelling earbuds", 12, "...") == "Noise-can..."
-    assert truncate_width("Dried mango 80g", 9, "...") == "Dried..."      # no space left before the dots
+    assert truncate_width("Dried mango 80g", 9, "...") == "Dried..."  # no space left before the dots
     assert truncate_width("耳机Pro Max", 7) == "耳机Pr…"
 
 

@@ -1,4 +1,5 @@
 """Small real files for the data-layer tests (written to tmp_path, never mocked)."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -30,8 +31,7 @@ def orders_sqlite(tmp_path) -> Path:
     path = tmp_path / "shop.db"
     with sqlite3.connect(path) as con:
         con.execute("CREATE TABLE orders (user_id TEXT, item_id TEXT, timestamp TEXT, quantity INTEGER)")
-        con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)",
-                        [(u, i, t, int(q)) for u, i, t, q in ORDERS_ROWS])
+        con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", [(u, i, t, int(q)) for u, i, t, q in ORDERS_ROWS])
         con.execute("CREATE TABLE numbers (customer_id INTEGER, sku TEXT)")
         con.executemany("INSERT INTO numbers VALUES (?, ?)", [(9007199254740993, "A"), (None, "B"), (1, "C")])
     return path

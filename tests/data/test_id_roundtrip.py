@@ -1,4 +1,5 @@
 """Property: whatever ids go in (leading zeros, 20-digit numbers, 'NA', Chinese) come out unchanged."""
+
 from __future__ import annotations
 
 import csv
@@ -35,8 +36,11 @@ def _observed(data):
 
 
 @settings(max_examples=40, deadline=None)
-@given(pairs=rows, encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
-       delimiter=st.sampled_from([",", ";", "\t", "|"]))
+@given(
+    pairs=rows,
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
+    delimiter=st.sampled_from([",", ";", "\t", "|"]),
+)
 def test_csv_ids_in_equal_ids_out(pairs, encoding, delimiter):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "orders.csv"

@@ -1,7 +1,7 @@
 """load_interactions: counted warnings vs refusals, weights, returns, decay, attributes, profile."""
+
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,8 +27,11 @@ def test_csv_with_exact_ids_attributes_and_time(orders_csv):
     assert dense(data) == {("007", "00042"): 2.0, ("007", "12345678901234567890"): 1.0, ("042", "00042"): 5.0}
     assert data.source == str(orders_csv) and data.warnings == []
     assert data.roles.time == "timestamp"
-    assert data.events["time"].tolist() == [pd.Timestamp("2023-01-05 10:31"), pd.Timestamp("2023-01-06 09:00"),
-                                            pd.Timestamp("2023-01-07 12:00")]
+    assert data.events["time"].tolist() == [
+        pd.Timestamp("2023-01-05 10:31"),
+        pd.Timestamp("2023-01-06 09:00"),
+        pd.Timestamp("2023-01-07 12:00"),
+    ]
 
 
 def test_sqlite_url_gives_the_same_data(orders_sqlite, orders_csv):
@@ -42,8 +45,10 @@ def test_sqlite_url_gives_the_same_data(orders_sqlite, orders_csv):
 def test_empty_ids_are_dropped_with_counted_warning(tmp_path):
     path = csv(tmp_path, ["user_id", "item_id"], [["1", "A"], ["", "B"], ["2", "B"], [" ", "C"], ["3", ""]])
     data = load_interactions(path)
-    assert data.warnings == ["2 rows with empty user_id dropped (first at row 3)",
-                             "1 row with empty item_id dropped (first at row 6)"]
+    assert data.warnings == [
+        "2 rows with empty user_id dropped (first at row 3)",
+        "1 row with empty item_id dropped (first at row 6)",
+    ]
     assert list(data.user_ids) == ["1", "2"]
     everything = csv(tmp_path, ["user_id", "item_id"], [["", "A"], ["", "B"]], name="none.csv")
     with pytest.raises(InputError, match="every row has an empty user_id") as info:
@@ -63,11 +68,17 @@ def test_a_few_bad_timestamps_are_dropped_most_are_refused(tmp_path):
     assert (info.value.column, info.value.row) == ("time", 2)
 
 
-@pytest.mark.parametrize("written,expected", [
-    ("2023-01-05 10:31", "2023-01-05 10:31"), ("12/1/2010 8:26", "2010-12-01 08:26"),
-    ("1672914660", "2023-01-05 10:31"), ("2023年1月5日", "2023-01-05 00:00"),
-    ("2023/01/05 10:31:00", "2023-01-05 10:31"), ("2023-01-05T10:31:00Z", "2023-01-05 10:31"),
-])
+@pytest.mark.parametrize(
+    "written,expected",
+    [
+        ("2023-01-05 10:31", "2023-01-05 10:31"),
+        ("12/1/2010 8:26", "2010-12-01 08:26"),
+        ("1672914660", "2023-01-05 10:31"),
+        ("2023年1月5日", "2023-01-05 00:00"),
+        ("2023/01/05 10:31:00", "2023-01-05 10:31"),
+        ("2023-01-05T10:31:00Z", "2023-01-05 10:31"),
+    ],
+)
 def test_time_formats(tmp_path, written, expected):
     data = load_interactions(csv(tmp_path, ["user_id", "item_id", "date"], [["1", "A", written]]))
     assert data.events["time"].iloc[0] == pd.Timestamp(expected)
@@ -95,8 +106,12 @@ def test_non_numeric_weight_names_column_row_and_value(tmp_path):
 
 
 def test_rating_keeps_the_latest_value(tmp_path):
-    rows = [["1", "A", "5", "2023-01-03"], ["1", "A", "2", "2023-01-01"], ["1", "B", "3", "2023-01-02"],
-            ["1", "B", "4", "2023-01-04"]]
+    rows = [
+        ["1", "A", "5", "2023-01-03"],
+        ["1", "A", "2", "2023-01-01"],
+        ["1", "B", "3", "2023-01-02"],
+        ["1", "B", "4", "2023-01-04"],
+    ]
     data = load_interactions(csv(tmp_path, ["user_id", "item_id", "rating", "date"], rows))
     assert dense(data) == {("1", "A"): 5.0, ("1", "B"): 4.0}
 
@@ -107,8 +122,12 @@ def test_event_weights_defaults_custom_and_unknown(tmp_path):
     assert dense(load_interactions(path)) == {("1", "A"): 6.0, ("1", "B"): 3.0, ("2", "A"): 2.0}
     custom = load_interactions(path, event_weights={"view": 0, "purchase": 10})
     assert dense(custom) == {("1", "A"): 10.0, ("1", "B"): 3.0, ("2", "A"): 2.0}
-    odd = csv(tmp_path, ["user_id", "item_id", "action"], rows + [["3", "C", "share"], ["3", "D", "share"],
-                                                                  ["4", "C", "like"]], name="odd.csv")
+    odd = csv(
+        tmp_path,
+        ["user_id", "item_id", "action"],
+        rows + [["3", "C", "share"], ["3", "D", "share"], ["4", "C", "like"]],
+        name="odd.csv",
+    )
     with pytest.raises(InputError, match="no weight for event values 'share' \\(2\\), 'like' \\(1\\)") as info:
         load_interactions(odd)
     assert (info.value.column, info.value.row) == ("action", 6)
@@ -131,8 +150,12 @@ def test_time_decay_halves_per_half_life(tmp_path):
 
 def test_user_and_item_features(tmp_path):
     header = ["user_id", "item_id", "segment", "title", "category", "price", "title_zh"]
-    rows = [["1", "A", "vip", "Mug", "kitchen", "2.50", "杯"], ["1", "B", "vip", "Tea", "drinks", "¥4", "茶"],
-            ["2", "A", "new", "Mug", "kitchen", "3.50", "杯"], ["3", "A", "", "Mug", "kitchen", "", "杯"]]
+    rows = [
+        ["1", "A", "vip", "Mug", "kitchen", "2.50", "杯"],
+        ["1", "B", "vip", "Tea", "drinks", "¥4", "茶"],
+        ["2", "A", "new", "Mug", "kitchen", "3.50", "杯"],
+        ["3", "A", "", "Mug", "kitchen", "", "杯"],
+    ]
     data = load_interactions(csv(tmp_path, header, rows))
     assert data.user_features["segment"].tolist()[:2] == ["vip", "new"]
     assert pd.isna(data.user_features["segment"].iloc[2])
@@ -144,6 +167,7 @@ def test_user_and_item_features(tmp_path):
 
 def test_excel_source_end_to_end(tmp_path):
     import openpyxl
+
     book = openpyxl.Workbook()
     for row in [["客户编号", "商品ID", "数量"], ["00017", 85123, 6], ["00018", 85123, 2]]:
         book.active.append(row)
@@ -164,12 +188,14 @@ def test_profile_summarises(tmp_path):
     assert summary["interactions_per_user"] == spread and summary["interactions_per_item"] == spread
     assert summary["roles"]["time"] == "date" and summary["warnings"] == data.warnings != []
     import json
+
     json.dumps(summary)  # JSON-ready
 
 
 def test_import_is_light():
     import subprocess
     import sys
+
     code = "import sys, aigc_biz.data; print(any(m in sys.modules for m in ('torch', 'sqlalchemy', 'openpyxl')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -180,9 +206,13 @@ def test_role_flags_are_the_loaders_own_options():
     import inspect
 
     from aigc_biz.data.loading import ROLE_FLAGS
+
     params = inspect.signature(load_interactions).parameters
-    missing = [flag for flag in ROLE_FLAGS if params.get(flag, None) is None
-               or params[flag].kind is not inspect.Parameter.KEYWORD_ONLY]
+    missing = [
+        flag
+        for flag in ROLE_FLAGS
+        if params.get(flag, None) is None or params[flag].kind is not inspect.Parameter.KEYWORD_ONLY
+    ]
     assert not missing
 
 

@@ -1,4 +1,5 @@
 """read_table: encodings, delimiters, file formats, databases, exact ids and every refusal."""
+
 from __future__ import annotations
 
 import gzip
@@ -62,8 +63,9 @@ def test_ids_stay_exact_and_empty_cells_become_na(orders_csv, tmp_path):
 
 def test_parquet_keeps_strings_and_formats_numbers(tmp_path):
     path = tmp_path / "orders.parquet"
-    pd.DataFrame({"user_id": ["007", "042"], "item_id": pd.array([12345678901234567, None], dtype="Int64"),
-                  "price": [2.5, 3.0]}).to_parquet(path)
+    pd.DataFrame(
+        {"user_id": ["007", "042"], "item_id": pd.array([12345678901234567, None], dtype="Int64"), "price": [2.5, 3.0]}
+    ).to_parquet(path)
     frame = read_table(path)
     assert frame["user_id"].tolist() == ["007", "042"]
     assert frame["item_id"].iloc[0] == "12345678901234567" and pd.isna(frame["item_id"].iloc[1])
@@ -82,15 +84,22 @@ def _workbook(path, rows, sheet_title="Orders"):
 
 
 def test_xlsx_numbers_lose_no_digits_and_gain_no_decimal(tmp_path):
-    path = _workbook(tmp_path / "orders.xlsx", [["CustomerID", "StockCode", "Quantity", "InvoiceDate"],
-                                                ["00017", 85123, 6, pd.Timestamp("2010-12-01 08:26")],
-                                                ["00018", "85123A", 2.5, pd.Timestamp("2010-12-02")]])
+    path = _workbook(
+        tmp_path / "orders.xlsx",
+        [
+            ["CustomerID", "StockCode", "Quantity", "InvoiceDate"],
+            ["00017", 85123, 6, pd.Timestamp("2010-12-01 08:26")],
+            ["00018", "85123A", 2.5, pd.Timestamp("2010-12-02")],
+        ],
+    )
     frame = read_table(path)
     assert frame["CustomerID"].tolist() == ["00017", "00018"]
     assert frame["StockCode"].tolist() == ["85123", "85123A"]
     assert frame["Quantity"].tolist() == ["6", "2.5"]
-    assert pd.to_datetime(frame["InvoiceDate"]).tolist() == [pd.Timestamp("2010-12-01 08:26"),
-                                                             pd.Timestamp("2010-12-02")]
+    assert pd.to_datetime(frame["InvoiceDate"]).tolist() == [
+        pd.Timestamp("2010-12-01 08:26"),
+        pd.Timestamp("2010-12-02"),
+    ]
 
 
 def test_xlsx_sheet_by_name_and_errors(tmp_path):
@@ -139,8 +148,11 @@ def test_password_never_shown(tmp_path):
     with pytest.raises(InputError) as info:
         read_table(url, table="orders")
     assert "TopSecret99" not in str(info.value) and "***" in str(info.value)
-    for other in ("nosuchdialect://analyst:TopSecret99@host/db", "oracle+cx_oracle://analyst:TopSecret99@host/db",
-                  "not a url://analyst:TopSecret99@host"):
+    for other in (
+        "nosuchdialect://analyst:TopSecret99@host/db",
+        "oracle+cx_oracle://analyst:TopSecret99@host/db",
+        "not a url://analyst:TopSecret99@host",
+    ):
         with pytest.raises(InputError) as info:
             read_table(other, table="orders")
         assert "TopSecret99" not in str(info.value)
@@ -196,6 +208,7 @@ def test_duplicate_header_names_are_refused(tmp_path, suffix):
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
+
         pq.write_table(pa.table([pa.array(["1"]), pa.array(["A"]), pa.array(["2"])], names=header), path)
     with pytest.raises(InputError, match="duplicate column name 'user_id' \\(columns 1 and 3\\)") as info:
         read_table(path)

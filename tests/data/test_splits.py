@@ -1,4 +1,5 @@
 """Splits: known answers on small data, refusals, and the partition/determinism properties."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigc_biz.data import (Interactions, Split, split_random, split_temporal, split_users,
-                           validation_split)
+from aigc_biz.data import Interactions, Split, split_random, split_temporal, split_users, validation_split
 from aigc_biz.data.interactions import ColumnRoles
 from aigc_biz.errors import ConfigError, InputError
 
@@ -21,14 +21,25 @@ def pairs(matrix) -> set:
 
 def timed_data() -> Interactions:
     """User 0 bought items 0..3 on days 1..4; user 1 bought item 1 twice (days 2, 6) and item 4 on day 5."""
-    events = pd.DataFrame({"user_idx": [0, 0, 0, 0, 1, 1, 1], "item_idx": [0, 1, 2, 3, 1, 4, 1],
-                           "weight": np.ones(7, dtype=np.float32),
-                           "time": pd.to_datetime(["2023-01-01", "2023-01-02", "2023-01-03", "2023-01-04",
-                                                   "2023-01-02", "2023-01-05", "2023-01-06"])})
+    events = pd.DataFrame(
+        {
+            "user_idx": [0, 0, 0, 0, 1, 1, 1],
+            "item_idx": [0, 1, 2, 3, 1, 4, 1],
+            "weight": np.ones(7, dtype=np.float32),
+            "time": pd.to_datetime(
+                ["2023-01-01", "2023-01-02", "2023-01-03", "2023-01-04", "2023-01-02", "2023-01-05", "2023-01-06"]
+            ),
+        }
+    )
     matrix = sp.csr_matrix((events["weight"], (events["user_idx"], events["item_idx"])), shape=(2, 5))
     matrix.sum_duplicates()
-    return Interactions(matrix, ["u0", "u1"], [f"i{k}" for k in range(5)], events=events,
-                        roles=ColumnRoles(user="u", item="i", time="t"))
+    return Interactions(
+        matrix,
+        ["u0", "u1"],
+        [f"i{k}" for k in range(5)],
+        events=events,
+        roles=ColumnRoles(user="u", item="i", time="t"),
+    )
 
 
 def random_data(n_users=30, n_items=20, density=0.3, seed=0) -> Interactions:
@@ -44,8 +55,9 @@ def test_temporal_last_n_holds_out_each_users_latest_items():
     assert pairs(split.test_target) == {(0, 3), (1, 1)}
     assert pairs(split.train.matrix) == {(0, 0), (0, 1), (0, 2), (1, 4)}
     assert split.test_input is split.train.matrix or pairs(split.test_input) == pairs(split.train.matrix)
-    assert set(split.train.events["time"]) <= set(pd.to_datetime(["2023-01-01", "2023-01-02", "2023-01-03",
-                                                                  "2023-01-05"]))
+    assert set(split.train.events["time"]) <= set(
+        pd.to_datetime(["2023-01-01", "2023-01-02", "2023-01-03", "2023-01-05"])
+    )
     two = split_temporal(timed_data(), last_n=2)
     assert pairs(two.test_target) == {(0, 2), (0, 3)}  # user 1 has only two items: all kept for training
 
@@ -113,8 +125,11 @@ def test_train_events_follow_the_train_pairs():
 def interaction_matrices(draw):
     n_users = draw(st.integers(1, 12))
     n_items = draw(st.integers(1, 12))
-    cells = draw(st.lists(st.tuples(st.integers(0, n_users - 1), st.integers(0, n_items - 1)), min_size=1,
-                          max_size=60, unique=True))
+    cells = draw(
+        st.lists(
+            st.tuples(st.integers(0, n_users - 1), st.integers(0, n_items - 1)), min_size=1, max_size=60, unique=True
+        )
+    )
     rows, cols = zip(*cells)
     matrix = sp.csr_matrix((np.ones(len(cells), dtype=np.float32), (rows, cols)), shape=(n_users, n_items))
     return Interactions(matrix, [f"u{k}" for k in range(n_users)], [f"i{k}" for k in range(n_items)])
@@ -123,8 +138,10 @@ def interaction_matrices(draw):
 @settings(max_examples=60, deadline=None)
 @given(data=interaction_matrices(), fraction=st.floats(0.05, 0.95), seed=st.integers(0, 2**32 - 1))
 def test_random_and_validation_splits_partition_and_are_deterministic(data, fraction, seed):
-    for make in (lambda: split_random(data, test_fraction=fraction, seed=seed),
-                 lambda: validation_split(data, fraction=fraction, seed=seed)):
+    for make in (
+        lambda: split_random(data, test_fraction=fraction, seed=seed),
+        lambda: validation_split(data, fraction=fraction, seed=seed),
+    ):
         split = make()
         train, target = pairs(split.train.matrix), pairs(split.test_target)
         assert not train & target
@@ -137,8 +154,12 @@ def test_random_and_validation_splits_partition_and_are_deterministic(data, frac
 
 
 @settings(max_examples=60, deadline=None)
-@given(data=interaction_matrices(), fraction=st.floats(0.05, 0.95), fold_in=st.floats(0.05, 0.95),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    data=interaction_matrices(),
+    fraction=st.floats(0.05, 0.95),
+    fold_in=st.floats(0.05, 0.95),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_user_split_partitions_and_is_deterministic(data, fraction, fold_in, seed):
     if (np.diff(data.matrix.indptr) < 2).all():
         with pytest.raises(InputError):
@@ -158,8 +179,14 @@ def test_user_split_partitions_and_is_deterministic(data, fraction, fold_in, see
 def test_temporal_split_partitions(data, last_n, seed):
     coo = data.matrix.tocoo()
     rng = np.random.default_rng(seed)
-    events = pd.DataFrame({"user_idx": coo.row, "item_idx": coo.col, "weight": coo.data,
-                           "time": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 5, coo.nnz), "D")})
+    events = pd.DataFrame(
+        {
+            "user_idx": coo.row,
+            "item_idx": coo.col,
+            "weight": coo.data,
+            "time": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 5, coo.nnz), "D"),
+        }
+    )
     timed = Interactions(data.matrix, data.user_ids, data.item_ids, events=events)
     split = split_temporal(timed, last_n=last_n)
     train, target = pairs(split.train.matrix), pairs(split.test_target)

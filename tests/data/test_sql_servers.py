@@ -5,6 +5,7 @@ to the loopback servers. The servers run on every machine, CI included: an unrea
 tests locally (the reason shows with ``-ra``) but FAILS under CI=true, so a CI run cannot pass without them.
 The PostgreSQL default carries a password (trust auth accepts any) so the password-hiding test has one to hide.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ from aigc_biz.errors import InputError
 pytestmark = pytest.mark.server
 
 SERVERS = {
-    "postgresql": os.environ.get("AIGC_BIZ_TEST_PG_URL",
-                                 "postgresql+psycopg://postgres:NotShown42@127.0.0.1:5432/test"),
+    "postgresql": os.environ.get(
+        "AIGC_BIZ_TEST_PG_URL", "postgresql+psycopg://postgres:NotShown42@127.0.0.1:5432/test"
+    ),
     "mariadb": os.environ.get("AIGC_BIZ_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
 
@@ -47,9 +49,15 @@ def orders_table(request):
     name = f"orders_{uuid.uuid4().hex[:8]}"
     with engine.begin() as con:  # the server answered: a failure from here on is an error, not a skip
         con.execute(sa.text(f"CREATE TABLE {name} (customer_id BIGINT, sku VARCHAR(32), qty INTEGER)"))
-        con.execute(sa.text(f"INSERT INTO {name} VALUES (:c, :s, :q)"),
-                    [{"c": 9007199254740993, "s": "0042", "q": 2}, {"c": None, "s": "0043", "q": 1},
-                     {"c": 17, "s": "0042", "q": -1}, {"c": 17, "s": "0043", "q": 4}])
+        con.execute(
+            sa.text(f"INSERT INTO {name} VALUES (:c, :s, :q)"),
+            [
+                {"c": 9007199254740993, "s": "0042", "q": 2},
+                {"c": None, "s": "0043", "q": 1},
+                {"c": 17, "s": "0042", "q": -1},
+                {"c": 17, "s": "0043", "q": 4},
+            ],
+        )
     yield SERVERS[request.param], name
     with engine.begin() as con:
         con.execute(sa.text(f"DROP TABLE {name}"))
@@ -62,8 +70,10 @@ def test_table_read_in_chunks_with_exact_bigint_ids(orders_table):
     assert frame["customer_id"].tolist()[:1] == ["9007199254740993"]
     data = load_interactions(url, table=name)
     assert list(data.user_ids) == ["17", "9007199254740993"]
-    assert data.warnings == ["1 row with empty customer_id dropped (first at row 2)",
-                             "1 row with negative qty (returns) dropped (first at row 3)"]
+    assert data.warnings == [
+        "1 row with empty customer_id dropped (first at row 2)",
+        "1 row with negative qty (returns) dropped (first at row 3)",
+    ]
     query = load_interactions(url, query=f"SELECT customer_id, sku, qty FROM {name} WHERE qty > 1")
     assert sorted(query.user_ids) == ["17", "9007199254740993"]
 

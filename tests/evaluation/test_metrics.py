@@ -1,4 +1,5 @@
 """Every metric against a small example worked out by hand (the arithmetic is in the comments)."""
+
 import math
 
 import numpy as np

@@ -1,7 +1,7 @@
 """The split -> fit -> score protocol and the Leaderboard, on hand-made splits with known answers."""
+
 import json
 import math
-
 
 import numpy as np
 import pandas as pd
@@ -60,12 +60,19 @@ def checkerboard(n_users=40, n_items=12, seed=0) -> Interactions:
         group = u % 2
         items = rng.choice(half, size=rng.integers(4, half + 1), replace=False) + group * half
         for t, i in enumerate(items):
-            rows.append({"user": f"u{u:03d}", "item": f"i{i:03d}", "segment": "north" if group == 0 else "south",
-                         "category": "left" if i < half else ("right-a" if i % 2 else "right-b"),
-                         "time": pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(rng.integers(0, 60)) + t)})
+            rows.append(
+                {
+                    "user": f"u{u:03d}",
+                    "item": f"i{i:03d}",
+                    "segment": "north" if group == 0 else "south",
+                    "category": "left" if i < half else ("right-a" if i % 2 else "right-b"),
+                    "time": pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(rng.integers(0, 60)) + t),
+                }
+            )
     frame = pd.DataFrame(rows)
-    return Interactions.from_frame(frame, "user", "item", time_col="time", user_attr_cols=["segment"],
-                                   item_attr_cols={"category": "category"})
+    return Interactions.from_frame(
+        frame, "user", "item", time_col="time", user_attr_cols=["segment"], item_attr_cols={"category": "category"}
+    )
 
 
 @pytest.fixture
@@ -79,9 +86,13 @@ def two_user_split() -> Split:
     user 2 bought 3 and holds out nothing (never evaluated)."""
     train = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0]], dtype=np.float32))
     target = sp.csr_matrix(np.array([[0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 1], [0] * 6], dtype=np.float32))
-    data = Interactions(matrix=train, user_ids=["a", "b", "c"], item_ids=[f"i{i}" for i in range(6)],
-                        user_features=pd.DataFrame({"segment": ["vip", "new", "vip"]}),
-                        item_features=pd.DataFrame({"category": ["x", "x", "y", "y", "z", "z"]}))
+    data = Interactions(
+        matrix=train,
+        user_ids=["a", "b", "c"],
+        item_ids=[f"i{i}" for i in range(6)],
+        user_features=pd.DataFrame({"segment": ["vip", "new", "vip"]}),
+        item_features=pd.DataFrame({"category": ["x", "x", "y", "y", "z", "z"]}),
+    )
     return HandSplit(train=data, test_input=train, test_target=target)
 
 
@@ -120,8 +131,11 @@ def test_score_split_honours_a_wider_exclusion(two_user_split):
 
 
 def test_score_split_refuses_a_split_without_targets(two_user_split):
-    empty = HandSplit(two_user_split.train, two_user_split.test_input,
-                      sp.csr_matrix(two_user_split.test_target.shape, dtype=np.float32))
+    empty = HandSplit(
+        two_user_split.train,
+        two_user_split.test_input,
+        sp.csr_matrix(two_user_split.test_target.shape, dtype=np.float32),
+    )
     with pytest.raises(InputError, match="no user with held-out items"):
         score_split(FixedScores(), empty, ks=(2,))
 
@@ -136,8 +150,13 @@ def test_evaluate_with_model_instances_ranks_the_better_model_first(two_user_spl
     # reversed ranking 5 4 3 2 1 0: user a gets [5, 4, 3, 2, 1] (held-out 2 at rank 4), user b [5, 4, 3, 2, 0]
     # (held-out 5 at rank 1): ndcg@5 = (1/log2(5) + 1)/2 = (0.430677 + 1)/2 = 0.715338;
     # ndcg@2: reversed (0 + 1)/2 = 0.5 beats fixed (0.630930 + 0)/2 = 0.315465
-    board = evaluate(None, {"fixed": FixedScores(), "reversed": FixedScores(scores=(0, 1, 2, 3, 4, 5))},
-                     split=two_user_split, ks=(2, 5), n_boot=100)
+    board = evaluate(
+        None,
+        {"fixed": FixedScores(), "reversed": FixedScores(scores=(0, 1, 2, 3, 4, 5))},
+        split=two_user_split,
+        ks=(2, 5),
+        n_boot=100,
+    )
     assert [row.model for row in board.rows] == ["fixed", "reversed"]
     assert board.result("reversed").mean("ndcg@5") == pytest.approx(0.715338, abs=1e-6)
     assert board.result("fixed").mean("ndcg@2") == pytest.approx(0.315465, abs=1e-6)
@@ -149,8 +168,14 @@ def test_evaluate_with_model_instances_ranks_the_better_model_first(two_user_spl
 
 
 def test_leaderboard_json_round_trips(two_user_split, tmp_path):
-    board = evaluate(None, [FixedScores(), FixedScores(scores=(0, 1, 2, 3, 4, 5))], split=two_user_split,
-                     ks=(2, 5), n_boot=100, seed=7)
+    board = evaluate(
+        None,
+        [FixedScores(), FixedScores(scores=(0, 1, 2, 3, 4, 5))],
+        split=two_user_split,
+        ks=(2, 5),
+        n_boot=100,
+        seed=7,
+    )
     path = tmp_path / "out" / "leaderboard.json"
     board.to_json(path)
     raw = json.loads(path.read_text(encoding="utf-8"))
@@ -254,12 +279,12 @@ def test_segment_breakdown_of_a_real_evaluation(board_data):
     assert set(frame["segment"]) == {"north", "south"}
     assert set(frame["model"]) == {"pop", "itemknn"}
     # the segments partition the evaluated users
-    assert frame.groupby("model")["users"].sum().to_dict() == {
-        row.model: row.users_evaluated for row in board.rows}
+    assert frame.groupby("model")["users"].sum().to_dict() == {row.model: row.users_evaluated for row in board.rows}
 
 
 def test_metrics_from_topk_checks_shapes():
     from aigc_biz.evaluation import metrics_from_topk
+
     target = sp.csr_matrix(np.eye(3, dtype=np.float32))
     with pytest.raises(InputError, match="fewer than the largest cut-off"):
         metrics_from_topk(np.zeros((3, 2), dtype=int), target, target, ks=(5,))

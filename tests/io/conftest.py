@@ -4,6 +4,7 @@ Server URLs come from AIGC_BIZ_TEST_PG_URL / AIGC_BIZ_TEST_MYSQL_URL (defaults: 
 An unreachable server skips its tests with the reason shown by ``-ra`` — except under CI=true, where
 it fails: a CI job must not pass by silently testing SQLite only.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,23 +69,27 @@ class Target:
         def query(conn, t):
             q = sa.select(sa.func.count()).select_from(t)
             return conn.execute(q if run_id is None else q.where(t.c.run_id == run_id)).scalar_one()
+
         return self._run(query)
 
     def distinct(self, *columns: str) -> int:
         """Number of distinct combinations of ``columns``."""
+
         def query(conn, t):
             groups = sa.select(*[t.c[c] for c in columns]).group_by(*[t.c[c] for c in columns]).subquery()
             return conn.execute(sa.select(sa.func.count()).select_from(groups)).scalar_one()
+
         return self._run(query)
 
     def rows(self, *columns: str) -> list[tuple]:
         """Rows (all columns but generated_at, or the named ones), sorted: to compare before and after."""
+
         def query(conn, t):
             cols = [t.c[c] for c in columns] or [c for c in t.columns if c.name != "generated_at"]
             # reflected MySQL DOUBLE would read back as a Decimal rounded to 10 places: read the driver's float
-            cols = [sa.type_coerce(c, sa.Double()).label(c.name) if isinstance(c.type, sa.Float) else c
-                    for c in cols]
+            cols = [sa.type_coerce(c, sa.Double()).label(c.name) if isinstance(c.type, sa.Float) else c for c in cols]
             return sorted((tuple(r) for r in conn.execute(sa.select(*cols))), key=repr)
+
         return self._run(query)
 
     def exists(self) -> bool:

@@ -1,4 +1,5 @@
 """Atomic file writers: old output intact on failure, spreadsheet formulas neutralised, ids round-trip."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,15 @@ class Explodes:
 
 
 def sample() -> pd.DataFrame:
-    return pd.DataFrame({"user_id": ["007", "12345678901234567890", "用户"], "rank": [1, 2, 3],
-                         "item_id": ["00042", "NA", "连衣裙"], "score": [-1.5, 0.0, 2.25],
-                         "title": ["红色连衣裙", None, "=1+1"]})
+    return pd.DataFrame(
+        {
+            "user_id": ["007", "12345678901234567890", "用户"],
+            "rank": [1, 2, 3],
+            "item_id": ["00042", "NA", "连衣裙"],
+            "score": [-1.5, 0.0, 2.25],
+            "title": ["红色连衣裙", None, "=1+1"],
+        }
+    )
 
 
 @pytest.mark.parametrize("ext", ["csv", "parquet", "jsonl", "json"])
@@ -79,8 +86,13 @@ def test_new_file_gets_ordinary_permissions(tmp_path):
 
 
 def test_csv_formulas_are_neutralised_in_text_columns_only(tmp_path):
-    frame = pd.DataFrame({"user_id": ["=SUM(A1)", "+1", "-x", "@cmd", "\tTAB", "\rCR", "'q", "ok", "a=b"],
-                          "score": [-1.5, 1, 2, 3, 4, 5, 6, 7, 8], "rank": [-1, 1, 2, 3, 4, 5, 6, 7, 8]})
+    frame = pd.DataFrame(
+        {
+            "user_id": ["=SUM(A1)", "+1", "-x", "@cmd", "\tTAB", "\rCR", "'q", "ok", "a=b"],
+            "score": [-1.5, 1, 2, 3, 4, 5, 6, 7, 8],
+            "rank": [-1, 1, 2, 3, 4, 5, 6, 7, 8],
+        }
+    )
     path = write_frame(frame, tmp_path / "recs.csv")
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert raw["user_id"].tolist() == ["'=SUM(A1)", "'+1", "'-x", "'@cmd", "'\tTAB", "'\rCR", "''q", "ok", "a=b"]
@@ -110,10 +122,25 @@ def test_format_from_extension_or_argument(tmp_path):
 def test_write_json_handles_numpy_and_nan(tmp_path):
     import numpy as np
 
-    path = write_json({"n": np.int64(3), "x": np.float32(0.5), "bad": float("nan"), "arr": np.arange(2),
-                       "when": pd.Timestamp("2026-11-23"), "名": "值"}, tmp_path / "m.json")
-    assert json.loads(path.read_text(encoding="utf-8")) == {"n": 3, "x": 0.5, "bad": None, "arr": [0, 1],
-                                                            "when": "2026-11-23T00:00:00", "名": "值"}
+    path = write_json(
+        {
+            "n": np.int64(3),
+            "x": np.float32(0.5),
+            "bad": float("nan"),
+            "arr": np.arange(2),
+            "when": pd.Timestamp("2026-11-23"),
+            "名": "值",
+        },
+        tmp_path / "m.json",
+    )
+    assert json.loads(path.read_text(encoding="utf-8")) == {
+        "n": 3,
+        "x": 0.5,
+        "bad": None,
+        "arr": [0, 1],
+        "when": "2026-11-23T00:00:00",
+        "名": "值",
+    }
 
 
 def test_unwritable_folder_is_an_output_error(tmp_path):
@@ -129,8 +156,14 @@ ids = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(user_ids=st.lists(ids, min_size=1, max_size=8), ext=st.sampled_from(["csv", "parquet"]))
 def test_any_text_id_round_trips(tmp_path, user_ids, ext):
-    frame = pd.DataFrame({"user_id": user_ids, "rank": range(1, len(user_ids) + 1),
-                          "item_id": [u[::-1] for u in user_ids], "score": [-0.5] * len(user_ids)})
+    frame = pd.DataFrame(
+        {
+            "user_id": user_ids,
+            "rank": range(1, len(user_ids) + 1),
+            "item_id": [u[::-1] for u in user_ids],
+            "score": [-0.5] * len(user_ids),
+        }
+    )
     back = read_recs(write_frame(frame, tmp_path / f"recs.{ext}"))
     assert back["user_id"].tolist() == user_ids
     assert back["item_id"].tolist() == frame["item_id"].tolist()
@@ -146,10 +179,27 @@ def test_write_json_turns_every_odd_value_into_plain_json(tmp_path):
     import pandas as pd
 
     from aigc_biz.io.files import write_json
-    path = write_json({"n": np.int32(2), "x": np.float32(0.5), "bad": [float("inf"), pd.NA, pd.NaT],
-                       "when": date(2024, 1, 2), "at": np.datetime64("2024-01-02T03:04:05"),
-                       "flag": np.bool_(True), "pair": (1, "a"), 7: {"nested": np.array([1, 2])}},
-                      tmp_path / "x.json")
+
+    path = write_json(
+        {
+            "n": np.int32(2),
+            "x": np.float32(0.5),
+            "bad": [float("inf"), pd.NA, pd.NaT],
+            "when": date(2024, 1, 2),
+            "at": np.datetime64("2024-01-02T03:04:05"),
+            "flag": np.bool_(True),
+            "pair": (1, "a"),
+            7: {"nested": np.array([1, 2])},
+        },
+        tmp_path / "x.json",
+    )
     assert _json.loads(path.read_text(encoding="utf-8")) == {
-        "n": 2, "x": 0.5, "bad": [None, None, None], "when": "2024-01-02", "at": "2024-01-02T03:04:05",
-        "flag": True, "pair": [1, "a"], "7": {"nested": [1, 2]}}
+        "n": 2,
+        "x": 0.5,
+        "bad": [None, None, None],
+        "when": "2024-01-02",
+        "at": "2024-01-02T03:04:05",
+        "flag": True,
+        "pair": [1, "a"],
+        "7": {"nested": [1, 2]},
+    }

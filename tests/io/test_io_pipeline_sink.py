@@ -1,4 +1,5 @@
 """The pipeline's write step against SQLite, PostgreSQL and MariaDB: same run replaces, new run adds."""
+
 from __future__ import annotations
 
 import textwrap
@@ -12,19 +13,23 @@ from aigc_biz.resources import sample_data_path
 def test_pipeline_writes_recommendations_and_copy_to_the_database(tmp_path, target, monkeypatch):
     monkeypatch.setenv("AIGC_TEST_DB", target.url)
     orders = tmp_path / "orders.csv"  # the first 2,000 sample orders keep three runs per backend quick
-    orders.write_text("".join(sample_data_path().read_text(encoding="utf-8").splitlines(keepends=True)[:2001]),
-                      encoding="utf-8")
+    orders.write_text(
+        "".join(sample_data_path().read_text(encoding="utf-8").splitlines(keepends=True)[:2001]), encoding="utf-8"
+    )
     job = tmp_path / "job.yaml"
-    job.write_text(textwrap.dedent(f"""
+    job.write_text(
+        textwrap.dedent(f"""
         name: db_sink
         run_id: ${{RUN_ID:-first}}
-        output_dir: {tmp_path / 'out'}
+        output_dir: {tmp_path / "out"}
         steps:
           - load: {{source: orders.csv}}
           - recommend: {{model: pop, top_k: 3}}
           - copy: {{channel: sms, locale: zh}}
           - write: {{db: "${{AIGC_TEST_DB}}", recommendations_table: {target.table}, copy_table: {target.table}_copy}}
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     copy_table = sa.Table(f"{target.table}_copy", sa.MetaData())
     try:
         result = run_pipeline(job)

@@ -1,4 +1,5 @@
 """write_table on SQLite, PostgreSQL and MariaDB: ids round-trip, one transaction, idempotent per run_id."""
+
 from __future__ import annotations
 
 import logging
@@ -16,27 +17,36 @@ IDS = ["007", "12345678901234567890", "用户_张三", "0", "NA", " padded "]
 
 def recs(n_users: int = 3, k: int = 2, offset: int = 0) -> pd.DataFrame:
     users = [IDS[(offset + u) % len(IDS)] + f"#{u}" for u in range(n_users)]
-    return pd.DataFrame({
-        "user_id": [u for u in users for _ in range(k)],
-        "rank": list(range(1, k + 1)) * n_users,
-        "item_id": [f"00{r}" for r in range(n_users * k)],
-        "score": [-1.5 + r for r in range(n_users * k)],
-        "title": ["商品" if r % 2 else None for r in range(n_users * k)],
-        "category": ["=cat"] * (n_users * k),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": [u for u in users for _ in range(k)],
+            "rank": list(range(1, k + 1)) * n_users,
+            "item_id": [f"00{r}" for r in range(n_users * k)],
+            "score": [-1.5 + r for r in range(n_users * k)],
+            "title": ["商品" if r % 2 else None for r in range(n_users * k)],
+            "category": ["=cat"] * (n_users * k),
+        }
+    )
 
 
 def test_ids_round_trip_exactly(target):
-    frame = pd.DataFrame({"user_id": IDS, "rank": range(1, len(IDS) + 1),
-                          "item_id": ["00042", "98765432109876543210", "连衣裙", "x" * 255, "-1", "@a"],
-                          "score": [0.5, -1.5, 2.0, 0.2757779352684795, 1e-9, 0.0],
-                          "title": ["红色连衣裙 👗", None, "", "t", "'quoted'", "=SUM(A1)"]})
+    frame = pd.DataFrame(
+        {
+            "user_id": IDS,
+            "rank": range(1, len(IDS) + 1),
+            "item_id": ["00042", "98765432109876543210", "连衣裙", "x" * 255, "-1", "@a"],
+            "score": [0.5, -1.5, 2.0, 0.2757779352684795, 1e-9, 0.0],
+            "title": ["红色连衣裙 👗", None, "", "t", "'quoted'", "=SUM(A1)"],
+        }
+    )
     result = write_table(frame, target.url, target.table, run_id="r1", model="cvae")
     assert (result.rows, result.table, result.run_id) == (6, target.table, "r1")
     back = target.rows("user_id", "item_id", "title", "model", "run_id", "rank")
     titles = [None if pd.isna(t) else t for t in frame.title]
-    expected = sorted(((u, i, t, "cvae", "r1", r) for u, i, t, r in
-                       zip(frame.user_id, frame.item_id, titles, frame["rank"])), key=repr)
+    expected = sorted(
+        ((u, i, t, "cvae", "r1", r) for u, i, t, r in zip(frame.user_id, frame.item_id, titles, frame["rank"])),
+        key=repr,
+    )
     assert back == expected
     scores = sorted(s for (s,) in target.rows("score"))
     assert scores == sorted(frame.score)  # exactly: double precision on every backend (MySQL FLOAT is not)
@@ -89,8 +99,9 @@ def test_bad_values_are_refused_before_writing(target):
 def test_existing_table_with_other_columns_is_refused(target):
     engine = make_engine(target.url)
     with engine.begin() as conn:
-        sa.Table(target.table, sa.MetaData(), sa.Column("run_id", sa.String(64)),
-                 sa.Column("user_id", sa.String(255))).create(conn)
+        sa.Table(
+            target.table, sa.MetaData(), sa.Column("run_id", sa.String(64)), sa.Column("user_id", sa.String(255))
+        ).create(conn)
     engine.dispose()
     with pytest.raises(InputError, match="lacks column.*rank.*item_id.*score"):
         write_table(recs(1), target.url, target.table, run_id="r1")
@@ -98,21 +109,46 @@ def test_existing_table_with_other_columns_is_refused(target):
 
 
 def test_copy_and_metrics_kinds(target):
-    copy = pd.DataFrame({"user_id": ["007", "008"], "channel": ["sms", "sms"], "locale": ["zh", "zh"],
-                         "variant": ["A", "B"], "subject": [None, None], "body": ["您好 007", "=HYPERLINK()"],
-                         "item_ids": [["001", "002"], ["003"]], "chars": [6, 12], "sms_parts": [1, 1],
-                         "warnings": [None, "too long"]})
+    copy = pd.DataFrame(
+        {
+            "user_id": ["007", "008"],
+            "channel": ["sms", "sms"],
+            "locale": ["zh", "zh"],
+            "variant": ["A", "B"],
+            "subject": [None, None],
+            "body": ["您好 007", "=HYPERLINK()"],
+            "item_ids": [["001", "002"], ["003"]],
+            "chars": [6, 12],
+            "sms_parts": [1, 1],
+            "warnings": [None, "too long"],
+        }
+    )
     assert write_table(copy, target.url, target.table, run_id="r1", kind="copy").rows == 2
-    assert target.rows("user_id", "item_ids", "body") == [("007", '["001", "002"]', "您好 007"),
-                                                           ("008", '["003"]', "=HYPERLINK()")]
+    assert target.rows("user_id", "item_ids", "body") == [
+        ("007", '["001", "002"]', "您好 007"),
+        ("008", '["003"]', "=HYPERLINK()"),
+    ]
     with pytest.raises(InputError, match="lacks column"):  # a copy table is not a metrics table
-        write_table(pd.DataFrame({"model": ["cvae"], "metric": ["recall"], "mean": [0.3]}),
-                    target.url, target.table, run_id="r1", kind="metrics")
+        write_table(
+            pd.DataFrame({"model": ["cvae"], "metric": ["recall"], "mean": [0.3]}),
+            target.url,
+            target.table,
+            run_id="r1",
+            kind="metrics",
+        )
 
 
 def test_metrics_kind(target):
-    metrics = pd.DataFrame({"model": ["cvae", "pop"], "metric": ["recall", "ndcg"], "k": [10, None],
-                            "mean": [0.31, 0.12], "low": [0.29, None], "high": [0.33, None]})
+    metrics = pd.DataFrame(
+        {
+            "model": ["cvae", "pop"],
+            "metric": ["recall", "ndcg"],
+            "k": [10, None],
+            "mean": [0.31, 0.12],
+            "low": [0.29, None],
+            "high": [0.33, None],
+        }
+    )
     write_table(metrics, target.url, target.table, run_id="r1", kind="metrics")
     assert target.rows("model", "k", "low") == [("cvae", 10, pytest.approx(0.29)), ("pop", None, None)]
 
@@ -123,8 +159,9 @@ def test_empty_frame_clears_the_run(target):
     assert target.count() == 0
 
 
-@pytest.mark.parametrize("name", ["x; drop table y", "recs--", "1abc", "a.b.c", "", "rec s", "t\u00e9", "x" * 64,
-                                  "recs)", '"recs"'])
+@pytest.mark.parametrize(
+    "name", ["x; drop table y", "recs--", "1abc", "a.b.c", "", "rec s", "t\u00e9", "x" * 64, "recs)", '"recs"']
+)
 def test_identifier_validation_refuses_sql(name):
     with pytest.raises(InputError, match="invalid table name"):
         validate_identifier(name)
@@ -145,7 +182,8 @@ def test_injection_attempt_touches_nothing(tmp_path):
 
 def test_schema_qualified_name(target):
     schema = {"sqlite": "main", "postgresql": "public", "mysql": sa.make_url(target.url).database}[
-        sa.make_url(target.url).get_backend_name()]
+        sa.make_url(target.url).get_backend_name()
+    ]
     write_table(recs(2), target.url, f"{schema}.{target.table}", run_id="r1")
     write_table(recs(2), target.url, f"{schema}.{target.table}", run_id="r1")
     assert target.count("r1") == 4

@@ -4,6 +4,7 @@ The child is a real process running the real ``write_table``. A logging handler 
 per-chunk DEBUG record (no mock: it only pauses) makes it print ``writing`` and sleep once two chunks
 have gone into the open transaction, so the kill always lands mid-write, however slow the machine is.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,14 +48,25 @@ print("finished", flush=True)
 def full_run(rows: int) -> pd.DataFrame:
     """The frame the child writes, for the complete runs done in this process."""
     idx = np.arange(rows)
-    return pd.DataFrame({"user_id": [f"{u:08d}" for u in idx // 10], "rank": idx % 10 + 1,
-                         "item_id": [f"SKU{i:06d}" for i in idx % 5000], "score": np.linspace(1, 0, rows)})
+    return pd.DataFrame(
+        {
+            "user_id": [f"{u:08d}" for u in idx // 10],
+            "rank": idx % 10 + 1,
+            "item_id": [f"SKU{i:06d}" for i in idx % 5000],
+            "score": np.linspace(1, 0, rows),
+        }
+    )
 
 
 def kill_mid_write(url: str, table: str, run_id: str, rows: int) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, url, table, run_id, str(rows), str(rows // 10)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, url, table, run_id, str(rows), str(rows // 10)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = child.stdout.readline()  # blocks until the child is paused inside its transaction
         assert line.strip() == "writing", child.stderr.read()

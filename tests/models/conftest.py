@@ -1,4 +1,5 @@
 """Shared data for the model tests: a checkerboard of two customer groups with held-out items."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,10 @@ def make_checkerboard(seed: int = 7, timed: bool = False) -> Checkerboard:
     """The checkerboard; ``timed`` adds a ``time`` column (one row every 6 hours from 2024-01-01) and
     makes every other customer buy one of their items again in the last 15 days, for repeat models."""
     rng = np.random.default_rng(seed)
-    halves = {"A": [f"{i:05d}" for i in range(1, N_ITEMS_PER_HALF + 1)],
-              "B": [f"{i:05d}" for i in range(N_ITEMS_PER_HALF + 1, 2 * N_ITEMS_PER_HALF + 1)]}
+    halves = {
+        "A": [f"{i:05d}" for i in range(1, N_ITEMS_PER_HALF + 1)],
+        "B": [f"{i:05d}" for i in range(N_ITEMS_PER_HALF + 1, 2 * N_ITEMS_PER_HALF + 1)],
+    }
     # a skewed popularity within each half, so that scores are not all tied
     weights = 1.0 / np.arange(1, N_ITEMS_PER_HALF + 1) ** 0.6
     weights /= weights.sum()

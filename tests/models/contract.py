@@ -36,6 +36,7 @@ Class attributes a subclass may set:
     and the known-answer checks assert that, with ``exclude_seen=False``, each customer's own items
     come first instead of the held-out item of their half.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -195,7 +196,7 @@ class RecommenderContract:
             lists = rec.groupby("user_id")["item_id"].agg(list)
             own = checkerboard.frame.groupby("customer")["product"].agg(set)
             for user, items in own.items():
-                assert set(lists[user][:len(items)]) == items, f"{user}: own items must come first"
+                assert set(lists[user][: len(items)]) == items, f"{user}: own items must come first"
             return
         if not self.personalised:
             rec = fitted.recommend(checkerboard.train, k=n_items, exclude_seen=False)
@@ -205,8 +206,9 @@ class RecommenderContract:
         rec = fitted.recommend(checkerboard.train, k=n_items // 2, exclude_seen=True)
         lists = rec.groupby("user_id")["item_id"].agg(list)
         held_out_found = np.mean([checkerboard.heldout[u] in lists[u] for u in checkerboard.heldout])
-        top_in_own_half = np.mean([checkerboard.half_of_item[lists[u][0]] == checkerboard.group_of_user[u]
-                                   for u in checkerboard.heldout])
+        top_in_own_half = np.mean(
+            [checkerboard.half_of_item[lists[u][0]] == checkerboard.group_of_user[u] for u in checkerboard.heldout]
+        )
         assert held_out_found >= 0.9, f"held-out item in the top half for only {held_out_found:.0%} of users"
         assert top_in_own_half >= 0.9, f"first item from the user's own half for only {top_in_own_half:.0%}"
 
@@ -221,8 +223,12 @@ class RecommenderContract:
             fitted.similar_items(["no-such-item"])
         if self.similar_items_by_group:
             every = fitted.similar_items(list(checkerboard.train.item_ids), k=1)
-            same_half = np.mean([checkerboard.half_of_item[a] == checkerboard.half_of_item[b]
-                                 for a, b in zip(every["item_id"], every["similar_item_id"])])
+            same_half = np.mean(
+                [
+                    checkerboard.half_of_item[a] == checkerboard.half_of_item[b]
+                    for a, b in zip(every["item_id"], every["similar_item_id"])
+                ]
+            )
             assert same_half >= 0.9
 
     def test_deterministic(self, fitted, checkerboard):
@@ -256,7 +262,7 @@ class RecommenderContract:
             first = again.groupby("user_id")["item_id"].agg(list)
             assert set(first[NEW_CUSTOMER][:4]) == {"00011", "00012", "00013", "00014"}
             own = set(frame.loc[frame["customer"] == "0001", "product"])
-            assert {"00012", "00015"} <= set(first["0001"][:len(own)]) == own
+            assert {"00012", "00015"} <= set(first["0001"][: len(own)]) == own
         elif self.personalised and self.scores_history:
             # folded in from a history of half-B items only: its list starts in half B
             top = lists[NEW_CUSTOMER][:3]
@@ -271,8 +277,14 @@ class RecommenderContract:
 
     def test_input_data_is_unchanged(self, checkerboard):
         data = fresh_interactions(checkerboard)
-        before = (data.matrix.copy(), data.user_features.copy(), data.item_features.copy(), data.events.copy(),
-                  data.user_ids.copy(), data.item_ids.copy())
+        before = (
+            data.matrix.copy(),
+            data.user_features.copy(),
+            data.item_features.copy(),
+            data.events.copy(),
+            data.user_ids.copy(),
+            data.item_ids.copy(),
+        )
         model = self._get_model().fit(data)
         model.recommend(data, k=3)
         model.recommend(checkerboard.train, ["new"], k=3)
@@ -290,14 +302,18 @@ class RecommenderContract:
         assert loaded.get_params() == fitted.get_params()
         users = list(checkerboard.train.user_ids[:10]) + ["cold-start"]
         context = pd.DataFrame({"user_id": ["cold-start"], "segment": ["B"]})
-        pd.testing.assert_frame_equal(loaded.recommend(checkerboard.train, users, k=5, context=context),
-                                      fitted.recommend(checkerboard.train, users, k=5, context=context))
+        pd.testing.assert_frame_equal(
+            loaded.recommend(checkerboard.train, users, k=5, context=context),
+            fitted.recommend(checkerboard.train, users, k=5, context=context),
+        )
         fresh = fresh_interactions(checkerboard)
         pd.testing.assert_frame_equal(loaded.recommend(fresh, k=5), fitted.recommend(fresh, k=5))
         assert not any(name.startswith("history") for name in load_file(folder / "arrays.safetensors")), (
-            "a saved model keeps weights, not the training matrix")
-        pd.testing.assert_frame_equal(type(fitted).load(folder).similar_items(["00003"], k=2),
-                                      fitted.similar_items(["00003"], k=2))
+            "a saved model keeps weights, not the training matrix"
+        )
+        pd.testing.assert_frame_equal(
+            type(fitted).load(folder).similar_items(["00003"], k=2), fitted.similar_items(["00003"], k=2)
+        )
 
     def test_loading_a_bad_folder_raises(self, fitted, tmp_path):
         empty = tmp_path / "empty"
@@ -312,7 +328,6 @@ class RecommenderContract:
             with pytest.raises(ModelError) as caught:
                 Recommender.load(folder)
             assert str(folder) in str(caught.value)
-
 
     def test_tampered_folder_is_refused(self, fitted, tmp_path):
         """Every array changed in shape or value, with its checksum recomputed, is refused (exit 2)."""
@@ -345,10 +360,13 @@ NEW_ITEM = "99999"
 def fresh_frame(checkerboard) -> pd.DataFrame:
     """The training rows plus purchases made since: user 0001 (half A) took two half-B items, a new
     customer took four half-B items, and someone bought an item the model has never seen."""
-    since = pd.DataFrame({"customer": ["0001", "0001", NEW_CUSTOMER, NEW_CUSTOMER, NEW_CUSTOMER, NEW_CUSTOMER,
-                                       "0002"],
-                          "product": ["00012", "00015", "00011", "00012", "00013", "00014", NEW_ITEM],
-                          "segment": ["A", "A", None, None, None, None, "A"]})
+    since = pd.DataFrame(
+        {
+            "customer": ["0001", "0001", NEW_CUSTOMER, NEW_CUSTOMER, NEW_CUSTOMER, NEW_CUSTOMER, "0002"],
+            "product": ["00012", "00015", "00011", "00012", "00013", "00014", NEW_ITEM],
+            "segment": ["A", "A", None, None, None, None, "A"],
+        }
+    )
     if "time" in checkerboard.frame.columns:  # the timed checkerboard: bought in the week after training
         since["time"] = checkerboard.frame["time"].max() + pd.to_timedelta(np.arange(1, len(since) + 1), unit="D")
     return pd.concat([checkerboard.frame, since], ignore_index=True)
@@ -356,9 +374,11 @@ def fresh_frame(checkerboard) -> pd.DataFrame:
 
 def fresh_interactions(checkerboard):
     from aigc_biz.data import Interactions
+
     time_col = "time" if "time" in checkerboard.frame.columns else None
-    return Interactions.from_frame(fresh_frame(checkerboard), "customer", "product", time_col=time_col,
-                                   user_attr_cols=["segment"])
+    return Interactions.from_frame(
+        fresh_frame(checkerboard), "customer", "product", time_col=time_col, user_attr_cols=["segment"]
+    )
 
 
 def tamperings(value: np.ndarray):
@@ -401,7 +421,8 @@ def assert_same_recommendations(left: pd.DataFrame, right: pd.DataFrame, rtol: f
             tied = np.isclose(a_scores, a_scores[rank], rtol=rtol, atol=1e-6)
             # a swap among tied scores, or a tie at the cut-off that let another item in
             assert item in [t for t, is_tied in zip(a_items, tied) if is_tied] or tied[-1], (
-                f"user {a['user_id'].iloc[0]}: rank {rank + 1} differs ({a_items[rank]} vs {item})")
+                f"user {a['user_id'].iloc[0]}: rank {rank + 1} differs ({a_items[rank]} vs {item})"
+            )
 
 
 def mark_slow_contract_classes(items) -> None:

@@ -1,4 +1,5 @@
 """Saved model folders: layout, atomic replacement, refusal of damaged folders, schema checks."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,7 @@ from hypothesis import strategies as st
 from aigc_biz._version import __version__
 from aigc_biz.data import Interactions
 from aigc_biz.errors import ModelError, OutputError
-from aigc_biz.models.artifacts import check_schema, load_model, save_model
-from aigc_biz.models.artifacts import FORMAT_VERSION
+from aigc_biz.models.artifacts import FORMAT_VERSION, check_schema, load_model, save_model
 from aigc_biz.models.ease import EASE
 from aigc_biz.models.itemknn import ItemKNN
 from aigc_biz.models.pop import Popularity
@@ -46,8 +46,13 @@ def test_folder_layout_and_manifest(segment_pop, tmp_path):
 
 
 def test_a_saved_model_holds_no_customer_data(tmp_path):
-    frame = pd.DataFrame({"user": ["cust-17", "cust-42", "cust-42"], "item": ["x", "x", "y"],
-                          "segment": ["gold-tier", "silver-tier", "silver-tier"]})
+    frame = pd.DataFrame(
+        {
+            "user": ["cust-17", "cust-42", "cust-42"],
+            "item": ["x", "x", "y"],
+            "segment": ["gold-tier", "silver-tier", "silver-tier"],
+        }
+    )
     data = Interactions.from_frame(frame, "user", "item", user_attr_cols=["segment"])
     model = ItemKNN().fit(data)
     folder = model.save(tmp_path / "model")
@@ -112,14 +117,17 @@ def test_other_format_version_is_refused(segment_pop, tmp_path):
     assert caught.value.hint == "retrain the model with this version"
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"model": "no-such-model"}, "unknown model"),
-    ({"params": {"no_such_parameter": 1}}, "no parameter"),
-    ({"checksums": {"../outside.json": "0"}}, "lists no checksum"),
-    ({"schema": {"n_items": 21, "user_feature_columns": ["segment"]}}, "disagrees"),
-    ({"schema": {"n_items": 20}}, "cannot read"),
-    ({"checksums": ["ids.json"]}, "model.json is corrupt"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"model": "no-such-model"}, "unknown model"),
+        ({"params": {"no_such_parameter": 1}}, "no parameter"),
+        ({"checksums": {"../outside.json": "0"}}, "lists no checksum"),
+        ({"schema": {"n_items": 21, "user_feature_columns": ["segment"]}}, "disagrees"),
+        ({"schema": {"n_items": 20}}, "cannot read"),
+        ({"checksums": ["ids.json"]}, "model.json is corrupt"),
+    ],
+)
 def test_inconsistent_manifest_is_refused(segment_pop, tmp_path, changes, message):
     folder = segment_pop.save(tmp_path / "model")
     _rewrite_manifest(folder, **changes)
@@ -161,22 +169,31 @@ def test_non_numeric_state_is_refused_and_nothing_is_written(checkerboard, tmp_p
 
 
 def test_user_attributes_with_gaps_and_mixed_types_round_trip(tmp_path):
-    frame = pd.DataFrame({"user": ["1", "2", "3", "3"], "item": ["x", "y", "x", "z"],
-                          "segment": ["gold", None, 3, 3], "region": ["北京", "Köln", None, None]})
+    frame = pd.DataFrame(
+        {
+            "user": ["1", "2", "3", "3"],
+            "item": ["x", "y", "x", "z"],
+            "segment": ["gold", None, 3, 3],
+            "region": ["北京", "Köln", None, None],
+        }
+    )
     data = Interactions.from_frame(frame, "user", "item", user_attr_cols=["segment", "region"])
     model = Popularity(by_segment="segment").fit(data)
     loaded = load_model(model.save(tmp_path / "model"))
     assert loaded.segment_values_ == model.segment_values_ == ["3", "gold"]  # mixed text/number: compared as text
-    pd.testing.assert_frame_equal(loaded.recommend(data, k=3, exclude_seen=False),
-                                  model.recommend(data, k=3, exclude_seen=False))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(data, k=3, exclude_seen=False), model.recommend(data, k=3, exclude_seen=False)
+    )
 
 
 id_text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
 
 
 @settings(max_examples=25, deadline=None)
-@given(users=st.lists(id_text, min_size=1, max_size=6, unique=True),
-       items=st.lists(id_text, min_size=1, max_size=6, unique=True))
+@given(
+    users=st.lists(id_text, min_size=1, max_size=6, unique=True),
+    items=st.lists(id_text, min_size=1, max_size=6, unique=True),
+)
 def test_any_ids_round_trip(users, items):
     frame = pd.DataFrame({"user": [u for u in users for _ in items], "item": [t for _ in users for t in items]})
     frame = frame.iloc[: max(1, len(frame) - 1)]  # leave one pair out so not every user is complete
@@ -208,17 +225,24 @@ def test_check_schema_refuses_an_unknown_catalogue_and_warns_on_partial_overlap(
         check_schema(segment_pop, Interactions.from_frame(frame, "customer", "product", user_attr_cols=["segment"]))
     half = checkerboard.frame.copy()
     half.loc[half["product"] == "00001", "product"] = "new-item"
-    warnings = check_schema(segment_pop, Interactions.from_frame(half, "customer", "product",
-                                                                 user_attr_cols=["segment"]))
+    warnings = check_schema(
+        segment_pop, Interactions.from_frame(half, "customer", "product", user_attr_cols=["segment"])
+    )
     assert warnings == ["1 of 20 items are unknown to the model and will never be recommended"]
 
 
 def test_check_schema_names_each_way_the_data_was_read_differently(tmp_path):
     from aigc_biz.data import load_interactions
+
     path = tmp_path / "orders.csv"
-    pd.DataFrame({"customer_id": ["1", "1", "2", "3"], "product_id": ["a", "b", "a", "c"],
-                  "order_time": ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"],
-                  "quantity": [1, 2, 1, 3]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "customer_id": ["1", "1", "2", "3"],
+            "product_id": ["a", "b", "a", "c"],
+            "order_time": ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"],
+            "quantity": [1, 2, 1, 3],
+        }
+    ).to_csv(path, index=False)
     model = Popularity().fit(load_interactions(str(path)))
     assert check_schema(model, load_interactions(str(path))) == []
     other = load_interactions(str(path), time_decay_days=30, returns="net")

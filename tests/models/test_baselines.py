@@ -1,9 +1,9 @@
 """Known answers for the baselines, worked out by hand or with plain numpy."""
+
 from __future__ import annotations
 
-import os
-
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -22,17 +22,15 @@ from aigc_biz.models.pop import Popularity
 
 def matrix_data(dense) -> Interactions:
     dense = np.asarray(dense, dtype=np.float32)
-    return Interactions(matrix=sp.csr_matrix(dense),
-                        user_ids=np.array([f"u{i}" for i in range(dense.shape[0])], dtype=object),
-                        item_ids=np.array([f"i{j}" for j in range(dense.shape[1])], dtype=object))
+    return Interactions(
+        matrix=sp.csr_matrix(dense),
+        user_ids=np.array([f"u{i}" for i in range(dense.shape[0])], dtype=object),
+        item_ids=np.array([f"i{j}" for j in range(dense.shape[1])], dtype=object),
+    )
 
 
 # --- EASE --------------------------------------------------------------------------------------------
-TINY = [[1, 1, 0, 0],
-        [0, 1, 1, 0],
-        [1, 0, 1, 1],
-        [0, 0, 1, 1],
-        [1, 1, 1, 0]]
+TINY = [[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [0, 0, 1, 1], [1, 1, 1, 0]]
 
 
 def test_ease_matches_numpy_closed_form():
@@ -52,8 +50,9 @@ def test_ease_reads_weights_as_taken_or_not():
     weighted = np.asarray(TINY, dtype=np.float32) * np.array([[3.0], [1.0], [2.0], [5.0], [1.0]])
     model = EASE(l2=2.0).fit(matrix_data(weighted))
     np.testing.assert_array_equal(model.item_weights_, EASE(l2=2.0).fit(matrix_data(TINY)).item_weights_)
-    np.testing.assert_array_equal(model.score_batch(sp.csr_matrix(weighted)),
-                                  model.score_batch(sp.csr_matrix(TINY, dtype=np.float32)))
+    np.testing.assert_array_equal(
+        model.score_batch(sp.csr_matrix(weighted)), model.score_batch(sp.csr_matrix(TINY, dtype=np.float32))
+    )
 
 
 def test_ease_refuses_more_items_than_max_items():
@@ -83,19 +82,14 @@ def test_ease_needs_positive_l2(l2):
 
 # --- ItemKNN -----------------------------------------------------------------------------------------
 # item 0 is taken by users 0, 1, 2; item 1 by users 0, 1; item 2 by users 2, 3
-HAND = [[1, 1, 0],
-        [1, 1, 0],
-        [1, 0, 1],
-        [0, 0, 1]]
+HAND = [[1, 1, 0], [1, 1, 0], [1, 0, 1], [0, 0, 1]]
 S01 = 2 / (math.sqrt(3) * math.sqrt(2) + 1)  # 2 common users, shrinkage 1
 S02 = 1 / (math.sqrt(3) * math.sqrt(2) + 1)  # 1 common user; items 1 and 2 share nobody
 
 
 def test_itemknn_shrunk_cosine_by_hand():
     model = ItemKNN(k_neighbours=2, shrinkage=1.0).fit(matrix_data(HAND))
-    expected = [[0, S01, S02],
-                [S01, 0, 0],
-                [S02, 0, 0]]
+    expected = [[0, S01, S02], [S01, 0, 0], [S02, 0, 0]]
     np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-6)
     scores = model.score_batch(sp.csr_matrix([[0, 1, 0], [0, 1, 1]], dtype=np.float32))
     np.testing.assert_allclose(scores, [[S01, 0, 0], [S01 + S02, 0, 0]], rtol=1e-6)
@@ -104,9 +98,7 @@ def test_itemknn_shrunk_cosine_by_hand():
 def test_itemknn_keeps_k_neighbours_per_target_item():
     model = ItemKNN(k_neighbours=1, shrinkage=1.0).fit(matrix_data(HAND))
     # column j keeps the single item most similar to j: 1 for item 0, 0 for items 1 and 2
-    expected = [[0, S01, S02],
-                [S01, 0, 0],
-                [0, 0, 0]]
+    expected = [[0, S01, S02], [S01, 0, 0], [0, 0, 0]]
     np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-6)
     assert model.similar_items(["i2"], k=5)["similar_item_id"].tolist() == ["i0"]
     # taking item 2 counts towards nothing (it is nobody's nearest neighbour); item 0 counts towards 1 and 2
@@ -139,9 +131,18 @@ def test_itemknn_refuses_bad_parameters(params):
 
 # --- Popularity --------------------------------------------------------------------------------------
 def shop() -> Interactions:
-    rows = [("a", "p", "X", 1), ("a", "q", "X", 1), ("b", "p", "X", 2),
-            ("c", "r", "Y", 1), ("d", "r", "Y", 3), ("d", "q", "Y", 1),
-            ("e", "q", None, 1), ("e", "s", None, 1), ("f", "p", None, 1), ("f", "q", None, 1)]
+    rows = [
+        ("a", "p", "X", 1),
+        ("a", "q", "X", 1),
+        ("b", "p", "X", 2),
+        ("c", "r", "Y", 1),
+        ("d", "r", "Y", 3),
+        ("d", "q", "Y", 1),
+        ("e", "q", None, 1),
+        ("e", "s", None, 1),
+        ("f", "p", None, 1),
+        ("f", "q", None, 1),
+    ]
     frame = pd.DataFrame(rows, columns=["user", "item", "segment", "quantity"])
     return Interactions.from_frame(frame, "user", "item", weight_col="quantity", user_attr_cols=["segment"])
 
@@ -167,12 +168,13 @@ def test_popularity_by_segment():
     context = pd.DataFrame({"user_id": ["x", "y", "z", "none"], "segment": ["X", "Y", "Z", None]})
     rec = model.recommend(shop(), ["x", "y", "z", "none"], k=4, context=context)
     lists = rec.groupby("user_id")["item_id"].agg(list)
-    assert lists["x"] == ["p", "q", "r", "s"]   # r and s unseen in X: r is more popular overall
+    assert lists["x"] == ["p", "q", "r", "s"]  # r and s unseen in X: r is more popular overall
     assert lists["y"] == ["r", "q", "p", "s"]
     assert lists["z"] == lists["none"] == ["q", "p", "r", "s"]  # unknown or missing segment: overall
     # without context every row gets the overall popularity
-    np.testing.assert_array_equal(model.score_batch(sp.csr_matrix((2, 4), dtype=np.float32)),
-                                  np.vstack([model.popularity_] * 2))
+    np.testing.assert_array_equal(
+        model.score_batch(sp.csr_matrix((2, 4), dtype=np.float32)), np.vstack([model.popularity_] * 2)
+    )
     # a known user's own segment comes from the training data
     assert model.recommend(shop(), ["c"], k=1, exclude_seen=False)["item_id"].tolist() == ["r"]
 

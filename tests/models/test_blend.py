@@ -1,5 +1,6 @@
 """RepeatBlend: repeat purchases and new items in one list, the weight chosen on the training data's
 last period, reasons on every row, and the api's --include-seen path."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,7 +47,7 @@ def blend(shop) -> RepeatBlend:
 def test_staples_come_back_first_and_rows_say_why(blend, shop):
     recs = blend.recommend_topk(shop, k=5, exclude_seen=False).to_frame(reason=True)
     first = recs[recs["rank"] == 1]
-    assert (first["item_id"].str.contains("staple")).mean() > 0.9        # the due staple leads the list
+    assert (first["item_id"].str.contains("staple")).mean() > 0.9  # the due staple leads the list
     assert set(recs["reason"]) == {"repeat", "new"}
     bought = set(zip(*shop.matrix.nonzero()))
     index = {t: i for i, t in enumerate(shop.item_ids)}
@@ -59,7 +60,7 @@ def test_the_weight_is_chosen_on_the_training_datas_last_period(blend):
     assert 0 < blend.weight_ < 1 and blend.validation_["users"] > 0
     assert set(blend.validation_["ndcg"]) == set(map(float, np.round(np.linspace(0.05, 0.95, 19), 2)))
     assert blend.validation_["ndcg"][blend.weight_] == max(blend.validation_["ndcg"].values())
-    assert np.all(np.diff(blend.calibration_) <= 1e-12)                   # a probability that falls with rank
+    assert np.all(np.diff(blend.calibration_) <= 1e-12)  # a probability that falls with rank
 
 
 def test_without_repeats_the_list_is_the_new_item_models(blend, shop):
@@ -70,15 +71,16 @@ def test_without_repeats_the_list_is_the_new_item_models(blend, shop):
 
 def test_save_load_gives_the_same_lists(blend, shop, tmp_path):
     loaded = Recommender.load(blend.save(tmp_path / "blend"))
-    pd.testing.assert_frame_equal(loaded.recommend(shop, k=5, exclude_seen=False),
-                                  blend.recommend(shop, k=5, exclude_seen=False))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(shop, k=5, exclude_seen=False), blend.recommend(shop, k=5, exclude_seen=False)
+    )
 
 
 def test_api_include_seen_blends_and_applies_the_rules(shop):
     rules = BusinessRules(exclude_seen=False, candidates=[t for t in shop.item_ids if "staple-0" not in t])
     recs = api.recommend(shop, "ease", top_k=4, rules=rules, params={"l2": 10.0})
     assert "reason" in recs.columns and set(recs["reason"]) <= {"repeat", "new"}
-    assert not recs["item_id"].str.contains("staple-0").any()               # business rules hold for repeats
+    assert not recs["item_id"].str.contains("staple-0").any()  # business rules hold for repeats
     assert (recs["reason"] == "repeat").any()
 
 
@@ -101,10 +103,26 @@ def test_cli_include_seen_writes_reasons_and_restock_copy(tmp_path):
 
     from aigc_biz.cli import app
     from aigc_biz.resources import sample_data_path
+
     out = tmp_path / "recs.csv"
-    result = CliRunner().invoke(app, ["recommend", str(sample_data_path()), "--model", "ease", "--include-seen",
-                                      "-o", str(out), "--copy", "sms", "--locale", "en", "--quiet"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            str(sample_data_path()),
+            "--model",
+            "ease",
+            "--include-seen",
+            "-o",
+            str(out),
+            "--copy",
+            "sms",
+            "--locale",
+            "en",
+            "--quiet",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     recs = pd.read_csv(out, dtype=str)
     assert set(recs["reason"]) == {"repeat", "new"}

@@ -1,4 +1,5 @@
 """Known answers of the buy-again model (the shared contract runs in test_contract.py)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,12 +8,12 @@ import pytest
 
 from aigc_biz.data import Interactions
 from aigc_biz.errors import ConfigError, InputError
-from aigc_biz.models.buyagain import PROBABILITY_FLOOR, BuyAgain
 from aigc_biz.models.base import Recommender
+from aigc_biz.models.buyagain import PROBABILITY_FLOOR, BuyAgain
 
 END = pd.Timestamp("2024-12-31")
-STAPLES = [f"s{i}" for i in range(5)]      # rebought every ~10 days by their regulars
-ONE_OFFS = [f"o{i}" for i in range(5)]     # nobody ever buys these twice
+STAPLES = [f"s{i}" for i in range(5)]  # rebought every ~10 days by their regulars
+ONE_OFFS = [f"o{i}" for i in range(5)]  # nobody ever buys these twice
 
 
 def shop(seed: int = 0) -> pd.DataFrame:
@@ -75,8 +76,9 @@ def test_items_nobody_rebuys_score_low(fitted, probes):
     one_off = probes[("oneoff", ONE_OFFS[0])]
     assert one_off < 0.1, one_off
     assert one_off < probes[("regular", STAPLES[0])]
-    assert (fitted.item_rebuy_[fitted.item_positions(ONE_OFFS)] < fitted.item_rebuy_[
-        fitted.item_positions(STAPLES)].min()).all()
+    assert (
+        fitted.item_rebuy_[fitted.item_positions(ONE_OFFS)] < fitted.item_rebuy_[fitted.item_positions(STAPLES)].min()
+    ).all()
 
 
 def test_one_purchase_customers_get_finite_probabilities(probes):
@@ -124,8 +126,13 @@ def test_bad_parameters_are_refused():
 
 
 def test_too_little_history_falls_back_to_the_renewal_estimate():
-    frame = pd.DataFrame({"customer": ["a", "a", "b"], "product": ["x", "x", "y"],
-                          "time": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-05"])})
+    frame = pd.DataFrame(
+        {
+            "customer": ["a", "a", "b"],
+            "product": ["x", "x", "y"],
+            "time": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-05"]),
+        }
+    )
     model = BuyAgain().fit(interactions(frame))
     assert not model.fitted_classifier_
     rec = model.recommend(interactions(frame), k=2, exclude_seen=False)
@@ -136,5 +143,6 @@ def test_too_little_history_falls_back_to_the_renewal_estimate():
 def test_save_load_keeps_the_probabilities(fitted, tmp_path):
     data = interactions(with_probes(shop()))
     loaded = Recommender.load(fitted.save(tmp_path / "model"))
-    pd.testing.assert_frame_equal(loaded.recommend(data, k=4, exclude_seen=False),
-                                  fitted.recommend(data, k=4, exclude_seen=False))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(data, k=4, exclude_seen=False), fitted.recommend(data, k=4, exclude_seen=False)
+    )

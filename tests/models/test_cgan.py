@@ -1,4 +1,5 @@
 """ConditionalGAN: the shared contract, seeds, checkpoints, early stopping, saving, devices."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,11 +11,23 @@ from aigc_biz.errors import ConfigError
 from aigc_biz.models.base import Recommender
 from aigc_biz.models.cgan import ConditionalGAN
 
-
 # 20 items: sampling 30 % of the unpurchased ones (not the 70 % used on real catalogues) keeps D's
 # task from being trivial; stable over seeds 0-4 in our runs
-SMALL = dict(hidden_g=32, hidden_d=16, context_dim=4, epochs=40, batch_size=16, lr_g=0.005, lr_d=0.005,
-             s_pm=0.3, s_zr=0.3, zr_weight=1.0, val_fraction=0.0, device="cpu", seed=0)
+SMALL = dict(
+    hidden_g=32,
+    hidden_d=16,
+    context_dim=4,
+    epochs=40,
+    batch_size=16,
+    lr_g=0.005,
+    lr_d=0.005,
+    s_pm=0.3,
+    s_zr=0.3,
+    zr_weight=1.0,
+    val_fraction=0.0,
+    device="cpu",
+    seed=0,
+)
 
 
 def small_gan(**changes) -> ConditionalGAN:
@@ -53,8 +66,9 @@ def test_checkpoint_and_resume_continue_the_same_run(checkerboard, tmp_path):
     resumed = small_gan(epochs=4, checkpoint_dir=folder, resume=True).fit(checkerboard.train)
     assert [r["epoch"] for r in resumed.training_curve_] == [1, 2, 3, 4]
     straight = small_gan(epochs=4).fit(checkerboard.train)
-    np.testing.assert_allclose(scores_of(resumed, checkerboard.train), scores_of(straight, checkerboard.train),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        scores_of(resumed, checkerboard.train), scores_of(straight, checkerboard.train), rtol=0, atol=1e-5
+    )
 
 
 def test_early_stopping_stops_before_the_last_epoch(checkerboard):
@@ -68,8 +82,10 @@ def test_save_load_gives_identical_scores(checkerboard, tmp_path):
     assert isinstance(loaded, ConditionalGAN)
     np.testing.assert_array_equal(scores_of(model, checkerboard.train), scores_of(loaded, checkerboard.train))
     context = pd.DataFrame({"user_id": ["new"], "segment": ["A"]})
-    pd.testing.assert_frame_equal(model.recommend(checkerboard.train, ["new"], k=4, context=context),
-                                  loaded.recommend(checkerboard.train, ["new"], k=4, context=context))
+    pd.testing.assert_frame_equal(
+        model.recommend(checkerboard.train, ["new"], k=4, context=context),
+        loaded.recommend(checkerboard.train, ["new"], k=4, context=context),
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback on a machine without CUDA")

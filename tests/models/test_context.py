@@ -1,4 +1,5 @@
 """ContextEncoder: per-column vocabularies, an unknown slot, JSON round trip."""
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,11 @@ def test_one_hot_blocks_with_an_unknown_slot():
     assert enc.n_features_ == 3 + 3
     out = enc.transform(pd.DataFrame({"segment": ["vip", "gold", None], "region": ["East", "West", "North"]}))
     assert out.dtype == torch.float32
-    expected = [[0, 0, 1, 0, 1, 0],   # vip, East
-                [1, 0, 0, 0, 0, 1],   # unseen "gold" -> unknown, West
-                [1, 0, 0, 1, 0, 0]]   # missing -> unknown, unseen "North" -> unknown
+    expected = [
+        [0, 0, 1, 0, 1, 0],  # vip, East
+        [1, 0, 0, 0, 0, 1],  # unseen "gold" -> unknown, West
+        [1, 0, 0, 1, 0, 0],
+    ]  # missing -> unknown, unseen "North" -> unknown
     assert out.tolist() == expected
     assert (out.sum(dim=1) == 2).all(), "exactly one slot per column"
 

@@ -3,6 +3,7 @@
 One contract class is generated per name in the model registry, so a model added to the registry is
 tested here without anyone remembering to; ``CONTRACT_SETTINGS`` only makes its fit small and fast.
 """
+
 from __future__ import annotations
 
 from aigc_biz.models.pop import Popularity
@@ -10,7 +11,8 @@ from aigc_biz.models.registry import available_models, create_model
 
 from .contract import RecommenderContract
 from .test_cgan import SMALL as SMALL_GAN
-from .test_cvae import SMALL as SMALL_VAE, small_vae
+from .test_cvae import SMALL as SMALL_VAE
+from .test_cvae import small_vae
 from .test_sasrec import SMALL as SMALL_SASREC
 
 #: per registered model: small parameters and contract class attributes (see contract.py)
@@ -43,7 +45,7 @@ for _name in available_models():
 
 
 def test_every_registered_model_has_a_contract_class():
-    generated = {name[len("TestRegistered_"):] for name in globals() if name.startswith("TestRegistered_")}
+    generated = {name[len("TestRegistered_") :] for name in globals() if name.startswith("TestRegistered_")}
     assert generated == set(available_models())
     assert set(CONTRACT_SETTINGS) <= set(available_models()), "settings for a model that is not registered"
 

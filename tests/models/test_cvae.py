@@ -1,4 +1,5 @@
 """ConditionalVAE: the shared contract, cold start by context, seeds, checkpoints, early stopping, devices."""
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,23 @@ from aigc_biz.models.base import Recommender
 from aigc_biz.models.cvae import ConditionalVAE
 from aigc_biz.models.training import CHECKPOINT_NAME
 
-
-
 # tiny network, many small steps: the checkerboard is learned in well under a second
-SMALL = dict(hidden=32, latent=8, context_dim=4, epochs=40, batch_size=16, lr=0.01, linear_l2=5.0,
-             val_fraction=0.0, device="cpu", seed=0)
+SMALL = dict(
+    hidden=32,
+    latent=8,
+    context_dim=4,
+    epochs=40,
+    batch_size=16,
+    lr=0.01,
+    linear_l2=5.0,
+    val_fraction=0.0,
+    device="cpu",
+    seed=0,
+)
 
 
 def small_vae(**changes) -> ConditionalVAE:
     return ConditionalVAE(**{**SMALL, **changes})
-
 
 
 def scores_of(model, data) -> np.ndarray:
@@ -74,8 +82,9 @@ def test_checkpoint_and_resume_continue_the_same_run(checkerboard, tmp_path):
     assert resumed.n_epochs_ == 4
     assert [r["epoch"] for r in resumed.training_curve_] == [1, 2, 3, 4]
     straight = small_vae(epochs=4, anneal_steps=16).fit(checkerboard.train)
-    np.testing.assert_allclose(scores_of(resumed, checkerboard.train), scores_of(straight, checkerboard.train),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        scores_of(resumed, checkerboard.train), scores_of(straight, checkerboard.train), rtol=0, atol=1e-5
+    )
 
 
 def test_early_stopping_stops_before_the_last_epoch(checkerboard):

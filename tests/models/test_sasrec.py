@@ -1,4 +1,5 @@
 """SASRec: next-item known answers, cold start by context, leave-last-out validation, saving, the CLI."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,12 +9,23 @@ import pytest
 from aigc_biz.data import Interactions
 
 # one small block, many small steps: the checkerboard is learned in a few seconds
-SMALL = dict(max_len=20, hidden=16, blocks=1, dropout=0.1, epochs=40, batch_size=16, lr=0.01,
-             val_fraction=0.0, device="cpu", seed=0)
+SMALL = dict(
+    max_len=20,
+    hidden=16,
+    blocks=1,
+    dropout=0.1,
+    epochs=40,
+    batch_size=16,
+    lr=0.01,
+    val_fraction=0.0,
+    device="cpu",
+    seed=0,
+)
 
 
 def small_sasrec(**changes):
     from aigc_biz.models.sasrec import SASRec
+
     return SASRec(**{**SMALL, **changes})
 
 
@@ -32,16 +44,27 @@ def ring_frame(n_users: int = 120, seed: int = 3) -> pd.DataFrame:
         first = int(rng.integers(RING))
         steps = int(rng.integers(5, 11))
         for s in range(steps):
-            rows.append({"customer": f"c{u:03d}", "product": f"p{(first + s) % RING:02d}",
-                         "time": start_time + pd.Timedelta(hours=u + 7 * s),
-                         "segment": "low" if first < RING // 2 else "high",
-                         "category": f"k{((first + s) % RING) // 6}"})
+            rows.append(
+                {
+                    "customer": f"c{u:03d}",
+                    "product": f"p{(first + s) % RING:02d}",
+                    "time": start_time + pd.Timedelta(hours=u + 7 * s),
+                    "segment": "low" if first < RING // 2 else "high",
+                    "category": f"k{((first + s) % RING) // 6}",
+                }
+            )
     return pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
 def ring_data(frame: pd.DataFrame, categories: bool = False) -> Interactions:
-    return Interactions.from_frame(frame, "customer", "product", time_col="time", user_attr_cols=["segment"],
-                                   item_attr_cols={"category": "category"} if categories else None)
+    return Interactions.from_frame(
+        frame,
+        "customer",
+        "product",
+        time_col="time",
+        user_attr_cols=["segment"],
+        item_attr_cols={"category": "category"} if categories else None,
+    )
 
 
 def hit_at_1(model, split) -> float:
@@ -54,6 +77,7 @@ def hit_at_1(model, split) -> float:
 @pytest.fixture(scope="module")
 def ring_split():
     from aigc_biz.data.splits import split_leave_last_out
+
     return split_leave_last_out(ring_data(ring_frame(), categories=True))
 
 
@@ -64,6 +88,7 @@ def ring_model(ring_split):
 
 def test_sasrec_predicts_the_next_step_where_a_bag_model_cannot(ring_model, ring_split):
     from aigc_biz.models.ease import EASE
+
     assert ring_model.event_order_ == "time"
     assert ring_model.categories_ == ["k0", "k1", "k2", "k3"]
     assert hit_at_1(ring_model, ring_split) > 0.9
@@ -94,6 +119,7 @@ def test_cold_start_customer_is_scored_from_attributes(ring_model, ring_split):
 
 def test_save_load_gives_the_same_lists_and_scores(ring_model, ring_split, tmp_path):
     from aigc_biz.models.base import Recommender
+
     folder = ring_model.save(tmp_path / "sasrec")
     loaded = Recommender.load(folder)
     assert loaded.categories_ == ring_model.categories_ and loaded.event_order_ == "time"
@@ -105,16 +131,26 @@ def test_save_load_gives_the_same_lists_and_scores(ring_model, ring_split, tmp_p
 def test_a_customer_longer_than_max_len_is_read_from_the_last_events(ring_model, ring_split):
     """max_len=12: a walk of 30 steps is scored from its last 12 events, so the next step still comes first."""
     steps = [f"p{i % RING:02d}" for i in range(5, 35)]
-    frame = pd.DataFrame({"customer": "long", "product": steps, "segment": "low",
-                          "time": pd.Timestamp("2024-05-01") + pd.to_timedelta(np.arange(30), unit="h")})
-    top = ring_model.recommend(Interactions.from_frame(frame, "customer", "product", time_col="time",
-                                                       user_attr_cols=["segment"]), k=1, exclude_seen=False)
+    frame = pd.DataFrame(
+        {
+            "customer": "long",
+            "product": steps,
+            "segment": "low",
+            "time": pd.Timestamp("2024-05-01") + pd.to_timedelta(np.arange(30), unit="h"),
+        }
+    )
+    top = ring_model.recommend(
+        Interactions.from_frame(frame, "customer", "product", time_col="time", user_attr_cols=["segment"]),
+        k=1,
+        exclude_seen=False,
+    )
     assert top["item_id"].tolist() == [f"p{35 % RING:02d}"]
 
 
 # --- validation, windows, losses ----------------------------------------------------------------------
 def test_training_windows_put_the_start_token_first_and_keep_the_last_steps():
     from aigc_biz.models.sasrec import training_windows, with_start_token
+
     indptr = np.array([0, 2, 7])
     items = np.array([4, 5, 1, 2, 3, 4, 5])
     x, y = training_windows(indptr, items, np.array([0, 1]), max_len=3, start=9)
@@ -126,6 +162,7 @@ def test_training_windows_put_the_start_token_first_and_keep_the_last_steps():
 
 def test_validation_holds_out_the_last_training_event_of_sampled_customers():
     from aigc_biz.models.sasrec import carve_last_events
+
     indptr = np.array([0, 3, 4, 8, 10])
     items = np.array([1, 2, 3, 4, 5, 6, 7, 8, 2, 1])
     ptr, kept, val = carve_last_events(indptr, items, n_items=8, fraction=0.75, seed=0)
@@ -139,7 +176,8 @@ def test_validation_holds_out_the_last_training_event_of_sampled_customers():
 def test_validation_ndcg_at_10_is_reported_every_epoch_and_picks_the_epoch(ring_split):
     seen = []
     model = small_sasrec(epochs=8, max_len=12, hidden=32, lr=0.01, val_fraction=0.5, patience=3).fit(
-        ring_split.train, progress=seen.append)
+        ring_split.train, progress=seen.append
+    )
     assert [r["epoch"] for r in seen] == list(range(1, len(seen) + 1))
     assert all(r["val_ndcg"] is not None and 0 <= r["val_ndcg"] <= 1 and np.isfinite(r["loss"]) for r in seen)
     best = max(range(len(seen)), key=lambda i: seen[i]["val_ndcg"])
@@ -165,6 +203,7 @@ def test_file_order_is_the_sequence_without_a_time_column(checkerboard, caplog):
 
 def test_bad_parameters_and_warm_start_are_refused(checkerboard):
     from aigc_biz.errors import ConfigError, ModelError
+
     with pytest.raises(ConfigError, match="heads=3"):
         small_sasrec(hidden=16, heads=3).fit(checkerboard.train)
     fitted = small_sasrec(epochs=1).fit(checkerboard.train)
@@ -177,9 +216,12 @@ def test_bad_parameters_and_warm_start_are_refused(checkerboard):
 
 def test_tampered_category_codes_are_refused(ring_model, tmp_path):
     from safetensors.numpy import load_file
+
     from aigc_biz.errors import ModelError
     from aigc_biz.models.base import Recommender
+
     from .contract import write_tampered
+
     folder = ring_model.save(tmp_path / "model")
     arrays = load_file(folder / "arrays.safetensors")
     codes = arrays["state.item_emb.category"].copy()
@@ -192,19 +234,41 @@ def test_tampered_category_codes_are_refused(ring_model, tmp_path):
 # --- the command line -------------------------------------------------------------------------------
 def test_cli_recommend_with_sasrec(tmp_path):
     from typer.testing import CliRunner
+
     from aigc_biz.cli import app
+
     frame = ring_frame(n_users=60)
     frame["time"] = frame["time"].dt.strftime("%Y-%m-%d %H:%M:%S")
     frame.drop(columns=["category"]).to_csv(tmp_path / "train.csv", index=False)
     out = tmp_path / "recs.csv"
-    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "train.csv"), "--model", "sasrec",
-                                      "-p", "epochs=3", "-p", "hidden=16", "-p", "max_len=12", "--device", "cpu",
-                                      "--top-k", "10", "-o", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            str(tmp_path / "train.csv"),
+            "--model",
+            "sasrec",
+            "-p",
+            "epochs=3",
+            "-p",
+            "hidden=16",
+            "-p",
+            "max_len=12",
+            "--device",
+            "cpu",
+            "--top-k",
+            "10",
+            "-o",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     recs = pd.read_csv(out, dtype=str)
     assert recs["user_id"].nunique() == 60 and (recs.groupby("user_id").size() == 10).all()
     seen = set(zip(frame["customer"], frame["product"]))
     assert not seen & set(zip(recs["user_id"], recs["item_id"]))
-    bad = CliRunner().invoke(app, ["recommend", str(tmp_path / "train.csv"), "--model", "sasrec",
-                                   "-p", "heads=3", "-o", str(out)])
+    bad = CliRunner().invoke(
+        app, ["recommend", str(tmp_path / "train.csv"), "--model", "sasrec", "-p", "heads=3", "-o", str(out)]
+    )
     assert bad.exit_code == 2 and "heads=3" in bad.output and "Traceback" not in bad.output

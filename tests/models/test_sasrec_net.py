@@ -1,4 +1,5 @@
 """SASRecNet: padding/causality invariants and the sampled-softmax loss against the full one."""
+
 from __future__ import annotations
 
 import math
@@ -17,11 +18,11 @@ def test_pad_sequences_left_pads_and_keeps_the_last_items():
 def test_output_is_causal_and_ignores_padding():
     torch.manual_seed(0)
     net = SASRecNet(n_items=20, max_len=8, hidden=16, blocks=2, heads=2, dropout=0.0).eval()
-    a = pad_sequences([[3, 4, 5, 6]], 8)            # width 4
+    a = pad_sequences([[3, 4, 5, 6]], 8)  # width 4
     b = pad_sequences([[3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7, 8]], 8)[:1]  # same row, 4 extra pads
     with torch.no_grad():
         ha, hb = net(a), net(b)
-        assert torch.allclose(ha[0], hb[0, 4:], atol=1e-5)        # padding changes nothing
+        assert torch.allclose(ha[0], hb[0, 4:], atol=1e-5)  # padding changes nothing
         changed = net(torch.tensor([[3, 4, 5, 9]]))
         assert torch.allclose(ha[0, :3], changed[0, :3], atol=1e-5)  # the future is not seen
         assert not torch.isnan(hb).any()
@@ -43,7 +44,7 @@ def test_sampled_softmax_with_logq_approaches_full_ce(popularity):
     n_items, d = 300, 16
     net = SASRecNet(n_items=n_items, max_len=4, hidden=d)
     with torch.no_grad():
-        net.item_emb.weight.mul_(3.0)                                # make logits spread out
+        net.item_emb.weight.mul_(3.0)  # make logits spread out
     h = torch.randn(64, 1, d)
     targets = torch.randint(1, n_items + 1, (64, 1))
     with torch.no_grad():

@@ -1,4 +1,5 @@
 """The shared torch training loop: devices, batches, validation slice, early stopping, checkpoints."""
+
 from __future__ import annotations
 
 import warnings
@@ -10,9 +11,17 @@ import torch
 import torch.nn.functional as F
 
 from aigc_biz.errors import ConfigError, ModelError
-from aigc_biz.models.training import (CHECKPOINT_NAME, TrainingSettings, TrainingTask, carve_validation,
-                                      dense_rows, resolve_device, resolve_precision, run_training,
-                                      seed_everything)
+from aigc_biz.models.training import (
+    CHECKPOINT_NAME,
+    TrainingSettings,
+    TrainingTask,
+    carve_validation,
+    dense_rows,
+    resolve_device,
+    resolve_precision,
+    run_training,
+    seed_everything,
+)
 
 
 def block_matrix(n_users: int = 40, n_items: int = 12, seed: int = 0) -> sp.csr_matrix:
@@ -124,8 +133,14 @@ def test_progress_reports_one_dict_per_epoch():
     val = carve_validation(matrix, 0.25, seed=0)
     task, rng = make_task(matrix.shape[1])
     seen = []
-    report = run_training(task, val.train, TrainingSettings(epochs=3, batch_size=8, device="cpu", val_k=5),
-                          validation=val, progress=seen.append, rng=rng)
+    report = run_training(
+        task,
+        val.train,
+        TrainingSettings(epochs=3, batch_size=8, device="cpu", val_k=5),
+        validation=val,
+        progress=seen.append,
+        rng=rng,
+    )
     assert [r["epoch"] for r in seen] == [1, 2, 3]
     for record in seen:
         assert set(record) == {"epoch", "epochs", "loss", "val_ndcg", "seconds"}
@@ -167,8 +182,14 @@ def test_early_stopping_stops_and_restores_the_best_weights():
         if record["val_ndcg"] is not None and record["val_ndcg"] > best.get("ndcg", -1):
             best.update(ndcg=record["val_ndcg"], weights=weights_of(task))
 
-    report = run_training(task, val.train, TrainingSettings(epochs=200, batch_size=8, patience=3, device="cpu",
-                                                            val_k=5), validation=val, progress=remember, rng=rng)
+    report = run_training(
+        task,
+        val.train,
+        TrainingSettings(epochs=200, batch_size=8, patience=3, device="cpu", val_k=5),
+        validation=val,
+        progress=remember,
+        rng=rng,
+    )
     assert report.stopped_early and report.n_epochs < 200
     assert report.n_epochs == report.best_epoch + 3
     assert report.best_val_ndcg == pytest.approx(best["ndcg"])
@@ -201,8 +222,12 @@ def test_checkpoint_resume_equals_a_straight_run(tmp_path):
 def test_resume_without_checkpoint_starts_from_scratch(tmp_path):
     matrix = block_matrix()
     task, rng = make_task(matrix.shape[1])
-    report = run_training(task, matrix, TrainingSettings(epochs=1, batch_size=8, device="cpu", resume=True,
-                                                         checkpoint_dir=tmp_path / "new"), rng=rng)
+    report = run_training(
+        task,
+        matrix,
+        TrainingSettings(epochs=1, batch_size=8, device="cpu", resume=True, checkpoint_dir=tmp_path / "new"),
+        rng=rng,
+    )
     assert report.n_epochs == 1 and (tmp_path / "new" / CHECKPOINT_NAME).is_file()
 
 

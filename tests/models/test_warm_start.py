@@ -1,4 +1,5 @@
 """Warm start: a fitted model continues on new data whose item and context vocabularies grew."""
+
 from __future__ import annotations
 
 import inspect
@@ -20,10 +21,33 @@ from aigc_biz.models.cvae import ConditionalVAE
 from aigc_biz.models.training import TorchRecommender, warm_start_epochs
 
 NEW_ITEM = "00001"  # the most popular item of half A; the old model never saw it
-CVAE = dict(hidden=32, latent=8, context_dim=4, epochs=40, batch_size=16, lr=0.01, linear_path=False,
-            val_fraction=0.0, device="cpu", seed=0)
-CGAN = dict(hidden_g=32, hidden_d=16, context_dim=4, epochs=40, batch_size=16, lr_g=3e-3, lr_d=3e-3,
-            s_zr=0.3, s_pm=0.3, zr_weight=1.0, val_fraction=0.0, device="cpu", seed=0)
+CVAE = dict(
+    hidden=32,
+    latent=8,
+    context_dim=4,
+    epochs=40,
+    batch_size=16,
+    lr=0.01,
+    linear_path=False,
+    val_fraction=0.0,
+    device="cpu",
+    seed=0,
+)
+CGAN = dict(
+    hidden_g=32,
+    hidden_d=16,
+    context_dim=4,
+    epochs=40,
+    batch_size=16,
+    lr_g=3e-3,
+    lr_d=3e-3,
+    s_zr=0.3,
+    s_pm=0.3,
+    zr_weight=1.0,
+    val_fraction=0.0,
+    device="cpu",
+    seed=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +55,13 @@ def months(checkerboard):
     """Old data: the checkerboard without NEW_ITEM; new data: all of it plus segment "C" customers."""
     frame = checkerboard.frame
     old = frame[frame["product"] != NEW_ITEM]
-    extra = pd.DataFrame([{"customer": f"9{n:03d}", "product": item, "segment": "C"}
-                          for n in range(6) for item in ("00002", "00003", NEW_ITEM)])
+    extra = pd.DataFrame(
+        [
+            {"customer": f"9{n:03d}", "product": item, "segment": "C"}
+            for n in range(6)
+            for item in ("00002", "00003", NEW_ITEM)
+        ]
+    )
     new = pd.concat([frame, extra], ignore_index=True)
     build = lambda f: Interactions.from_frame(f, "customer", "product", user_attr_cols=["segment"])  # noqa: E731
     return build(old), build(new)
@@ -65,7 +94,7 @@ def test_epochs_zero_keeps_every_old_row_bit_identical(months, name, params):
     else:
         a, b = old.generator_, new.generator_
         assert torch.equal(b.inp.weight[:, n], a.inp.weight[:, o])
-        assert torch.equal(b.inp.weight[:, new.n_items:], a.inp.weight[:, old.n_items:])
+        assert torch.equal(b.inp.weight[:, new.n_items :], a.inp.weight[:, old.n_items :])
         assert torch.equal(b.out.weight[n], a.out.weight[o]) and torch.equal(b.out.bias[n], a.out.bias[o])
         d_old, d_new = old.discriminator_.net[0].weight, new.discriminator_.net[0].weight
         assert torch.equal(d_new[:, new.n_items + n], d_old[:, old.n_items + o])
@@ -80,8 +109,11 @@ def test_a_new_item_is_recommended_after_warm_training(months, checkerboard, nam
     new = api.train(new_data, name, {"epochs": 15}, warm_start=old)
     assert new.n_epochs_ == 15
     # group A customers who did not take the new item: it is the most popular item of their half
-    users = [u for u, g in checkerboard.group_of_user.items() if g == "A"
-             and NEW_ITEM not in set(checkerboard.frame.loc[checkerboard.frame["customer"] == u, "product"])]
+    users = [
+        u
+        for u, g in checkerboard.group_of_user.items()
+        if g == "A" and NEW_ITEM not in set(checkerboard.frame.loc[checkerboard.frame["customer"] == u, "product"])
+    ]
     recs = new.recommend(new_data, users, k=3)
     share = recs.groupby("user_id")["item_id"].apply(lambda s: NEW_ITEM in set(s)).mean()
     assert share >= 0.5, f"{name}: the new item is in the top 3 of only {share:.0%} of group A customers"
@@ -123,19 +155,45 @@ def test_cli_warm_start_writes_a_loadable_model_and_a_wrong_folder_exits_2(month
     frame.to_csv(tmp_path / "new.csv", index=False)
     runner = CliRunner()
     common = ["--user-col", "customer", "--item-col", "product", "--user-attrs", "segment", "-q"]
-    small = [a for key in ("hidden=16", "latent=4", "epochs=2", "batch_size=16", "val_fraction=0",
-                           "linear_path=false") for a in ("-p", key)]
-    done = runner.invoke(app, ["train", str(tmp_path / "old.csv"), "-o", str(tmp_path / "m0"), *small, *common,
-                               "--device", "cpu"])
+    small = [
+        a
+        for key in ("hidden=16", "latent=4", "epochs=2", "batch_size=16", "val_fraction=0", "linear_path=false")
+        for a in ("-p", key)
+    ]
+    done = runner.invoke(
+        app, ["train", str(tmp_path / "old.csv"), "-o", str(tmp_path / "m0"), *small, *common, "--device", "cpu"]
+    )
     assert done.exit_code == 0, done.output
-    done = runner.invoke(app, ["train", str(tmp_path / "new.csv"), "--warm-start", str(tmp_path / "m0"),
-                               "-o", str(tmp_path / "m1"), *common, "--device", "cpu"])
+    done = runner.invoke(
+        app,
+        [
+            "train",
+            str(tmp_path / "new.csv"),
+            "--warm-start",
+            str(tmp_path / "m0"),
+            "-o",
+            str(tmp_path / "m1"),
+            *common,
+            "--device",
+            "cpu",
+        ],
+    )
     assert done.exit_code == 0, done.output
     model = api.load_model(tmp_path / "m1")
     assert NEW_ITEM in set(model.item_ids_) and model.hidden == 16 and model.n_epochs_ == 1
     assert len(model.recommend(checkerboard.train, ["0001"], k=3)) == 3
-    bad = runner.invoke(app, ["train", str(tmp_path / "new.csv"), "--warm-start", str(tmp_path / "new.csv"),
-                              "-o", str(tmp_path / "m2"), *common])
+    bad = runner.invoke(
+        app,
+        [
+            "train",
+            str(tmp_path / "new.csv"),
+            "--warm-start",
+            str(tmp_path / "new.csv"),
+            "-o",
+            str(tmp_path / "m2"),
+            *common,
+        ],
+    )
     lines = [line for line in bad.stderr.splitlines() if line.strip()]
     assert bad.exit_code == 2 and len(lines) == 1 and "model.json" in lines[0] and "Traceback" not in bad.stderr
 

@@ -4,6 +4,7 @@ The data is a checkerboard: group A customers buy only "kitchen" items (titles w
 only "garden" items ("hose"). A new kitchen mug must reach group A, a new garden hose group B, and the
 business rules must hold for new items exactly as for known ones.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,10 +22,19 @@ from aigc_biz.ranking.new_items import SHRINK_GRID, new_item_scorer, prepare_new
 N_USERS, N_ITEMS = 30, 12
 WORDS = {"A": ("mug", "kitchen"), "B": ("hose", "garden")}
 COLOURS = ["red", "blue", "green", "white", "black", "pink", "grey", "gold", "teal", "plum", "navy", "rose"]
-NEW = pd.DataFrame({"item_id": ["new-A", "new-B"], "title": ["Sunny mug", "Sunny hose"],
-                    "category": ["kitchen", "garden"], "price": [4.0, 30.0]})
-MODELS = {"ease": {"l2": 10.0}, "itemknn": {"k_neighbours": 10, "shrinkage": 2.0},
-          "cvae": dict(hidden=32, latent=8, context_dim=4, epochs=40, batch_size=16, lr=0.01, seed=0)}
+NEW = pd.DataFrame(
+    {
+        "item_id": ["new-A", "new-B"],
+        "title": ["Sunny mug", "Sunny hose"],
+        "category": ["kitchen", "garden"],
+        "price": [4.0, 30.0],
+    }
+)
+MODELS = {
+    "ease": {"l2": 10.0},
+    "itemknn": {"k_neighbours": 10, "shrinkage": 2.0},
+    "cvae": dict(hidden=32, latent=8, context_dim=4, epochs=40, batch_size=16, lr=0.01, seed=0),
+}
 
 
 def catalogue_frame(seed: int = 3) -> pd.DataFrame:
@@ -37,17 +47,29 @@ def catalogue_frame(seed: int = 3) -> pd.DataFrame:
         for u in range(N_USERS):
             taken = rng.choice(N_ITEMS, size=int(rng.integers(3, 7)), replace=False, p=popularity / popularity.sum())
             for i in taken:
-                rows.append({"customer": f"{group}{u:03d}", "product": items[i], "title": f"{COLOURS[i]} {word}",
-                             "category": category, "price": (3.0 if group == "A" else 25.0) * (1 + 0.1 * i),
-                             "day": pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(i * 3 + u % 3))})
+                rows.append(
+                    {
+                        "customer": f"{group}{u:03d}",
+                        "product": items[i],
+                        "title": f"{COLOURS[i]} {word}",
+                        "category": category,
+                        "price": (3.0 if group == "A" else 25.0) * (1 + 0.1 * i),
+                        "day": pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(i * 3 + u % 3)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="module")
 def data() -> Interactions:
     frame = catalogue_frame()
-    return Interactions.from_frame(frame, "customer", "product", time_col="day",
-                                   item_attr_cols={"title": "title", "category": "category", "price": "price"})
+    return Interactions.from_frame(
+        frame,
+        "customer",
+        "product",
+        time_col="day",
+        item_attr_cols={"title": "title", "category": "category", "price": "price"},
+    )
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
@@ -85,10 +107,15 @@ def test_auto_shrink_is_chosen_on_known_items(data):
     assert scorer.weights.sum(axis=1) == pytest.approx(np.ones(2), abs=1e-5)
 
 
-@pytest.mark.parametrize("rules", [BusinessRules(exclude_categories=["kitchen"]),
-                                   BusinessRules(min_price=10.0),
-                                   BusinessRules(candidates=["new-B", "0001", "0002", "0013"])],
-                         ids=["category", "price", "candidates"])
+@pytest.mark.parametrize(
+    "rules",
+    [
+        BusinessRules(exclude_categories=["kitchen"]),
+        BusinessRules(min_price=10.0),
+        BusinessRules(candidates=["new-B", "0001", "0002", "0013"]),
+    ],
+    ids=["category", "price", "candidates"],
+)
 def test_business_rules_apply_to_new_items(data, rules):
     model = create_model("ease", **MODELS["ease"]).fit(data)
     top = recommend_with_rules(model, data, k=5, rules=rules, new_items=NEW, content={"shrink": 0.0})
@@ -99,8 +126,9 @@ def test_business_rules_apply_to_new_items(data, rules):
 
 def test_max_per_category_counts_new_items(data):
     model = create_model("ease", **MODELS["ease"]).fit(data)
-    recs = ab.recommend(data, model, top_k=2, rules=BusinessRules(max_per_category=1), new_items=NEW,
-                        content={"shrink": 0.0})
+    recs = ab.recommend(
+        data, model, top_k=2, rules=BusinessRules(max_per_category=1), new_items=NEW, content={"shrink": 0.0}
+    )
     assert recs.groupby(["user_id", "category"]).size().max() == 1
     assert recs["new_item"].any()
 
@@ -108,16 +136,34 @@ def test_max_per_category_counts_new_items(data):
 def test_a_new_item_already_bought_since_training_is_not_recommended_again(data):
     model = create_model("ease", **MODELS["ease"]).fit(data)
     frame = catalogue_frame()
-    bought = pd.DataFrame({"customer": [f"A{u:03d}" for u in range(10)], "product": "new-A", "title": "Sunny mug",
-                           "category": "kitchen", "price": 4.0, "day": pd.Timestamp("2024-03-01")})
-    today = Interactions.from_frame(pd.concat([frame, bought], ignore_index=True), "customer", "product",
-                                    time_col="day", item_attr_cols={"title": "title", "category": "category",
-                                                                    "price": "price"})
+    bought = pd.DataFrame(
+        {
+            "customer": [f"A{u:03d}" for u in range(10)],
+            "product": "new-A",
+            "title": "Sunny mug",
+            "category": "kitchen",
+            "price": 4.0,
+            "day": pd.Timestamp("2024-03-01"),
+        }
+    )
+    today = Interactions.from_frame(
+        pd.concat([frame, bought], ignore_index=True),
+        "customer",
+        "product",
+        time_col="day",
+        item_attr_cols={"title": "title", "category": "category", "price": "price"},
+    )
     recs = ab.recommend(today, model, top_k=3, new_items=NEW, content={"shrink": 0.0})
     got = set(recs.loc[recs["item_id"] == "new-A", "user_id"])
     assert got and not got & set(bought["customer"])
-    everything = ab.recommend(today, model, top_k=2 * N_ITEMS + 2, new_items=NEW, content={"shrink": 0.0},
-                              rules=BusinessRules(exclude_seen=False))
+    everything = ab.recommend(
+        today,
+        model,
+        top_k=2 * N_ITEMS + 2,
+        new_items=NEW,
+        content={"shrink": 0.0},
+        rules=BusinessRules(exclude_seen=False),
+    )
     assert set(everything.loc[everything["item_id"] == "new-A", "user_id"]) & set(bought["customer"])
 
 
@@ -146,16 +192,41 @@ def test_content_map_checks_its_parameters():
 
 def test_cli_candidates_file_with_attributes_scores_new_products(tmp_path, data):
     from typer.testing import CliRunner
+
     from aigc_biz.cli import app
+
     orders = tmp_path / "orders.csv"
     catalogue_frame().to_csv(orders, index=False)
     candidates = tmp_path / "items.csv"
     NEW.to_csv(candidates, index=False)
     out = tmp_path / "recs.csv"
-    result = CliRunner().invoke(app, ["recommend", str(orders), "--model", "ease", "-p", "l2=10",
-                                      "--user-col", "customer", "--item-col", "product", "--time-col", "day",
-                                      "--item-attrs", "title,category,price", "--candidates", str(candidates),
-                                      "-k", "1", "-o", str(out), "--quiet"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            str(orders),
+            "--model",
+            "ease",
+            "-p",
+            "l2=10",
+            "--user-col",
+            "customer",
+            "--item-col",
+            "product",
+            "--time-col",
+            "day",
+            "--item-attrs",
+            "title,category,price",
+            "--candidates",
+            str(candidates),
+            "-k",
+            "1",
+            "-o",
+            str(out),
+            "--quiet",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     recs = pd.read_csv(out, dtype=str)
     assert len(recs) == 2 * N_USERS

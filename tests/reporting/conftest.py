@@ -1,4 +1,5 @@
 """Session fixtures: the small hostile run and the full report built from it in both locales."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,6 +18,16 @@ def built_reports(run, tmp_path_factory):
     """The full report in both locales: locale -> ReportResult."""
     data, recs, leaderboard, copy = run
     folder = tmp_path_factory.mktemp("reports")
-    return {locale: build_report(data, folder / f"report_{locale}.html", recs=recs, leaderboard=leaderboard,
-                                 copy=copy, locale=locale, meta={"device": "cpu", "seed": 0}, seed=1)
-            for locale in ("en", "zh")}
+    return {
+        locale: build_report(
+            data,
+            folder / f"report_{locale}.html",
+            recs=recs,
+            leaderboard=leaderboard,
+            copy=copy,
+            locale=locale,
+            meta={"device": "cpu", "seed": 0},
+            seed=1,
+        )
+        for locale in ("en", "zh")
+    }

@@ -4,6 +4,7 @@ Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pi
 separated by NUL on file descriptors 3 and 4), so no port, no websocket library and no downloaded
 browser are needed: Debian's ``chromium`` package is enough.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +23,15 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
-EXPECTED_CHARTS = {"chart-activity", "chart-longtail", "chart-timeline", "chart-leaderboard", "chart-segments",
-                   "chart-deciles", "chart-categories"}
+EXPECTED_CHARTS = {
+    "chart-activity",
+    "chart-longtail",
+    "chart-timeline",
+    "chart-leaderboard",
+    "chart-segments",
+    "chart-deciles",
+    "chart-categories",
+}
 
 
 # Chromium reads commands on fd 3 and writes replies on fd 4: this tiny launcher puts the pipes there
@@ -58,14 +66,36 @@ class DevToolsPipe:
         to_browser_read, self._to_browser = os.pipe()
         self._from_browser, from_browser_write = os.pipe()
         self.log_path = profile_dir / "chromium.log"
-        command = [sys.executable, "-c", _PIPE_LAUNCHER, str(to_browser_read), str(from_browser_write), chromium,
-                   "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   "--disable-extensions", "--hide-scrollbars", "--remote-debugging-pipe",
-                   f"--user-data-dir={profile_dir}", "--window-size=1280,900", "about:blank"]
+        command = [
+            sys.executable,
+            "-c",
+            _PIPE_LAUNCHER,
+            str(to_browser_read),
+            str(from_browser_write),
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={profile_dir}",
+            "--window-size=1280,900",
+            "about:blank",
+        ]
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                            pass_fds=(to_browser_read, from_browser_write))
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(to_browser_read, from_browser_write),
+            )
         os.close(to_browser_read)
         os.close(from_browser_write)
         self._next_id = 0
@@ -171,10 +201,15 @@ def evaluate(browser: DevToolsPipe, session: str, expression: str):
 
 def screenshot(browser: DevToolsPipe, session: str, path: Path) -> None:
     size = browser.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-    shot = browser.send("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1}},
-        session=session)
+    shot = browser.send(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1},
+        },
+        session=session,
+    )
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
@@ -216,8 +251,10 @@ def test_report_renders_offline_without_errors(browser, built_reports, locale, t
 def test_checks_catch_network_requests_and_console_errors(browser, tmp_path):
     """The same checks on a page that does misbehave: they must see it."""
     page = tmp_path / "bad.html"
-    page.write_text('<!DOCTYPE html><img src="http://127.0.0.1:9/pixel.png">'
-                    '<script>console.error("broken")</script>', encoding="utf-8")
+    page.write_text(
+        '<!DOCTYPE html><img src="http://127.0.0.1:9/pixel.png"><script>console.error("broken")</script>',
+        encoding="utf-8",
+    )
     url = page.as_uri()
     open_page(browser, url)
     errors, requests = page_problems(browser, url)

@@ -1,4 +1,5 @@
 """The HTML report and its JSON: sections, escaping, offline-ness, atomic writes."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from report_fixtures import (
+    CHINESE_TITLE,
+    DOLLAR_CATEGORY,
+    HOSTILE_BODY,
+    HOSTILE_CATEGORY,
+    HOSTILE_SEGMENT,
+    HOSTILE_TITLE,
+)
 
 from aigc_biz.data import Interactions
 from aigc_biz.errors import InputError, OutputError
 from aigc_biz.reporting import build_report, collect_figures, data_fingerprint
 from aigc_biz.reporting.strings import STRINGS
-from report_fixtures import (CHINESE_TITLE, DOLLAR_CATEGORY, HOSTILE_BODY, HOSTILE_CATEGORY,
-                                     HOSTILE_SEGMENT, HOSTILE_TITLE)
 
 
 class PageParser(HTMLParser):
@@ -53,8 +60,15 @@ def parse(path) -> PageParser:
 def test_every_section_is_present_in_both_locales(built_reports, locale):
     page = parse(built_reports[locale].html_path)
     assert {"profile", "leaderboard", "segments", "coverage", "customers", "meta"} <= page.ids
-    assert {"chart-activity", "chart-longtail", "chart-timeline", "chart-leaderboard", "chart-segments",
-            "chart-deciles", "chart-categories"} <= page.ids
+    assert {
+        "chart-activity",
+        "chart-longtail",
+        "chart-timeline",
+        "chart-leaderboard",
+        "chart-segments",
+        "chart-deciles",
+        "chart-categories",
+    } <= page.ids
     text = " ".join(page.text)
     for key in ("profile", "leaderboard", "segments", "coverage", "sample", "meta"):
         assert STRINGS[locale][key] in text
@@ -76,8 +90,16 @@ def test_values_from_the_data_are_text_never_markup(built_reports, locale):
     assert not {"b", "img", "i"} & set(page.tags)
     assert not any(name.startswith("on") for _, name, _ in page.attribute_values)
     text = "".join(page.text)
-    for hostile in (HOSTILE_TITLE, HOSTILE_CATEGORY, HOSTILE_SEGMENT, HOSTILE_BODY, CHINESE_TITLE,
-                    "orders <test>.csv", "3 rows dropped: empty <customer> id", '"note": "</code><i>x</i>"'):
+    for hostile in (
+        HOSTILE_TITLE,
+        HOSTILE_CATEGORY,
+        HOSTILE_SEGMENT,
+        HOSTILE_BODY,
+        CHINESE_TITLE,
+        "orders <test>.csv",
+        "3 rows dropped: empty <customer> id",
+        '"note": "</code><i>x</i>"',
+    ):
         assert hostile in text
     # chart labels from the data (categories, segments) are SVG text, shown literally, $ included
     svg_text = page.svg_text
@@ -127,10 +149,17 @@ def test_json_beside_the_html_holds_the_figures(built_reports, run):
     assert len(figures["customers"]["rows"]) == 8
     assert figures["meta"]["device"] == "cpu"
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", figures["meta"]["data_fingerprint"])  # value: see the known answer
-    assert set(figures["charts"]) == {"chart-activity", "chart-longtail", "chart-timeline", "chart-leaderboard",
-                                      "chart-segments", "chart-deciles", "chart-categories"}
+    assert set(figures["charts"]) == {
+        "chart-activity",
+        "chart-longtail",
+        "chart-timeline",
+        "chart-leaderboard",
+        "chart-segments",
+        "chart-deciles",
+        "chart-categories",
+    }
     html = result.html_path.read_text(encoding="utf-8")
-    assert f'{data.n_users:,}' in html
+    assert f"{data.n_users:,}" in html
 
 
 def test_sampled_customers_are_fixed_by_the_seed(run):
@@ -214,8 +243,9 @@ def test_a_failed_write_leaves_the_earlier_report_intact(run, built_reports, tmp
 
 def test_metadata_defaults_and_caller_values(run, tmp_path):
     data = run[0]
-    result = build_report(data, tmp_path / "r.html", sample_customers=0,
-                          meta={"versions": {"torch": "9.9"}, "parameters": {"k": 10}})
+    result = build_report(
+        data, tmp_path / "r.html", sample_customers=0, meta={"versions": {"torch": "9.9"}, "parameters": {"k": 10}}
+    )
     meta = json.loads(result.json_path.read_text(encoding="utf-8"))["meta"]
     assert meta["versions"]["torch"] == "9.9" and meta["versions"]["numpy"] == np.__version__
     assert meta["parameters"] == {"k": 10} and meta["report_time"]
@@ -224,14 +254,18 @@ def test_metadata_defaults_and_caller_values(run, tmp_path):
 
 #: a hand-made table and its fingerprint, recorded once: the value must not move between runs, machines
 #: or library versions, or a report could no longer be matched to the data it was built from
-HAND_DATA = dict(matrix=np.array([[1, 0, 2, 0], [0, 1, 0, 0], [3, 0, 0, 1]], dtype=np.float32),
-                 user_ids=["007", "u2", "用户3"], item_ids=["00042", "i1", "i2", "i3"])
+HAND_DATA = dict(
+    matrix=np.array([[1, 0, 2, 0], [0, 1, 0, 0], [3, 0, 0, 1]], dtype=np.float32),
+    user_ids=["007", "u2", "用户3"],
+    item_ids=["00042", "i1", "i2", "i3"],
+)
 HAND_FINGERPRINT = "sha256:8724f4098c45e361f4e8d041b73cfba29992c4406874cff377184b81ea7b8345"
 
 
 def hand_data() -> Interactions:
-    return Interactions(matrix=sp.csr_matrix(HAND_DATA["matrix"]), user_ids=HAND_DATA["user_ids"],
-                        item_ids=HAND_DATA["item_ids"])
+    return Interactions(
+        matrix=sp.csr_matrix(HAND_DATA["matrix"]), user_ids=HAND_DATA["user_ids"], item_ids=HAND_DATA["item_ids"]
+    )
 
 
 def test_report_records_the_known_fingerprint_of_its_data(tmp_path):
@@ -252,13 +286,24 @@ def test_fingerprint_follows_the_data(run):
 
 def test_the_mix_of_repeat_and_new_items_and_each_kinds_hit_rate(run, tmp_path):
     data, recs = run[0], run[1].copy()
-    recs["reason"] = np.where(recs["rank"] <= 2, "repeat", "new")   # two buy-again slots per customer
-    board = {"split": "temporal(horizon=30d, repeats=True)", "ks": [10], "winner": "blend",
-             "models": [{"model": "blend", "params": {}, "metrics": {
-                 "ndcg@10": {"mean": 0.3, "low": 0.2, "high": 0.4},
-                 "repeat_share@10": {"mean": 0.25, "low": 0.2, "high": 0.3},
-                 "repeat_hit_rate@10": {"mean": 0.4, "low": 0.3, "high": 0.5},
-                 "new_hit_rate@10": {"mean": 0.05, "low": 0.03, "high": 0.07}}}]}
+    recs["reason"] = np.where(recs["rank"] <= 2, "repeat", "new")  # two buy-again slots per customer
+    board = {
+        "split": "temporal(horizon=30d, repeats=True)",
+        "ks": [10],
+        "winner": "blend",
+        "models": [
+            {
+                "model": "blend",
+                "params": {},
+                "metrics": {
+                    "ndcg@10": {"mean": 0.3, "low": 0.2, "high": 0.4},
+                    "repeat_share@10": {"mean": 0.25, "low": 0.2, "high": 0.3},
+                    "repeat_hit_rate@10": {"mean": 0.4, "low": 0.3, "high": 0.5},
+                    "new_hit_rate@10": {"mean": 0.05, "low": 0.03, "high": 0.07},
+                },
+            }
+        ],
+    }
     for locale, heading in (("en", "Buy again and new for you"), ("zh", "再次购买与新品推荐")):
         result = build_report(data, tmp_path / f"r-{locale}.html", recs=recs, leaderboard=board, locale=locale)
         assert "reasons" in parse(result.html_path).ids and heading in result.html_path.read_text(encoding="utf-8")
@@ -266,7 +311,9 @@ def test_the_mix_of_repeat_and_new_items_and_each_kinds_hit_rate(run, tmp_path):
     n_users = recs["user_id"].nunique()
     assert reasons["repeat_slots"] == 2 * n_users and reasons["new_slots"] == len(recs) - 2 * n_users
     assert reasons["customers_with_repeats"] == n_users and reasons["k"] == 10
-    assert reasons["hit_rates"] == [{"model": "blend", "reason": "repeat", "hit_rate": 0.4, "share": 0.25},
-                                    {"model": "blend", "reason": "new", "hit_rate": 0.05, "share": 0.75}]
+    assert reasons["hit_rates"] == [
+        {"model": "blend", "reason": "repeat", "hit_rate": 0.4, "share": 0.25},
+        {"model": "blend", "reason": "new", "hit_rate": 0.05, "share": 0.75},
+    ]
     plain = build_report(data, tmp_path / "plain.html", recs=run[1])
     assert "reasons" not in parse(plain.html_path).ids
