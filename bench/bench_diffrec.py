@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -73,10 +72,22 @@ def load_split(folder: Path):
         )
 
     train, valid, test = (csr(arrays[p]) for p in ("train", "valid", "test"))
+    # train_list lists each user's items in time order: kept as the event log (file order), so models
+    # that use order (recency_half_life in events, sasrec) can; order-blind models ignore it
+    import pandas as pd
+
+    events = pd.DataFrame(
+        {
+            "user_idx": arrays["train"][:, 0].astype(np.int32),
+            "item_idx": arrays["train"][:, 1].astype(np.int32),
+            "weight": np.ones(len(arrays["train"]), dtype=np.float32),
+        }
+    )
     data = Interactions(
         matrix=train,
         user_ids=[f"u{u}" for u in range(n_users)],
         item_ids=[f"m{i}" for i in range(n_items)],
+        events=events,
         source=str(folder),
     )
     return data, train, valid, test
@@ -132,13 +143,14 @@ def peak_rss_mib() -> float:
 
 
 def run_one(folder: Path, name: str, params: dict, n_boot: int) -> dict:
+    from aigc_biz.data.splits import Split
     from aigc_biz.evaluation.protocol import score_split
     from aigc_biz.models.registry import create_model
 
     data, train, valid, test = load_split(folder)
     baseline = peak_rss_mib()
     model = create_model(name, **params)
-    split = types.SimpleNamespace(train=data, test_input=train, test_target=test, name=folder.name)
+    split = Split(train=data, test_input=train, test_target=test, name=folder.name, test_events=data.events)
     scored = score_split(model, split, KS, exclude=(train + valid), n_boot=n_boot, seed=0)
     flops, flops_how = training_flops(model, int((np.diff(train.indptr) > 0).sum()))
     metrics = {
