@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     mm_after = matmul_gflops()
     ease_seconds = rows[0]["seconds"]
     lines = [
-        f"Short run (pipeline proof, not the paper's budget): {system_line()}; load average "
+        f"{system_line()}; load average "
         f"{os.getloadavg()[0]:.1f} at the end. 2048^2 fp32 matmul {mm_before:.0f} GFLOP/s before, "
         f"{mm_after:.0f} after. ML-1M (SASRec file), {len(test):,} users, each user's last event is the "
         "test target, full ranking with seen items removed. Each row is one `aigc-biz recommend ... --top-k 100` "
