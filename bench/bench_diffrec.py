@@ -7,7 +7,7 @@ peak memory (``ru_maxrss``) is its own.
 
 Usage::
 
-    python bench/bench_diffrec.py /work/shared/data/diffrec-ml-1m/ml-1m_clean --models pop,itemknn,ease
+    python bench/bench_diffrec.py ../shared/data/diffrec-ml-1m/ml-1m_clean --models pop,itemknn,ease
     python bench/bench_diffrec.py DATA --models cvae --param cvae.epochs=30
     python bench/bench_diffrec.py DATA --cli --cli-model cvae      # through the `aigc-biz` command
 

@@ -8,7 +8,7 @@ given with their title/price; the shrink picked on a validation slice of trainin
 
 Usage::
 
-    python bench/bench_new_items.py /work/shared/data/online-retail/online_retail.csv.gz
+    python bench/bench_new_items.py ../shared/data/online-retail/online_retail.csv.gz
     python bench/bench_new_items.py orders.csv --models ease,cvae --cvae-epochs 15 --no-write
 
 Writes the ``new-items`` section of bench/RESULTS.md unless ``--no-write``.

@@ -1,6 +1,6 @@
 """sasrec through the CLI on the SASRec ML-1M sequences: leave-last-out, all 6,040 users, seen items removed.
 
-    python bench/bench_sasrec.py /work/shared/data/ml-1m-sasrec/ml-1m.txt.gz -p epochs=3 -p max_len=50
+    python bench/bench_sasrec.py ../shared/data/ml-1m-sasrec/ml-1m.txt.gz -p epochs=3 -p max_len=50
 
 Each user's last event is the test target. Every other event goes into a ``user_id,item_id,timestamp``
 CSV, the timestamp being the event's position in the user's sequence as integer seconds from an epoch

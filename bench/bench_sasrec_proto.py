@@ -1,6 +1,6 @@
 """SASRec+ prototype on the SASRec ML-1M sequences: leave-last-out, full ranking, seen items removed.
 
-    python bench/bench_sasrec_proto.py /work/shared/data/ml-1m-sasrec/ml-1m.txt.gz --epochs 200 --time-budget 1200
+    python bench/bench_sasrec_proto.py ../shared/data/ml-1m-sasrec/ml-1m.txt.gz --epochs 200 --time-budget 1200
 
 Each user's last item is the test target, the second-to-last the validation target; training uses the
 items before both (one sequence per user per epoch, next-item targets at every position, full-softmax

@@ -10,7 +10,7 @@ over the whole catalogue. EASE is fitted on the same data as the timing referenc
 
 Usage::
 
-    python bench/bench_warm_start.py /work/shared/data/online-retail/online_retail.csv.gz
+    python bench/bench_warm_start.py ../shared/data/online-retail/online_retail.csv.gz
 
 Writes the ``warm-start`` section of bench/RESULTS.md unless ``--no-write``.
 """
