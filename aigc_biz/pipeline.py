@@ -325,9 +325,22 @@ def _check_load_model(step: PipelineStep, job: PipelineJob) -> None:
     step.options["path"] = str(path)
 
 
+def _check_flag(step: PipelineStep, key: str) -> None:
+    if key in step.options and not isinstance(step.options[key], bool):
+        raise step.error("expected true or false", key)
+
+
 def _check_evaluate(step: PipelineStep, job: PipelineJob) -> None:
     if "models" in step.options and not isinstance(step.options["models"], list):
         raise step.error("expected a list of model names", "models")
+    _check_flag(step, "include_seen")
+    if "horizon" in step.options:
+        from aigc_biz.data.splits import parse_horizon
+
+        try:
+            parse_horizon(step.options["horizon"])
+        except InputError as exc:
+            raise step.error(exc.message, "horizon", exc.hint) from None
     if "output" in step.options:
         step.options["output"] = str(_output_path(job, step.options["output"], step, "output"))
 
@@ -351,6 +364,11 @@ def _check_recommend(step: PipelineStep, job: PipelineJob) -> None:
         raise step.error("expected a list of user ids or a file with one id per line", "users")
     if isinstance(opts.get("users"), str):
         opts["users"] = str(_input_path(job, opts["users"], step, "users"))
+    _check_flag(step, "include_seen")
+    if "candidates" in opts and not isinstance(opts["candidates"], (list, str)):
+        raise step.error("expected a list of item ids or a candidates file", "candidates")
+    if isinstance(opts.get("candidates"), str):
+        opts["candidates"] = str(_input_path(job, opts["candidates"], step, "candidates"))
 
 
 def _check_copy(step: PipelineStep, job: PipelineJob) -> None:
@@ -445,7 +463,7 @@ def _run_load_model(api, opts, state, job):
 
 
 def _run_evaluate(api, opts, state, job):
-    kwargs = {k: opts[k] for k in ("models", "split", "ks", "seed", "params") if k in opts}
+    kwargs = {k: opts[k] for k in ("models", "split", "horizon", "include_seen", "ks", "seed", "params") if k in opts}
     result = api.evaluate_job(state["data"], json_path=opts.get("output"), run_id=job.run_id, **kwargs)
     state["leaderboard"] = result.leaderboard
     if "json" in result.outputs:
@@ -468,6 +486,8 @@ def _run_recommend(api, opts, state, job):
         top_k=opts.get("top_k", 10),
         users=_users(opts.get("users")),
         rules=opts.get("rules"),
+        candidates=opts.get("candidates"),
+        include_seen=opts.get("include_seen"),
         run_id=job.run_id,
     )
     state["recs"], state["model_name"] = result.recs, result.model.name
@@ -584,7 +604,7 @@ STEPS: dict[str, StepSpec] = {
         StepSpec("load_model", ("path",), _run_load_model, _check_load_model, makes=("model",)),
         StepSpec(
             "evaluate",
-            ("models", "split", "ks", "seed", "params", "output"),
+            ("models", "split", "horizon", "include_seen", "ks", "seed", "params", "output"),
             _run_evaluate,
             _check_evaluate,
             _needs("data"),
@@ -592,7 +612,7 @@ STEPS: dict[str, StepSpec] = {
         ),
         StepSpec(
             "recommend",
-            ("top_k", "users", "rules", "model", "params"),
+            ("top_k", "users", "rules", "candidates", "include_seen", "model", "params"),
             _run_recommend,
             _check_recommend,
             lambda opts: ("data",) if "model" in opts else ("data", "model"),

@@ -333,3 +333,45 @@ def test_runner_without_the_api_verbs_only_plans(tmp_path):
     assert runner(DEMO, dry_run=True).dry_run
     with pytest.raises(TypeError, match="api.run"):
         runner(DEMO, env={"EPOCHS": "1"})
+
+
+def test_repeats_candidates_and_the_horizon_split_are_pipeline_keys(tmp_path):
+    """`include_seen`, `candidates` and `horizon` do in a pipeline what --include-seen, --candidates and
+    --horizon do on the command line: repeats come back with a reason, lists keep to the candidates."""
+    rows = ["user_id,item_id,timestamp"]
+    for u in range(40):
+        for day, item in enumerate([u % 5, (u + 1) % 5, u % 5, 5 + u % 3]):
+            rows.append(f"c{u},p{item},2026-0{1 + day // 2}-{10 + day}")
+    (tmp_path / "orders.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "cands.csv").write_text("item_id\np0\np1\np2\np5\n")
+    job = write_yaml(
+        tmp_path,
+        """
+        steps:
+          - load: {source: orders.csv}
+          - evaluate: {models: [pop], split: temporal, horizon: 30d, include_seen: true, ks: [5], output: lb.json}
+          - recommend: {model: ease, top_k: 3, include_seen: true, candidates: cands.csv}
+          - write: {recommendations: recs.csv}
+        """,
+    )
+    result = run_pipeline(job)
+    board = json.loads((tmp_path / "lb.json").read_text())
+    assert "repeat_share@5" in json.dumps(board)
+    recs = read_recs(tmp_path / "recs.csv")
+    assert set(recs["item_id"]) <= {"p0", "p1", "p2", "p5"}
+    assert set(recs["reason"]) == {"repeat", "new"} and result.steps[2]["step"] == "recommend"
+
+
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        ("recommend: {model: pop, include_seen: 'yes'}", r"key 'include_seen': expected true or false"),
+        ("recommend: {model: pop, candidates: missing.csv}", r"key 'candidates': file not found"),
+        ("evaluate: {split: temporal, horizon: soon}", r"key 'horizon'"),
+    ],
+)
+def test_new_pipeline_keys_are_checked_before_anything_runs(tmp_path, step, message):
+    (tmp_path / "d.csv").write_text("user_id,item_id\n1,2\n")
+    job = write_yaml(tmp_path, f"steps:\n  - load: {{source: d.csv}}\n  - {step}\n")
+    with pytest.raises(ConfigError, match=message):
+        run_pipeline(job, dry_run=True)
