@@ -89,7 +89,14 @@ def paired(a: np.ndarray, b: np.ndarray, n_boot: int) -> dict:
 
 
 def run(
-    path: str, horizon: str, n_boot: int, cvae_epochs: int, l2_grid=(), cvae: bool = True, with_repeats: bool = True
+    path: str,
+    horizon: str,
+    n_boot: int,
+    cvae_epochs: int,
+    l2_grid=(),
+    cvae: bool = True,
+    with_repeats: bool = True,
+    sasrec_epochs: int = 0,
 ) -> dict:
     data = load(path)
     new_split = split_horizon(data, horizon)
@@ -111,6 +118,8 @@ def run(
         candidates[f"ease(l2={tuned['l2']:g})+recency"] = ("ease", tuned, None)
     if not cvae:
         del candidates["cvae"]
+    if sasrec_epochs:  # uses each customer's purchase sequence; epochs kept by its own validation
+        candidates["sasrec"] = ("sasrec", {"epochs": sasrec_epochs, "device": "cpu", "seed": 0}, None)
     # --- 2. new items only
     new_items, fitted = {}, {}
     for label, (name, params, reuse) in candidates.items():
@@ -254,6 +263,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-cvae", action="store_true", help="leave cvae out (a short run)")
     parser.add_argument("--no-repeats", action="store_true", help="only the new-items protocol")
+    parser.add_argument("--sasrec-epochs", type=int, default=0, help="also sasrec, up to this many epochs")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     l2_grid = tuple(float(v) for v in args.l2_grid.split(",") if v.strip())
@@ -266,6 +276,7 @@ def main(argv=None) -> int:
         l2_grid,
         cvae=not args.no_cvae,
         with_repeats=not args.no_repeats,
+        sasrec_epochs=args.sasrec_epochs,
     )
     result["wall_seconds"] = time.perf_counter() - started
     print(json.dumps(result, indent=1, default=float), flush=True)
