@@ -13,8 +13,10 @@ can undo it exactly. Numeric columns are never touched: a score of -1.5 stays a 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -41,6 +43,8 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
             raise InputError(f"unknown output format {fmt!r}", hint="use one of: " + ", ".join(FORMATS.values()))
         return name
     suffix = Path(path).suffix.lower()
+    if not suffix and _is_stream(path):  # -o /dev/stdout, a named pipe: CSV, the format a pipe reader expects
+        return "csv"
     if suffix not in FORMATS:
         raise InputError(
             f"cannot tell the output format from the extension {suffix or '(none)'!r}",
@@ -50,14 +54,33 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
     return FORMATS[suffix]
 
 
+def _is_stream(path: str | Path) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Any]:
     """Open a binary temporary file beside ``path``; on a clean exit it replaces ``path``.
 
     Parent folders are created. The new file gets ordinary permissions (those of the file it
     replaces, else 0666 minus the umask) rather than the temporary file's private 0600.
+
+    A symlink is written through, never replaced: its target (a regular file, or none yet) is the
+    file replaced atomically. A FIFO, a terminal or another character device (``-o /dev/stdout``)
+    cannot be replaced by a rename, so what was written is streamed to it once complete, and the
+    node itself is left as it is. A block device, socket or folder is refused.
     """
     target = Path(path)
+    special = _special_target(target)
+    if special is not None:
+        with _stream_output(special) as handle:
+            yield handle
+        return
+    target = Path(os.path.realpath(target)) if target.is_symlink() else target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle = tempfile.NamedTemporaryFile(
@@ -73,7 +96,7 @@ def atomic_output(path: str | Path) -> Iterator[Any]:
             os.fsync(handle.fileno())
         os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
-    except BaseException as exc:
+    except BaseException as exc:  # also SystemExit from the CLI's SIGTERM/SIGHUP handler
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError):
@@ -82,6 +105,35 @@ def atomic_output(path: str | Path) -> Iterator[Any]:
             ) from exc
         raise
     _fsync_folder(target.parent)
+
+
+def _special_target(path: Path) -> Path | None:
+    """``path`` (or its symlink's target) when it is a FIFO or character device; OutputError for a node
+    that can be neither replaced nor streamed to; None for a regular file, a link to one, or nothing."""
+    try:
+        st = os.stat(path)  # follows symlinks
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(path)) from exc
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return path
+    kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a block device, socket or other special file"
+    raise OutputError(f"is {kind}, not a file; refusing to write to it", file=str(path))
+
+
+@contextlib.contextmanager
+def _stream_output(node: Path) -> Iterator[Any]:
+    """Collect the output in memory; only once it is complete, write it to the FIFO or device."""
+    buffer = io.BytesIO()
+    yield buffer
+    try:
+        with open(node, "wb") as handle:  # no O_TRUNC games: a device or FIFO has nothing to replace
+            handle.write(buffer.getbuffer())
+    except OSError as exc:
+        raise OutputError(f"writing failed: {exc.strerror or exc}", file=str(node)) from exc
 
 
 def _mode_for(target: Path) -> int:
