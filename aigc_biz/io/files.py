@@ -316,3 +316,41 @@ def read_recs(path: str | Path, *, fmt: str | None = None) -> pd.DataFrame:
         if _is_id_column(str(col)):
             frame[col] = frame[col].map(str, na_action="ignore")
     return frame
+
+
+# --- outputs that would overwrite inputs or each other ----------------------------------------------
+def _identity(path: str | Path) -> tuple:
+    """What makes two paths one file: device and inode when it exists (hard links, symlinks, ``./``
+    spellings), else the real path it would be created at."""
+    try:
+        st = os.stat(path)
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:
+        return ("path", os.path.realpath(path))
+
+
+def check_distinct_paths(inputs: dict, outputs: dict, *, databases: tuple[str, ...] = ()) -> None:
+    """InputError when an output is one of the inputs or another output, before any work starts.
+
+    ``inputs`` and ``outputs`` map a label (``"the data"``, ``"-o"``, ``"the report's JSON"``) to a
+    path or None; each output's sidecar files belong in ``outputs`` under their own label. Labels in
+    ``databases`` are SQLite files that may be both read and written (other tables). A character
+    device or FIFO (``/dev/stdout``, ``/dev/null``) is a stream, not a file, and may take several outputs.
+    """
+    seen: dict[tuple, str] = {}
+    for label, path in inputs.items():
+        if path is not None:
+            seen.setdefault(_identity(path), label)
+    for label, path in outputs.items():
+        if path is None or _is_stream(path):
+            continue
+        key = _identity(path)
+        other = seen.get(key)
+        if other is not None and not (label in databases and other in databases):
+            clash = (
+                f"{label} is the same file as {other}; writing it would replace the input"
+                if other in inputs
+                else f"{label} and {other} are the same file; one would replace the other"
+            )
+            raise InputError(clash, file=str(path), hint="write to another path")
+        seen[key] = label
