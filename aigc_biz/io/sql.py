@@ -7,7 +7,8 @@ rolls back, leaving the table exactly as it was. Table names are validated and t
 SQLAlchemy ``Table`` objects, never formatted into SQL text.
 
 Schemas (every column NOT NULL unless marked NULL; ``generated_at`` is the write's UTC time; FLOAT is
-double precision — DOUBLE on MySQL/MariaDB, whose FLOAT is single precision; MySQL tables are utf8mb4):
+double precision — DOUBLE on MySQL/MariaDB, whose FLOAT is single precision; MySQL tables are utf8mb4
+and InnoDB, with a binary collation on ``run_id`` so that run ids compare exactly):
 
 - ``recommendations``: run_id VARCHAR(64), model VARCHAR(64) NULL, user_id VARCHAR(255), rank INTEGER,
   item_id VARCHAR(255), score FLOAT, title TEXT NULL, category VARCHAR(255) NULL, generated_at TIMESTAMP
