@@ -276,22 +276,38 @@ def test_a_model_save_stopped_between_its_renames_keeps_the_previous_model(small
         assert not left
 
 
-def test_ctrl_c_while_the_command_line_starts_is_one_line_and_exit_130(tmp_path):
-    # the first 0.1-1 s are imports (pandas, torch); wherever the interrupt lands, one line, exit 130
-    for delay in (0.3, 0.9):
-        child = subprocess.Popen(
-            [sys.executable, str(ROOT / "cli.py"), "inspect", str(SAMPLE)],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(delay)
-        child.send_signal(signal.SIGINT)
-        _, stderr = child.communicate(timeout=60)
-        assert child.returncode == 130, stderr
-        assert stderr.strip().splitlines() == ["Interrupted: nothing half-written was left behind."]
+#: what the console script does (import the entry point, call it), with a marker just before the import
+STARTING = r"""
+import sys
+from pathlib import Path
+Path(sys.argv[1]).touch()
+sys.argv = ["aigc-biz", "inspect", sys.argv[2]]
+from aigc_biz.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.6])
+def test_ctrl_c_while_the_command_line_starts_is_one_line_and_exit_130(tmp_path, delay):
+    # the first second is imports (pandas, torch); wherever the interrupt lands, one line and exit 130
+    marker = tmp_path / "started"
+    child = subprocess.Popen(
+        [sys.executable, "-c", STARTING, str(marker), str(SAMPLE)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert child.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["Interrupted: nothing half-written was left behind."]
 
 
 # --- Low: exit 2, not "unexpected" ------------------------------------------------------------------------
