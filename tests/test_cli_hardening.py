@@ -213,10 +213,10 @@ main()
 """
 
 
-def _start_paused(tmp_path, mode: str, *args) -> tuple[subprocess.Popen, Path]:
-    marker = tmp_path / "marker"
+def _run_until(marker: Path, code: str, *args) -> subprocess.Popen:
+    """A real Python process running ``code`` with ``marker`` and ``args``, once it has created ``marker``."""
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(marker), mode, *map(str, args)],
+        [sys.executable, "-c", code, str(marker), *map(str, args)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
@@ -226,9 +226,14 @@ def _start_paused(tmp_path, mode: str, *args) -> tuple[subprocess.Popen, Path]:
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert child.poll() is None, child.communicate()
-        assert time.monotonic() < deadline, "the child never reached the pause"
-        time.sleep(0.05)
-    return child, marker
+        assert time.monotonic() < deadline, "the child never reached the marker"
+        time.sleep(0.005)
+    return child
+
+
+def _start_paused(tmp_path, mode: str, *args) -> tuple[subprocess.Popen, Path]:
+    marker = tmp_path / "marker"
+    return _run_until(marker, CHILD, mode, *args), marker
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
@@ -290,19 +295,7 @@ main()
 @pytest.mark.parametrize("delay", [0.05, 0.6])
 def test_ctrl_c_while_the_command_line_starts_is_one_line_and_exit_130(tmp_path, delay):
     # the first second is imports (pandas, torch); wherever the interrupt lands, one line and exit 130
-    marker = tmp_path / "started"
-    child = subprocess.Popen(
-        [sys.executable, "-c", STARTING, str(marker), str(SAMPLE)],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert child.poll() is None and time.monotonic() < deadline
-        time.sleep(0.005)
+    child = _run_until(tmp_path / "started", STARTING, SAMPLE)
     time.sleep(delay)
     child.send_signal(signal.SIGINT)
     _, stderr = child.communicate(timeout=60)
