@@ -347,6 +347,17 @@ def test_model_parameters_of_the_wrong_type_or_not_finite_exit_2(small, tmp_path
     _refused_before_work(result, match=match)
 
 
+def test_parameter_types_in_the_library_too():
+    from aigc_biz.models.registry import create_model
+
+    assert create_model("cvae", epochs=20.0).epochs == 20
+    assert create_model("cvae", checkpoint_dir=Path("ckpt")).checkpoint_dir == Path("ckpt")
+    with pytest.raises(ModelError, match="parameter l2 must be float or int, got True"):
+        create_model("ease", l2=True)
+    with pytest.raises(ModelError, match="parameter epochs must be int, got 2.5"):
+        create_model("cvae", epochs=2.5)
+
+
 def test_an_integral_float_for_an_int_parameter_is_taken(small, tmp_path):
     assert (
         invoke("recommend", small, "-m", "ease", "-p", "max_items=1000.0", "-o", tmp_path / "r.csv", "-q").exit_code

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,12 @@ def _checked_param(cls, key: str, value):
     param = _declared(cls, key)
     if param is None or param.default is inspect.Parameter.empty:
         return value
-    words = {w.strip() for w in str(param.annotation).replace("Optional[", "").rstrip("]").split("|")}
+    note = "" if param.annotation is inspect.Parameter.empty else str(param.annotation)
+    words = {w.strip() for w in note.replace("Optional[", "").rstrip("]").split("|") if w.strip()}
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ModelError(f"model {cls.name!r}: parameter {key} must be a finite number, got {value!r}")
+    if words - set(_KINDS) - {"None"}:  # Path, a torch.device, a callable...: the model checks those itself
+        return value
     if param.default is None:
         kinds = {_KINDS[w] for w in words if w in _KINDS}
         nullable = True
@@ -69,15 +75,15 @@ def _checked_param(cls, key: str, value):
         kinds.add(int)
     if {list, tuple} & kinds:
         kinds |= {list, tuple}
+    if str in kinds:  # a folder given as a Path (checkpoint_dir)
+        kinds.add(os.PathLike)
     ok = isinstance(value, tuple(kinds)) and not (isinstance(value, bool) and bool not in kinds)
     if not ok and int in kinds and isinstance(value, float) and value.is_integer():
         return int(value)
-    expected = " or ".join(sorted(k.__name__ for k in kinds))
+    expected = " or ".join(sorted(k.__name__ for k in kinds if k is not os.PathLike))
     if not ok:
-        hint = None if param.default is None else f"e.g. -p {key}={json.dumps(param.default)}"
+        hint = None if param.default is None else f"e.g. -p {key}={json.dumps(param.default, default=str)}"
         raise ModelError(f"model {cls.name!r}: parameter {key} must be {expected}, got {value!r}", hint=hint)
-    if isinstance(value, float) and not np.isfinite(value):
-        raise ModelError(f"model {cls.name!r}: parameter {key} must be a finite number, got {value!r}")
     return value
 
 
