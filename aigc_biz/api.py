@@ -495,18 +495,103 @@ def _as_leaderboard(value) -> dict | None:
         raise InputError(f"cannot read leaderboard JSON: {exc}", file=str(value)) from None
 
 
-def _sqlite_folder(url: str) -> None:
-    """A SQLite file's folder exists before the first write (a server URL is left alone)."""
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for a server URL, an in-memory or unparsable one."""
     if not url.startswith("sqlite"):
-        return
+        return None
     import sqlalchemy as sa
 
     try:
         database = sa.make_url(url).database
     except sa.exc.ArgumentError:
-        return  # write_table names the bad URL
+        return None  # write_table names the bad URL
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return Path(database)
+    return None
+
+
+def _sqlite_folder(url: str) -> None:
+    """A SQLite file's folder exists before the first write (a server URL is left alone)."""
+    database = _sqlite_file(url)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _source_file(source) -> Path | None:
+    """The local file a source names: a path, or a SQLite URL's database; None for objects and server URLs."""
+    if not isinstance(source, (str, Path)):
+        return None
+    return _sqlite_file(source) if "://" in str(source) else Path(source)
+
+
+def _locales() -> tuple[str, ...]:
+    from aigc_biz.copywriting import LOCALES
+
+    return tuple(LOCALES)
+
+
+def _copy_choices(channel: str | None, locale: str | None) -> tuple:
+    """``(option, value, allowed)`` for a copy channel (None: no copy) and the locale."""
+    from aigc_biz.copywriting import CHANNELS
+
+    return (("the copy channel", channel, tuple(CHANNELS)), ("--locale", locale, _locales()))
+
+
+#: the labels of SQLite databases, which one job may both read and write (other tables)
+_DATABASES = ("the data", "--out-db")
+
+
+def check_job(
+    *,
+    inputs: dict | None = None,
+    outputs: dict | None = None,
+    out_db: str | None = None,
+    tables: Sequence[str] = (),
+    run_id: str | None = None,
+    frame_outputs: Sequence = (),
+    report_path: str | Path | None = None,
+    models: dict | None = None,
+    choices: Sequence[tuple[str, Any, Sequence[str]]] = (),
+) -> None:
+    """Every option a job writes with, checked before it reads or trains anything (InputError, exit 2).
+
+    ``inputs``/``outputs``: label -> path; an output that is an input or another output is refused
+    (a report's JSON beside its HTML and a SQLite ``out_db`` count as outputs). ``tables``, ``run_id``,
+    ``out_db``: the warehouse target's names and URL. ``frame_outputs``: files whose extension must name a
+    format. ``models``: name -> parameters, each model built once to check them. ``choices``:
+    ``(option, value, allowed)`` triples.
+    """
+    from aigc_biz.io.files import check_distinct_paths, format_of
+
+    outputs = dict(outputs or {})
+    for option, value, allowed in choices:
+        if value is not None and value not in allowed:
+            raise InputError(f"{option}: unknown value {value!r}", hint="one of " + ", ".join(allowed))
+    for path in frame_outputs:
+        if path is not None:
+            format_of(path)
+    if report_path is not None:
+        from aigc_biz.reporting import report_paths
+
+        outputs["--report"], outputs["the report's JSON"] = report_paths(report_path)
+    if out_db:
+        from aigc_biz.io.sql import check_run_id, make_engine, validate_identifier
+
+        for table in tables:
+            validate_identifier(table)
+        make_engine(out_db).dispose()  # the URL parses and its driver is installed; nothing connects yet
+        outputs["--out-db"] = _sqlite_file(out_db)
+    if run_id is not None:
+        from aigc_biz.io.sql import check_run_id
+
+        check_run_id(run_id)
+    inputs = {label: _source_file(path) for label, path in (inputs or {}).items()}
+    check_distinct_paths(inputs, outputs, databases=_DATABASES)
+    if models:
+        from aigc_biz.models.registry import create_model
+
+        for name, params in models.items():
+            create_model(name, **params)
 
 
 # --- jobs: one call per command line or pipeline step --------------------------------------------------
@@ -547,6 +632,11 @@ def train_job(
     saved model folder (or fitted model) to continue from (see :func:`train`).
     """
     started = time.perf_counter()
+    check_job(
+        inputs={"the data": data},
+        outputs={"-o": output},
+        models={model: parse_params(params)} if warm_start is None else None,
+    )
     loaded = _as_data(data, load_options, observer)
     fitted = train(
         loaded,
@@ -664,6 +754,20 @@ def recommend_job(
         Told what happens (loading, training epochs, scoring progress, warnings).
     """
     started = time.perf_counter()
+    copy_target = copy_output
+    if copy_channel and copy_target is None and output is not None:
+        copy_target = Path(output).with_name(Path(output).stem + f"_copy_{copy_channel}.csv")
+    check_job(
+        inputs={"the data": data, "--users": users, "--candidates": candidates, "--model-path": model_path},
+        outputs={"-o": output, "the copy file": copy_target, "--save-model": save_model},
+        out_db=out_db,
+        tables=(out_table, copy_table) if copy_channel else (out_table,),
+        run_id=run_id,
+        frame_outputs=(output, copy_target),
+        report_path=report_path,
+        models={model: parse_params(params)} if model_path is None and isinstance(model, str) else None,
+        choices=_copy_choices(copy_channel, locale),
+    )
     loaded = _as_data(data, load_options, observer)
     warnings = list(loaded.warnings) if not isinstance(data, Interactions) else []
     if model_path is not None:
@@ -728,11 +832,8 @@ def recommend_job(
     copied = None
     if copy_channel:
         copied = copy(recs, loaded, channel=copy_channel, locale=locale, campaign=campaign, currency=currency)
-        target = copy_output
-        if target is None and output is not None:
-            target = Path(output).with_name(Path(output).stem + f"_copy_{copy_channel}.csv")
-        if target is not None:
-            outputs["copy"] = write(copied.frame, path=target)
+        if copy_target is not None:
+            outputs["copy"] = write(copied.frame, path=copy_target)
         if out_db:
             write(copied.frame, db=out_db, table=copy_table, run_id=run, kind="copy")
             outputs["copy_table"] = copy_table
@@ -803,8 +904,19 @@ def evaluate_job(
     ``{"cvae": {"epochs": 20}}`` or ``["cvae.epochs=20"]``.
     """
     started = time.perf_counter()
-    loaded = _as_data(data, load_options, observer)
     names = split_list(models) or []
+    per_model = parse_model_params(params)
+    check_job(
+        inputs={"the data": data},
+        outputs={"--json-out": json_path},
+        out_db=out_db,
+        tables=(out_table,),
+        run_id=run_id,
+        report_path=report_path,
+        models={name: per_model.get(name, {}) for name in names},
+        choices=(("--locale", locale, _locales()),) if report_path is not None else (),
+    )
+    loaded = _as_data(data, load_options, observer)
     try:
         cutoffs = [int(k) for k in split_list(ks if isinstance(ks, str) else [str(k) for k in ks]) or []]
     except ValueError:
@@ -815,7 +927,7 @@ def evaluate_job(
         split=split,
         ks=cutoffs,
         seed=seed,
-        params=parse_model_params(params),
+        params=per_model,
         horizon=horizon,
         include_seen=include_seen,
         progress=lambda event: observer.advance("evaluating", 1, len(names)) if event.get("stage") == "done" else None,
@@ -883,6 +995,15 @@ def copy_job(
     names and item details; without it the copy uses what ``recs`` carries.
     """
     started = time.perf_counter()
+    check_job(
+        inputs={"the recommendations": recs, "the data": data, "--template": template},
+        outputs={"-o": output},
+        out_db=out_db,
+        tables=(out_table,),
+        run_id=run_id,
+        frame_outputs=(output,),
+        choices=_copy_choices(channel, locale),
+    )
     frame = _as_frame(recs)
     loaded = None
     if data is not None or load_options.get("db"):
@@ -924,6 +1045,10 @@ def report_job(
 ):
     """Load (unless loaded) and write the HTML report; ``recs``/``copy`` may be frames or files,
     ``leaderboard`` a Leaderboard, its dict or a JSON file from ``evaluate --json-out``. Returns a ReportResult."""
+    check_job(
+        inputs={"the data": data, "--recs": recs, "--eval": leaderboard, "--copy": copy},
+        report_path=output,
+    )
     loaded = _as_data(data, load_options, observer)
     return report(
         loaded,

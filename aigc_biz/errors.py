@@ -63,3 +63,14 @@ class OutputError(AigcBizError):
     """Writing results failed (read-only target, dropped connection); earlier output is intact."""
 
     exit_code = 1
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (the CLI turns them into this): unwinds like Ctrl-C, so temporary
+    files are removed and open transactions roll back. A BaseException, so ``except Exception`` in
+    library code never swallows it."""
+
+    def __init__(self, signum: int, name: str):
+        self.signum = signum
+        self.name = name
+        super().__init__(f"stopped by {name}")

@@ -242,6 +242,10 @@ def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | No
         except ConfigError as exc:
             raise ConfigError(exc.message, file=str(path), hint=exc.hint) from None
     _check_order(job)
+    try:
+        _check_paths(job)
+    except InputError as exc:
+        raise ConfigError(exc.message, file=exc.file, hint=exc.hint) from None
     return job
 
 
@@ -416,6 +420,50 @@ def _check_write(step: PipelineStep, job: PipelineJob) -> None:
                 except Exception as exc:
                     raise step.error(str(exc), kind) from None
                 opts[kind] = str(path)
+
+
+def _sqlite_file(url: str) -> str | None:
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)  # _db_url checked it and made a relative SQLite path absolute
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return None if parsed.database.startswith("file:") else parsed.database
+    return None
+
+
+def _check_paths(job: PipelineJob) -> None:
+    """No step writes over the pipeline's inputs (its table, users file, template) or over another
+    step's output; a SQLite database may be read and written (other tables)."""
+    from aigc_biz.io.files import check_distinct_paths
+    from aigc_biz.reporting import report_paths
+
+    inputs: dict[str, str | None] = {}
+    outputs: dict[str, str | Path | None] = {}
+    databases = []
+    for step in job.steps:
+        opts = step.options
+        if step.name == "load":
+            inputs[f"{step.label} source"] = opts.get("source")
+            if "db" in opts:
+                inputs[f"{step.label} db"] = _sqlite_file(opts["db"])
+                databases.append(f"{step.label} db")
+        elif step.name in ("recommend", "copy"):
+            key = "users" if step.name == "recommend" else "template"
+            inputs[f"{step.label} {key}"] = opts.get(key) if isinstance(opts.get(key), str) else None
+        elif step.name == "train":
+            outputs[f"{step.label} save"] = opts.get("save")
+        elif step.name == "evaluate":
+            outputs[f"{step.label} output"] = opts.get("output")
+        elif step.name == "report":
+            html, sidecar = report_paths(opts["output"])
+            outputs[f"{step.label} output"], outputs[f"{step.label} output's JSON"] = html, sidecar
+        elif step.name == "write":
+            for kind in WRITES:
+                outputs[f"{step.label} {kind}"] = opts.get(kind)
+            if "db" in opts:
+                outputs[f"{step.label} db"] = _sqlite_file(opts["db"])
+                databases.append(f"{step.label} db")
+    check_distinct_paths(inputs, outputs, databases=tuple(databases))
 
 
 def _check_nothing(step: PipelineStep, job: PipelineJob) -> None:

@@ -77,16 +77,16 @@ def test_business_rules_from_plain_values_and_mappings():
 
 
 def test_one_run_id_in_utc_for_cli_and_pipelines(tmp_path):
-    assert re.fullmatch(r"\d{8}T\d{6}Z", ab.new_run_id())
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", ab.new_run_id())
     (tmp_path / "d.csv").write_text("user_id,item_id\n1,2\n")
     job = tmp_path / "job.yaml"
     job.write_text("steps:\n  - load: {source: d.csv}\n")
-    assert re.fullmatch(r"\d{8}T\d{6}Z", pipeline.load_pipeline(job).run_id)
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", pipeline.load_pipeline(job).run_id)
     result = CliRunner().invoke(
         app, ["recommend", str(SAMPLE), "--model", "pop", "-o", str(tmp_path / "r.csv"), "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert re.fullmatch(r"\d{8}T\d{6}Z", json.loads(result.stdout)["run_id"])
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", json.loads(result.stdout)["run_id"])
 
 
 def test_copy_and_report_take_the_role_flags(tmp_path):

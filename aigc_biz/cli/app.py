@@ -285,7 +285,7 @@ def evaluate(
             info(f"Wrote {'leaderboard JSON' if key == 'json' else key}: {value}", quiet)
     if json_out:
         emit_json(result.summary())
-    else:
+    elif not quiet:
         from aigc_biz.cli.render import print_leaderboard
 
         print_leaderboard(result.summary())

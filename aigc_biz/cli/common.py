@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from aigc_biz.errors import AigcBizError
+from aigc_biz.errors import AigcBizError, Terminated
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
@@ -33,6 +33,9 @@ def handle_errors(func):
         except KeyboardInterrupt:
             err_console.print("Interrupted: nothing half-written was left behind.", markup=False)
             raise typer.Exit(code=130) from None
+        except Terminated as exc:  # SIGTERM/SIGHUP, see aigc_biz.cli.install_signal_handlers
+            err_console.print(f"Stopped by {exc.name}: nothing half-written was left behind.", markup=False)
+            raise typer.Exit(code=128 + exc.signum) from None
         except Exception as exc:  # an unexpected bug: one line unless asked for the traceback
             if os.environ.get("AIGC_BIZ_DEBUG"):
                 raise

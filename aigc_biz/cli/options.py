@@ -47,6 +47,10 @@ DbOpt = Annotated[
 ]
 TableOpt = Annotated[Optional[str], typer.Option("--table", help="Table to read (with a URL or --db).")]
 QueryOpt = Annotated[Optional[str], typer.Option("--query", help="SELECT to read (with a URL or --db).")]
+SheetOpt = Annotated[
+    Optional[str],
+    typer.Option("--sheet", help="Excel sheet to read: its name or 0-based position (default: the first)."),
+]
 UserColOpt = Annotated[Optional[str], typer.Option("--user-col", help="Column of customer ids (default: detected).")]
 ItemColOpt = Annotated[Optional[str], typer.Option("--item-col", help="Column of item ids (default: detected).")]
 TimeColOpt = Annotated[Optional[str], typer.Option("--time-col", help="Timestamp column (default: detected).")]
@@ -125,8 +129,11 @@ def _group(into: str | None, panel: str | None = None, **options: tuple[Any, Any
     return OptionGroup(tuple(params), into)
 
 
-#: where to read from besides a file: a database URL with a table or a query (api.load's db/table/query)
-SOURCE = _group("load", "Data source", db=(DbOpt, None), table=(TableOpt, None), query=(QueryOpt, None))
+#: where to read from besides a file: a database URL with a table or a query, or an Excel sheet (api.load's
+#: db/table/query/sheet)
+SOURCE = _group(
+    "load", "Data source", db=(DbOpt, None), table=(TableOpt, None), query=(QueryOpt, None), sheet=(SheetOpt, None)
+)
 #: which column plays which role (api.load's role flags)
 ROLES = _group(
     "load",

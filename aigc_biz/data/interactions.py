@@ -318,12 +318,21 @@ def build_interactions(
         times = clean["time"].to_numpy(dtype="datetime64[ns]")
         age_days = (times.max() - times) / np.timedelta64(1, "D")
         weight = weight * 0.5 ** (age_days / float(time_decay_days))
+    _check_weights(weight, clean, roles, source)
     events = pd.DataFrame(
         {"user_idx": u_idx.astype(np.int32), "item_idx": i_idx.astype(np.int32), "weight": weight.astype(np.float32)}
     )
     if has_time:
         events["time"] = clean["time"].to_numpy(dtype="datetime64[ns]")
-    matrix = aggregate_events(events, roles.weight_kind, (len(user_ids), len(item_ids)))
+    with np.errstate(over="ignore"):  # an overflowing sum is refused just below
+        matrix = aggregate_events(events, roles.weight_kind, (len(user_ids), len(item_ids)))
+    if matrix.nnz and not np.isfinite(matrix.data).all():
+        raise InputError(
+            "the summed weights overflow (a customer-item total is beyond 3.4e38)",
+            file=source or None,
+            column=roles.weight,
+            hint="check the weight column's units, or pass --weight-col",
+        )
     user_features = pd.DataFrame(
         {c: _mode_per_index(u_idx, clean[c], len(user_ids)) for c in roles.user_attrs},
         index=pd.RangeIndex(len(user_ids)),
@@ -360,6 +369,21 @@ def build_interactions(
         source=source,
         warnings=list(warnings or []),
     )
+
+
+def _check_weights(weight: np.ndarray, clean: pd.DataFrame, roles: ColumnRoles, source: str) -> None:
+    """InputError for a weight that is NaN, infinite or beyond float32 (the models' precision): every
+    score built on it would be NaN or infinite, and the output silently empty."""
+    bad = ~np.isfinite(weight) | (np.abs(weight) > np.finfo(np.float32).max)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"weight {float(weight[first])!r} is not a finite number within ±3.4e38 ({int(bad.sum())} such rows)",
+            file=source or None,
+            column=roles.weight,
+            row=int(clean.index[first]) if "row" not in clean.columns else int(clean["row"].iloc[first]),
+            hint="check the weight column (or --event-weights), or pass --weight-col",
+        )
 
 
 def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -286,14 +286,29 @@ def _delimiter_name(delimiter: str) -> str:
 
 
 # --- Parquet and Excel -------------------------------------------------------------------------
+def _json_text(value) -> str:
+    """A nested Parquet cell (numpy array, dict, list of tuples) as JSON text."""
+    import json
+
+    from aigc_biz.json_safe import json_safe
+
+    return json.dumps(json_safe(value), ensure_ascii=False)
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     name = str(path)
     try:
         # the schema first: pyarrow refuses duplicate names with an obscure message
-        _check_header([str(c) for c in pq.read_schema(path).names], name)
+        schema = pq.read_schema(path)
+        _check_header([str(c) for c in schema.names], name)
         frame = pd.read_parquet(path, engine="pyarrow")
+        # list, struct and map cells become JSON text, as a CSV export would show them
+        for field in schema:
+            if pa.types.is_nested(field.type) and field.name in frame.columns:
+                frame[field.name] = frame[field.name].map(_json_text, na_action="ignore")
     except InputError:
         raise
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file

@@ -58,7 +58,10 @@ def read_sql_table(
         if database and database != ":memory:" and not database.startswith("file:") and not Path(database).exists():
             raise InputError("database file not found", file=name)
     try:
-        engine = sa.create_engine(parsed)
+        # psycopg: prepare every statement, so a query is one statement ("select 1; commit; drop ..." is refused)
+        engine = sa.create_engine(
+            parsed, **({"connect_args": {"prepare_threshold": 0}} if parsed.get_driver_name() == "psycopg" else {})
+        )
     except Exception as exc:  # unknown dialect or missing driver package
         raise InputError(
             f"cannot use this database URL: {scrub(exc)}",
@@ -68,6 +71,7 @@ def read_sql_table(
     what = f"table {table!r}" if table is not None else "the query"
     try:
         with engine.connect() as connection:
+            _read_only(connection)
             connection = connection.execution_options(stream_results=True)
             if table is not None:
                 statement = sa.select(_reflect_table(sa, connection, table, name))
@@ -77,7 +81,8 @@ def read_sql_table(
     except InputError:
         raise
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:  # pandas re-wraps some driver errors
-        raise InputError(f"reading {what} failed: {scrub(exc)}", file=name) from None
+        hint = "a --query runs read-only, as one statement" if query is not None else None
+        raise InputError(f"reading {what} failed: {scrub(exc)}", file=name, hint=hint) from None
     finally:
         engine.dispose()
     if not chunks:
@@ -86,6 +91,22 @@ def read_sql_table(
     if len(frame) == 0:
         raise InputError(f"{what} returned no rows", file=name)
     return frame
+
+
+def _read_only(connection) -> None:
+    """Make everything ``connection`` runs read-only: a ``--query`` reads, it never drops or writes.
+
+    SQLite: ``PRAGMA query_only``; PostgreSQL: a read-only transaction (and one statement per query,
+    see the engine's ``prepare_threshold``); MySQL/MariaDB: a read-only session (this engine's own, disposed
+    afterwards), since ``START TRANSACTION READ ONLY`` still lets DDL such as ``DROP TABLE`` through.
+    """
+    backend = connection.dialect.name
+    if backend == "sqlite":
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+    elif backend == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+    elif backend in ("mysql", "mariadb"):
+        connection.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
 
 
 def _reflect_table(sa, connection, table: str, name: str):

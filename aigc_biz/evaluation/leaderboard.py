@@ -160,8 +160,12 @@ class Leaderboard:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(path.name + ".tmp")
-                tmp.write_text(text, encoding="utf-8")
-                tmp.replace(path)
+                try:
+                    tmp.write_text(text, encoding="utf-8")
+                    tmp.replace(path)
+                except BaseException:  # also SIGTERM/SIGHUP from the CLI: no stray .tmp left
+                    tmp.unlink(missing_ok=True)
+                    raise
             except OSError as exc:
                 raise OutputError(f"cannot write the leaderboard: {exc.strerror or exc}", file=str(path)) from None
         return text

@@ -13,8 +13,10 @@ can undo it exactly. Numeric columns are never touched: a score of -1.5 stays a 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -41,6 +43,8 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
             raise InputError(f"unknown output format {fmt!r}", hint="use one of: " + ", ".join(FORMATS.values()))
         return name
     suffix = Path(path).suffix.lower()
+    if not suffix and _is_stream(path):  # -o /dev/stdout, a named pipe: CSV, the format a pipe reader expects
+        return "csv"
     if suffix not in FORMATS:
         raise InputError(
             f"cannot tell the output format from the extension {suffix or '(none)'!r}",
@@ -50,14 +54,33 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
     return FORMATS[suffix]
 
 
+def _is_stream(path: str | Path) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Any]:
     """Open a binary temporary file beside ``path``; on a clean exit it replaces ``path``.
 
     Parent folders are created. The new file gets ordinary permissions (those of the file it
     replaces, else 0666 minus the umask) rather than the temporary file's private 0600.
+
+    A symlink is written through, never replaced: its target (a regular file, or none yet) is the
+    file replaced atomically. A FIFO, a terminal or another character device (``-o /dev/stdout``)
+    cannot be replaced by a rename, so what was written is streamed to it once complete, and the
+    node itself is left as it is. A block device, socket or folder is refused.
     """
     target = Path(path)
+    special = _special_target(target)
+    if special is not None:
+        with _stream_output(special) as handle:
+            yield handle
+        return
+    target = Path(os.path.realpath(target)) if target.is_symlink() else target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle = tempfile.NamedTemporaryFile(
@@ -73,7 +96,7 @@ def atomic_output(path: str | Path) -> Iterator[Any]:
             os.fsync(handle.fileno())
         os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
-    except BaseException as exc:
+    except BaseException as exc:  # also SystemExit from the CLI's SIGTERM/SIGHUP handler
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError):
@@ -82,6 +105,35 @@ def atomic_output(path: str | Path) -> Iterator[Any]:
             ) from exc
         raise
     _fsync_folder(target.parent)
+
+
+def _special_target(path: Path) -> Path | None:
+    """``path`` (or its symlink's target) when it is a FIFO or character device; OutputError for a node
+    that can be neither replaced nor streamed to; None for a regular file, a link to one, or nothing."""
+    try:
+        st = os.stat(path)  # follows symlinks
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(path)) from exc
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return path
+    kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a block device, socket or other special file"
+    raise OutputError(f"is {kind}, not a file; refusing to write to it", file=str(path))
+
+
+@contextlib.contextmanager
+def _stream_output(node: Path) -> Iterator[Any]:
+    """Collect the output in memory; only once it is complete, write it to the FIFO or device."""
+    buffer = io.BytesIO()
+    yield buffer
+    try:
+        with open(node, "wb") as handle:  # no O_TRUNC games: a device or FIFO has nothing to replace
+            handle.write(buffer.getbuffer())
+    except OSError as exc:
+        raise OutputError(f"writing failed: {exc.strerror or exc}", file=str(node)) from exc
 
 
 def _mode_for(target: Path) -> int:
@@ -264,3 +316,41 @@ def read_recs(path: str | Path, *, fmt: str | None = None) -> pd.DataFrame:
         if _is_id_column(str(col)):
             frame[col] = frame[col].map(str, na_action="ignore")
     return frame
+
+
+# --- outputs that would overwrite inputs or each other ----------------------------------------------
+def _identity(path: str | Path) -> tuple:
+    """What makes two paths one file: device and inode when it exists (hard links, symlinks, ``./``
+    spellings), else the real path it would be created at."""
+    try:
+        st = os.stat(path)
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:
+        return ("path", os.path.realpath(path))
+
+
+def check_distinct_paths(inputs: dict, outputs: dict, *, databases: tuple[str, ...] = ()) -> None:
+    """InputError when an output is one of the inputs or another output, before any work starts.
+
+    ``inputs`` and ``outputs`` map a label (``"the data"``, ``"-o"``, ``"the report's JSON"``) to a
+    path or None; each output's sidecar files belong in ``outputs`` under their own label. Labels in
+    ``databases`` are SQLite files that may be both read and written (other tables). A character
+    device or FIFO (``/dev/stdout``, ``/dev/null``) is a stream, not a file, and may take several outputs.
+    """
+    seen: dict[tuple, str] = {}
+    for label, path in inputs.items():
+        if path is not None:
+            seen.setdefault(_identity(path), label)
+    for label, path in outputs.items():
+        if path is None or _is_stream(path):
+            continue
+        key = _identity(path)
+        other = seen.get(key)
+        if other is not None and not (label in databases and other in databases):
+            clash = (
+                f"{label} is the same file as {other}; writing it would replace the input"
+                if other in inputs
+                else f"{label} and {other} are the same file; one would replace the other"
+            )
+            raise InputError(clash, file=str(path), hint="write to another path")
+        seen[key] = label

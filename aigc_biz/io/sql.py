@@ -7,7 +7,8 @@ rolls back, leaving the table exactly as it was. Table names are validated and t
 SQLAlchemy ``Table`` objects, never formatted into SQL text.
 
 Schemas (every column NOT NULL unless marked NULL; ``generated_at`` is the write's UTC time; FLOAT is
-double precision — DOUBLE on MySQL/MariaDB, whose FLOAT is single precision; MySQL tables are utf8mb4):
+double precision — DOUBLE on MySQL/MariaDB, whose FLOAT is single precision; MySQL tables are utf8mb4
+and InnoDB, with a binary collation on ``run_id`` so that run ids compare exactly):
 
 - ``recommendations``: run_id VARCHAR(64), model VARCHAR(64) NULL, user_id VARCHAR(255), rank INTEGER,
   item_id VARCHAR(255), score FLOAT, title TEXT NULL, category VARCHAR(255) NULL, generated_at TIMESTAMP
@@ -92,6 +93,9 @@ def _columns(kind: str) -> list[sa.Column]:
 
 KINDS = ("recommendations", "copy", "metrics")
 
+#: tries of one write when it loses a race with a concurrent writer (see :func:`_lost_race`)
+_ATTEMPTS = 3
+
 
 @dataclass(frozen=True)
 class WriteResult:
@@ -161,15 +165,25 @@ def validate_identifier(name: str) -> tuple[str | None, str]:
     return match.group(1), match.group(2)
 
 
-def table_for(name: str, kind: str = "recommendations", metadata: sa.MetaData | None = None) -> sa.Table:
-    """The SQLAlchemy ``Table`` of ``kind``'s documented schema named ``name`` (with its run_id index)."""
+def table_for(
+    name: str, kind: str = "recommendations", metadata: sa.MetaData | None = None, *, key_collation: str | None = None
+) -> sa.Table:
+    """The SQLAlchemy ``Table`` of ``kind``'s documented schema named ``name`` (with its run_id index).
+
+    ``key_collation``: the collation of ``run_id`` on MySQL/MariaDB (see :func:`_key_collation`).
+    """
     schema, table = validate_identifier(name)
     columns = _columns(kind)
+    if key_collation:
+        columns[0] = sa.Column("run_id", sa.String(64, collation=key_collation), nullable=False)
     index_name = f"ix_{table}_run_id"
     if len(index_name) > 60:  # MySQL refuses identifiers over 64 characters
         index_name = f"ix_{table[:40]}_{hashlib.sha1(table.encode()).hexdigest()[:8]}_run_id"
     # utf8mb4: Chinese names and emoji fit whatever the MySQL/MariaDB server's default charset is
-    result = sa.Table(table, metadata or sa.MetaData(), *columns, schema=schema, mysql_charset="utf8mb4")
+    # InnoDB: a MyISAM default engine could not roll a failed write back
+    result = sa.Table(
+        table, metadata or sa.MetaData(), *columns, schema=schema, mysql_charset="utf8mb4", mysql_engine="InnoDB"
+    )
     sa.Index(index_name, result.c.run_id)
     return result
 
@@ -346,6 +360,75 @@ def _check_existing(conn, table: sa.Table, name: str) -> None:
         )
 
 
+def _is_mysql(dialect) -> bool:
+    return dialect.name in ("mysql", "mariadb")
+
+
+def _key_collation(dialect) -> str | None:
+    """A binary collation for ``run_id`` on MySQL/MariaDB, whose default ``*_general_ci`` makes ``Nightly-A``,
+    ``nightly-a`` and ``nightly-á`` one run. MariaDB's ``nopad`` variant also tells ``'a '`` from ``'a'``
+    (:func:`check_run_id` refuses surrounding spaces anyway, for MySQL's PAD SPACE ``utf8mb4_bin``)."""
+    if not _is_mysql(dialect):
+        return None
+    return "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_bin"
+
+
+def _check_mysql_table(conn, table: sa.Table, name: str) -> None:
+    """InputError for an existing MySQL/MariaDB table that cannot keep this write's promises: a
+    non-transactional engine (MyISAM, Aria, MEMORY: a failed write would leave partial rows) or a
+    ``run_id`` that compares ignoring case, accents or trailing spaces (tables made before 0.x)."""
+    where = {"schema": table.schema, "table": table.name}
+    in_schema = "TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table"
+    engine = conn.execute(
+        sa.text(
+            "SELECT t.ENGINE, e.TRANSACTIONS FROM information_schema.TABLES t "
+            f"LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE WHERE t.{in_schema}"
+        ),
+        where,
+    ).first()
+    if engine is not None and engine[1] != "YES":
+        raise InputError(
+            f"table {name!r} uses the {engine[0]} engine, which cannot roll back a failed write "
+            "(partial rows would be left)",
+            hint=f"convert it: ALTER TABLE {name} ENGINE=InnoDB, or write to a new table",
+        )
+    collation = conn.execute(
+        sa.text(f"SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE {in_schema} AND COLUMN_NAME = 'run_id'"),
+        where,
+    ).scalar()
+    wanted = _key_collation(conn.dialect)
+    if collation and not collation.endswith("_bin"):
+        raise InputError(
+            f"table {name!r} compares run ids ignoring case and accents (run_id collation {collation}), "
+            "so runs like 'Nightly-A' and 'nightly-a' would replace each other's rows",
+            hint=f"ALTER TABLE {name} MODIFY run_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE {wanted} NOT NULL",
+        )
+
+
+def check_run_id(run_id) -> str:
+    """``run_id`` when it can name a run; InputError for an empty one, one over 64 characters, or one
+    with surrounding spaces or control characters (databases that pad or trim would merge it with another)."""
+    if not isinstance(run_id, str) or not run_id or len(run_id) > 64:
+        raise InputError(f"run_id must be a non-empty text of at most 64 characters, got {run_id!r}")
+    if run_id != run_id.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in run_id):
+        raise InputError(f"run_id must not start or end with spaces or hold control characters, got {run_id!r}")
+    return run_id
+
+
+#: PostgreSQL SQLSTATEs and MySQL error numbers of a race another writer won: deadlock, serialization
+#: failure, a table created meanwhile (PostgreSQL's pg_type unique violation, "already exists")
+_RACE_SQLSTATES = frozenset({"40P01", "40001", "42P07", "23505"})
+_RACE_MYSQL_ERRORS = frozenset({1213, 1050, 1205})
+
+
+def _lost_race(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None) or exc
+    if getattr(orig, "sqlstate", None) in _RACE_SQLSTATES or getattr(orig, "pgcode", None) in _RACE_SQLSTATES:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RACE_MYSQL_ERRORS
+
+
 def _db_error(exc: Exception, what: str, engine: Engine) -> OutputError:
     """A one-line OutputError from a driver error: the driver's first line, no SQL, no parameters."""
     orig = getattr(exc, "orig", None) or exc
@@ -395,8 +478,7 @@ def write_table(
     """
     if kind not in KINDS:
         raise InputError(f"unknown table kind {kind!r}", hint="use " + ", ".join(KINDS))
-    if not isinstance(run_id, str) or not run_id or len(run_id) > 64:
-        raise InputError(f"run_id must be a non-empty text of at most 64 characters, got {run_id!r}")
+    check_run_id(run_id)
     if chunksize < 1:
         raise InputError(f"chunksize must be positive, got {chunksize}")
     target = table_for(table, kind)
@@ -405,22 +487,35 @@ def write_table(
     columns = frame_to_columns(df, target, run_id=run_id, model=model, generated_at=generated_at)
     n_rows = len(df)
     engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
-    step = "connecting"
     try:
-        with engine.begin() as conn:
-            step = "creating the table"
-            if sa.inspect(conn).has_table(target.name, schema=target.schema):
-                _check_existing(conn, target, table)
-            else:
-                target.create(conn)
-            step = f"replacing run {run_id!r} in {table!r}"
-            conn.execute(target.delete().where(target.c.run_id == run_id))
-            written = 0
-            for sent in _send_chunks(conn, target, columns, chunksize):
-                written += sent
-                log.debug("run %s: %d of %d rows sent to %s (not yet committed)", run_id, written, n_rows, table)
-    except _db_errors(engine) as exc:
-        raise _db_error(exc, step, engine) from None
+        # two writers creating the same new table race (PostgreSQL: a catalogue unique violation,
+        # MariaDB: "already exists" or a deadlock); the loser's transaction rolled back, so it retries
+        for attempt in range(_ATTEMPTS):
+            step = "connecting"
+            try:
+                with engine.begin() as conn:
+                    step = "creating the table"
+                    if sa.inspect(conn).has_table(target.name, schema=target.schema):
+                        _check_existing(conn, target, table)
+                        if _is_mysql(conn.dialect):
+                            _check_mysql_table(conn, target, table)
+                    else:
+                        table_for(table, kind, key_collation=_key_collation(conn.dialect)).create(conn)
+                    step = f"replacing run {run_id!r} in {table!r}"
+                    conn.execute(target.delete().where(target.c.run_id == run_id))
+                    written = 0
+                    for sent in _send_chunks(conn, target, columns, chunksize):
+                        written += sent
+                        log.debug(
+                            "run %s: %d of %d rows sent to %s (not yet committed)", run_id, written, n_rows, table
+                        )
+                break
+            except _db_errors(engine) as exc:
+                if attempt + 1 < _ATTEMPTS and _lost_race(exc):
+                    log.info("run %s: %s lost a race with another writer; retrying", run_id, step)
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                raise _db_error(exc, step, engine) from None
     finally:
         if engine is not url_or_engine:
             engine.dispose()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -30,6 +31,8 @@ from safetensors.numpy import save as dump_arrays
 from aigc_biz._version import __version__
 from aigc_biz.data.interactions import data_schema
 from aigc_biz.errors import AigcBizError, ModelError, OutputError
+
+log = logging.getLogger(__name__)
 
 #: tag written into every saved model so a later release can refuse what it cannot read
 #: (2: weights and vocabularies only, no training matrix; data schema recorded)
@@ -58,6 +61,7 @@ def save_model(model, path: Path) -> Path:
     """
     model.check_fitted()
     path = Path(path)
+    _recover_swap(path)
     _refuse_to_clobber(path)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
@@ -104,6 +108,7 @@ def load_model(path: Path):
 
     path = Path(path)
     where = str(path)
+    _recover_swap(path)
     if not (path / MODEL_FILE).is_file():
         raise ModelError(
             "not a saved model folder (no model.json)",
@@ -117,7 +122,7 @@ def load_model(path: Path):
         schema, checksums = manifest["schema"], manifest["checksums"]
         if not all(isinstance(part, dict) for part in (params, meta, schema, checksums)):
             raise TypeError("params, meta, schema and checksums must be JSON objects")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ModelError(f"model.json is corrupt ({exc.__class__.__name__}: {exc})", file=where) from None
     if version != FORMAT_VERSION:
         raise ModelError(
@@ -313,18 +318,45 @@ def _refuse_to_clobber(path: Path) -> None:
 
 
 def _move_into_place(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path``; an older folder is moved aside first and removed only afterwards."""
+    """Rename ``tmp`` to ``path``; an older folder is moved aside first and removed only afterwards.
+
+    Whatever stops the swap between the two renames (an error, SIGTERM from the CLI's handler) puts
+    the older folder back; a process killed outright there leaves it aside, and the next
+    :func:`load_model` or :func:`save_model` of ``path`` puts it back (:func:`_recover_swap`).
+    """
     if not path.exists():
         os.replace(tmp, path)
         return
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(path, old)
+    old = path.parent / f"{_ASIDE_PREFIX.format(name=path.name)}{uuid.uuid4().hex[:8]}"
     try:
+        os.replace(path, old)
         os.replace(tmp, path)
-    except OSError:
-        os.replace(old, path)
+    except BaseException:
+        if old.exists() and not path.exists():
+            os.replace(old, path)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if old.exists() and path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+#: an older model folder moved aside during a save: ``.NAME.old-XXXXXXXX`` beside it
+_ASIDE_PREFIX = ".{name}.old-"
+
+
+def _recover_swap(path: Path) -> None:
+    """Put back the model folder a save moved aside, when the process died before the new one was in place."""
+    if path.exists() or path.is_symlink() or not path.parent.is_dir():
+        return
+    aside = [p for p in path.parent.glob(_ASIDE_PREFIX.format(name=path.name) + "*") if (p / MODEL_FILE).is_file()]
+    if not aside:
+        return
+    newest = max(aside, key=lambda p: p.stat().st_mtime)
+    try:
+        os.replace(newest, path)
+    except OSError:
+        return
+    log.warning("%s: restored the saved model an interrupted save had moved aside (%s)", path, newest.name)
 
 
 def _write_bytes(target: Path, payload: bytes) -> str:

@@ -9,7 +9,9 @@ Turning indices back into id strings happens once, in :meth:`Recommender.recomme
 from __future__ import annotations
 
 import inspect
+import json
 import logging
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,62 @@ from aigc_biz.json_safe import json_safe
 from aigc_biz.models.artifacts import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
+
+
+#: annotation words -> the Python types a parameter so annotated accepts
+_KINDS = {"bool": bool, "int": int, "float": float, "str": str, "dict": dict, "list": list, "tuple": tuple}
+
+
+def _declared(cls, key: str) -> inspect.Parameter | None:
+    """``key``'s parameter in the first ``__init__`` along the class's MRO that declares it."""
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            param = inspect.signature(init).parameters.get(key)
+            if param is not None:
+                return param
+    return None
+
+
+def _checked_param(cls, key: str, value):
+    """``value`` when it fits the type ``key`` is declared with (its default's type, or its annotation
+    when the default is None); a ModelError (exit 2) naming the parameter otherwise, also for NaN/inf.
+
+    ``-p l2='"abc"'`` or ``-p max_items=[1]`` then fail at once, not deep in fitting; an integral
+    float for an int parameter (``epochs=20.0``) becomes the int.
+    """
+    param = _declared(cls, key)
+    if param is None or param.default is inspect.Parameter.empty:
+        return value
+    note = "" if param.annotation is inspect.Parameter.empty else str(param.annotation)
+    words = {w.strip() for w in note.replace("Optional[", "").rstrip("]").split("|") if w.strip()}
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ModelError(f"model {cls.name!r}: parameter {key} must be a finite number, got {value!r}")
+    if words - set(_KINDS) - {"None"}:  # Path, a torch.device, a callable...: the model checks those itself
+        return value
+    if param.default is None:
+        kinds = {_KINDS[w] for w in words if w in _KINDS}
+        nullable = True
+    else:
+        kinds = {type(param.default)} if type(param.default) in _KINDS.values() else set()
+        kinds |= {_KINDS[w] for w in words if w in _KINDS}
+        nullable = "None" in words
+    if not kinds or (value is None and nullable):
+        return value
+    if float in kinds:
+        kinds.add(int)
+    if {list, tuple} & kinds:
+        kinds |= {list, tuple}
+    if str in kinds:  # a folder given as a Path (checkpoint_dir)
+        kinds.add(os.PathLike)
+    ok = isinstance(value, tuple(kinds)) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok and int in kinds and isinstance(value, float) and value.is_integer():
+        return int(value)
+    expected = " or ".join(sorted(k.__name__ for k in kinds if k is not os.PathLike))
+    if not ok:
+        hint = None if param.default is None else f"e.g. -p {key}={json.dumps(param.default, default=str)}"
+        raise ModelError(f"model {cls.name!r}: parameter {key} must be {expected}, got {value!r}", hint=hint)
+    return value
 
 
 class Recommender(ABC):
@@ -59,7 +117,7 @@ class Recommender(ABC):
                 raise ModelError(
                     f"model {self.name!r} has no parameter {key!r}", hint="valid: " + ", ".join(sorted(valid))
                 )
-            setattr(self, key, value)
+            setattr(self, key, _checked_param(type(self), key, value))
         return self
 
     def __repr__(self) -> str:
@@ -223,7 +281,17 @@ class Recommender(ABC):
                 else:
                     scores = self.score_batch(history[start:stop], ctx)
                 scores = torch.as_tensor(scores).detach().to("cpu", torch.float32).clone()
-                scores[~torch.isfinite(scores)] = -torch.inf
+                # -inf means "never this item" and a stray NaN drops one item, but +inf anywhere or a row
+                # of NaN means the model broke (overflow): its lists would be scrambled or silently empty
+                nan = torch.isnan(scores)
+                broken = torch.isposinf(scores).any(dim=1) | (nan.all(dim=1) if scores.shape[1] else nan.any(dim=1))
+                if bool(broken.any()):
+                    raise ModelError(
+                        f"model {self.name!r} produced NaN or infinite scores for "
+                        f"{int(broken.sum())} of {stop - start} customers",
+                        hint="its parameters or the weights overflow; refit with other parameters",
+                    )
+                scores[nan | torch.isneginf(scores)] = -torch.inf
                 if extra_items is not None:
                     scores = torch.cat([scores, torch.as_tensor(extra_items.scores(scores))], dim=1)
                 if banned is not None:

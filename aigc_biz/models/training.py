@@ -372,8 +372,12 @@ def _restore_rng(rng: np.random.Generator, saved: dict) -> None:
 
 def _save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
+    try:
+        torch.save(state, tmp)
+        tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
+    except BaseException:  # also the CLI's SIGTERM/SIGHUP (errors.Terminated): no stray .tmp left
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _clone_weights(task: TrainingTask) -> dict[str, torch.Tensor]:

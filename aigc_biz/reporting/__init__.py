@@ -4,7 +4,7 @@
 >>> build_report(data, "report.html", recs=recs, leaderboard=board, copy=copy, locale="zh")  # doctest: +SKIP
 """
 
-from aigc_biz.reporting.builder import ReportResult, build_report, collect_figures
+from aigc_biz.reporting.builder import ReportResult, build_report, collect_figures, report_paths
 from aigc_biz.reporting.metadata import data_fingerprint
 
-__all__ = ["ReportResult", "build_report", "collect_figures", "data_fingerprint"]
+__all__ = ["ReportResult", "build_report", "collect_figures", "data_fingerprint", "report_paths"]

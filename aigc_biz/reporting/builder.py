@@ -118,7 +118,7 @@ def build_report(
     if not isinstance(data, Interactions):
         raise TypeError(f"data must be an aigc_biz.data.Interactions, not {type(data).__name__}")
     words = strings_for(locale)
-    html_path, json_path = _output_paths(output)
+    html_path, json_path = report_paths(output)
     if (
         isinstance(sample_customers, bool)
         or not isinstance(sample_customers, (int, np.integer))
@@ -302,7 +302,8 @@ def _environment(template_folder: str) -> Environment:
 
 
 # --- validation ---------------------------------------------------------------------------------
-def _output_paths(output) -> tuple[Path, Path]:
+def report_paths(output) -> tuple[Path, Path]:
+    """The HTML file and the JSON beside it that a report to ``output`` writes; InputError for a folder or .json."""
     html_path = Path(output)
     if html_path.is_dir():
         raise InputError(

@@ -115,3 +115,18 @@ def target(db_url):
     result = Target(db_url, "t_" + uuid.uuid4().hex[:16])
     yield result
     result.drop()
+
+
+@pytest.fixture
+def make_target():
+    """``make_target("mariadb")`` (or a URL): a fresh table name on that server, dropped after the test."""
+    made: list[Target] = []
+
+    def make(backend_or_url: str) -> Target:
+        url = server_url(backend_or_url) if backend_or_url in SERVER_URLS else backend_or_url
+        made.append(Target(url, "t_" + uuid.uuid4().hex[:16]))
+        return made[-1]
+
+    yield make
+    for target in made:
+        target.drop()

@@ -1,0 +1,5 @@
+"""``python -m aigc_biz.cli``: the same as the ``aigc-biz`` script."""
+
+from aigc_biz.cli import main
+
+main()
