@@ -30,6 +30,7 @@ import yaml
 
 from aigc_biz.data.loading import ROLE_FLAGS
 from aigc_biz.errors import ConfigError, InputError
+from aigc_biz.redaction import add_secret, is_secret_name, redact, url_secrets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,6 +106,8 @@ def substitute(value: Any, variables: dict[str, str], where: str = "", missing: 
             return "${"
         name, default = match.group(1), match.group(2)
         if name in variables:
+            if is_secret_name(name):  # shown nowhere from now on: logs, errors, the plan, the report
+                add_secret(variables[name])
             return variables[name]
         if default is not None:
             return default
@@ -117,6 +120,8 @@ def substitute(value: Any, variables: dict[str, str], where: str = "", missing: 
         return ""
 
     result = _PLACEHOLDER.sub(replace, value)
+    for secret in url_secrets(result):
+        add_secret(secret)
     whole = _PLACEHOLDER.fullmatch(value)
     if whole and whole.group(0) != "$${":
         return _scalar(result)
@@ -641,12 +646,8 @@ STEP_RUNNERS = _Runners()
 
 
 def _plan(step: PipelineStep) -> str:
-    shown = {k: v for k, v in step.options.items() if k not in ("db",)}
-    if "db" in step.options:
-        from aigc_biz.io.sql import safe_url
-
-        shown["db"] = safe_url(step.options["db"])
-    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "defaults"
+    """The step's options as one line, URLs masked and secret values blanked."""
+    return redact(", ".join(f"{k}={v}" for k, v in step.options.items())) or "defaults"
 
 
 def run_pipeline(

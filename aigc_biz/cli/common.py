@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from aigc_biz.errors import AigcBizError
+from aigc_biz.redaction import redact
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
@@ -37,7 +38,7 @@ def handle_errors(func):
             if os.environ.get("AIGC_BIZ_DEBUG"):
                 raise
             err_console.print(
-                f"Error: unexpected {type(exc).__name__}: {exc} (set AIGC_BIZ_DEBUG=1 to see the traceback)",
+                redact(f"Error: unexpected {type(exc).__name__}: {exc} (set AIGC_BIZ_DEBUG=1 to see the traceback)"),
                 markup=False,
             )
             raise typer.Exit(code=1) from None

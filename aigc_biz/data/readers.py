@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from aigc_biz.errors import InputError
+from aigc_biz.redaction import mask_url
 
 __all__ = ["read_table", "is_database_url", "DELIMITED_SUFFIXES", "EXCEL_SUFFIXES", "PARQUET_SUFFIXES"]
 
@@ -30,6 +31,8 @@ DELIMITED_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _CANDIDATE_DELIMITERS = ",;\t|"
+#: ``postgresql:/user:pw@host/db``: a scheme with one slash, which no file name starts with
+_URL_TYPO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+:/(?!/)")
 #: how much text the delimiter sniffer looks at
 _SNIFF_CHARS = 64_000
 #: bytes read up front: enough to sniff the delimiter and guess a legacy encoding
@@ -120,6 +123,12 @@ def read_table(
 
         frame = read_sql_table(source, table=table, query=query, chunksize=chunksize)
         return _text_frame(frame, _safe_source_name(source), row_offset=1)
+    if isinstance(source, str) and _URL_TYPO.match(source) and not Path(source).exists():
+        raise InputError(
+            "looks like a database URL with a '/' missing",
+            file=mask_url(source),
+            hint="write dialect://user@host/db, e.g. postgresql+psycopg://user@host/db",
+        )
     path = Path(source)
     name = str(path)
     if table is not None or query is not None:
@@ -420,12 +429,7 @@ def _cell_to_text(value) -> str | None:
 
 
 def _safe_source_name(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL may still hold a password; never echo it
-        return url.split("://", 1)[0] + "://…"
+    return mask_url(url)
 
 
 def _first_line(exc: BaseException) -> str:
