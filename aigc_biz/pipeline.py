@@ -156,6 +156,7 @@ def _read_yaml(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the pipeline file: {exc}", file=str(path)) from None
     try:
+        _refuse_aliases(text, path)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -167,6 +168,20 @@ def _read_yaml(path: Path) -> dict:
             "a pipeline file is a mapping with a 'steps' list", file=str(path), hint="see pipelines/README.md"
         )
     return raw
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """ConfigError at the first YAML anchor or alias: ``*ref`` expands during ``${}`` substitution, so a
+    few hundred bytes of nested aliases ("billion laughs") would take hours. A pipeline needs none."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise ConfigError(
+                f"line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases (&name, *name) "
+                "are not allowed in a pipeline file",
+                file=str(path),
+                hint="write the value out, or use ${NAME} variables",
+            )
 
 
 def _parse_steps(raw_steps: Any, path: Path) -> list[PipelineStep]:
