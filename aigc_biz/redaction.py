@@ -19,7 +19,9 @@ import threading
 
 MASK = "***"
 #: environment variable or query parameter names that hold secrets
-SECRET_NAME = re.compile(r"pass|pwd|(?:^|_)pw(?:$|_)|secret|token|api_?key|private|credential|auth", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"pass|pwd|(?:^|_)pw(?:$|_)|secret|token|api_?key|(?:^|_)keys?(?:$|_)|private|credential|auth", re.IGNORECASE
+)
 #: a scheme and one to three slashes: also catches ``postgresql:/user:pw@host`` (one slash missing)
 _URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*:/{1,3}[^\s'\"<>]+")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*:/{1,3})(.*)", re.DOTALL)
@@ -46,7 +48,11 @@ def forget_secrets() -> None:
 
 
 def is_secret_name(name: str) -> bool:
-    """True for names such as ``PGPASSWORD``, ``DB_PW``, ``API_TOKEN``, ``sslpassword``."""
+    """True for names such as ``PGPASSWORD``, ``DB_PW``, ``API_TOKEN``, ``STRIPE_KEY``, ``sslpassword``.
+
+    >>> [is_secret_name(n) for n in ("PGPASSWORD", "DB_PW", "STRIPE_KEY", "RUN_ID", "MONKEY", "EPOCHS")]
+    [True, True, True, False, False, False]
+    """
     return bool(SECRET_NAME.search(name))
 
 
