@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 import time
@@ -26,17 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fuzzing import (  # noqa: E402  (the shared targets live beside the tests)
-    ModelSeed,
-    check_pipeline,
-    check_table,
-    json_mutations,
-    mutated,
-    pipelines,
-    seed_files,
-    table_bytes,
-    tables,
-)
+from fuzzing import ModelSeed, check_pipeline, check_table, model_edits, mutated, pipelines, seed_files, table_files  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -97,11 +86,9 @@ def run_target(name: str, examples: int, save: Path | None) -> Tally:
     elif name == "tables":
 
         @options
-        @given(frame=tables(), suffix=st.sampled_from([".csv", ".parquet", ".xlsx"]))
-        def body(frame, suffix):
-            data = table_bytes(frame, suffix)
-            if data is not None:
-                tally.run(check_table, data, suffix, suffix)
+        @given(example=table_files())
+        def body(example):
+            tally.run(check_table, example[0], example[1], example[1])
 
     elif name.startswith("model"):
         model = ModelSeed(name.partition(":")[2] or "itemknn")
@@ -110,14 +97,9 @@ def run_target(name: str, examples: int, save: Path | None) -> Tally:
             return model.check({file_name: data})
 
         @options
-        @given(draw=st.data())
-        def body(draw):
-            file_name = draw.draw(st.sampled_from(sorted(model.files)))
-            if file_name.endswith(".json") and draw.draw(st.booleans()):
-                document = draw.draw(json_mutations(model.json_documents()[file_name]))
-                data = json.dumps(document).encode("utf-8")
-            else:
-                data = draw.draw(mutated(model.files[file_name]))
+        @given(edit=st.data())
+        def body(edit):
+            ((file_name, data),) = edit.draw(model_edits(model)).items()
             tally.run(check_model, data, "-" + file_name, file_name)
 
     else:

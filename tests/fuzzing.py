@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from hypothesis import assume
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -292,6 +293,24 @@ class ModelSeed:
 
     def close(self) -> None:
         self.tmp.cleanup()
+
+
+@st.composite
+def model_edits(draw, seed: ModelSeed) -> dict[str, bytes]:
+    """One file of ``seed``'s folder replaced: a JSON file structurally mutated, or any file's bytes."""
+    name = draw(st.sampled_from(sorted(seed.files)))
+    if name.endswith(".json") and draw(st.booleans()):
+        return {name: json.dumps(draw(json_mutations(seed.json_documents()[name]))).encode("utf-8")}
+    return {name: draw(mutated(seed.files[name]))}
+
+
+@st.composite
+def table_files(draw) -> tuple[bytes, str]:
+    """``(bytes, suffix)`` of a generated table written as CSV, Parquet or Excel."""
+    suffix = draw(st.sampled_from([".csv", ".parquet", ".xlsx"]))
+    data = table_bytes(draw(tables()), suffix)
+    assume(data is not None)
+    return data, suffix
 
 
 def check_pipeline(text: str) -> int:

@@ -8,20 +8,8 @@ traceback, nothing written on failure.
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from fuzzing import (
-    ModelSeed,
-    check_pipeline,
-    check_table,
-    json_mutations,
-    mutated,
-    pipelines,
-    seed_files,
-    table_bytes,
-    tables,
-)
+from fuzzing import ModelSeed, check_pipeline, check_table, model_edits, mutated, pipelines, seed_files, table_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,11 +26,9 @@ def test_mutated_table_files_exit_0_or_2_with_one_line(suffix, data):
 
 
 @settings(max_examples=EXAMPLES)
-@given(frame=tables(), suffix=st.sampled_from([".csv", ".parquet", ".xlsx"]))
-def test_generated_tables_exit_0_or_2_with_one_line(frame, suffix):
-    data = table_bytes(frame, suffix)
-    if data is not None:
-        check_table(data, suffix)
+@given(example=table_files())
+def test_generated_tables_exit_0_or_2_with_one_line(example):
+    check_table(*example)
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +41,7 @@ def model_seed():
 @settings(max_examples=EXAMPLES)
 @given(data=st.data())
 def test_broken_model_folders_exit_0_or_2_with_one_line(model_seed, data):
-    name = data.draw(st.sampled_from(sorted(model_seed.files)))
-    if name.endswith(".json") and data.draw(st.booleans()):
-        document = data.draw(json_mutations(model_seed.json_documents()[name]))
-        replaced = json.dumps(document).encode("utf-8")
-    else:
-        replaced = data.draw(mutated(model_seed.files[name]))
-    model_seed.check({name: replaced})
+    model_seed.check(data.draw(model_edits(model_seed)))
 
 
 @settings(max_examples=EXAMPLES * 2)

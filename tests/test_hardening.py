@@ -113,3 +113,11 @@ def test_a_free_item_and_ordinary_prices_still_pass(tmp_path):
     )
     result = invoke("copy", tmp_path / "recs.csv", "-o", tmp_path / "c.csv", "--locale", "en")
     assert result.exit_code == 0, result.output
+
+
+# --- found by the fuzzer (bench/fuzz.py) -----------------------------------------------------
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\n\n  \n", b"\xff\xfe", b"\xfe\xff"])
+def test_a_file_of_only_a_byte_order_mark_is_empty_not_a_crash(tmp_path, content):
+    path = tmp_path / "orders.csv"
+    path.write_bytes(content)
+    _one_error(invoke("inspect", path), "orders.csv", "the file is empty")

@@ -199,6 +199,8 @@ def _read_delimited(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
             row=int(found.group(2)) if found else None,
             hint=f"check quoting of values that contain a {_delimiter_name(delimiter)}",
         ) from None
+    except pd.errors.EmptyDataError:  # e.g. nothing but a byte-order mark or blank lines
+        raise InputError("the file is empty: no header row", file=name) from None
     except (OSError, EOFError, UnicodeError) as exc:
         raise InputError(f"cannot read the file: {_first_line(exc)}", file=name) from None
     header = [h.strip() for h in grid.iloc[0].fillna("")]
