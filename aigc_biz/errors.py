@@ -65,3 +65,8 @@ class OutputError(AigcBizError):
     """Writing results failed (read-only target, dropped connection); earlier output is intact."""
 
     exit_code = 1
+
+
+def unexpected_line(exc: BaseException) -> str:
+    """The one line shown for a bug (not an AigcBizError): its type and message, secrets masked."""
+    return redact(f"unexpected {type(exc).__name__}: {exc}")

@@ -13,8 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from aigc_biz.errors import AigcBizError
-from aigc_biz.redaction import redact
+from aigc_biz.errors import AigcBizError, unexpected_line
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
@@ -53,9 +52,7 @@ def handle_errors(func):
             if os.environ.get("AIGC_BIZ_DEBUG"):
                 raise
             err_console.print(
-                printable(
-                    redact(f"Error: unexpected {type(exc).__name__}: {exc} (set AIGC_BIZ_DEBUG=1 to see the traceback)")
-                ),
+                printable(f"Error: {unexpected_line(exc)} (set AIGC_BIZ_DEBUG=1 to see the traceback)"),
                 markup=False,
             )
             raise typer.Exit(code=1) from None

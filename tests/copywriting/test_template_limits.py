@@ -129,3 +129,17 @@ def test_ordinary_loops_filters_and_formatting_still_work(shop):
     result, out, _ = _copy(shop, source)
     assert result.exit_code == 0, result.output
     assert "012 x ababab 003.1 Tea Reply STOP" in out.read_text(encoding="utf-8")
+
+
+def test_render_time_per_message_is_bounded(shop):
+    import dataclasses
+
+    from aigc_biz.copywriting.template_pack import CopyTemplate
+    from aigc_biz.errors import InputError
+
+    (shop / "slow.j2").write_text("{% for i in range(900) %}{{ i }}{% endfor %}", encoding="utf-8")
+    template = CopyTemplate.load(shop / "slow.j2", "sms", "en")
+    assert template.render("A", {"customer": {}, "items": [], "item": {}})[1].startswith("0123")
+    template.limits = dataclasses.replace(template.limits, seconds=0.0)
+    with pytest.raises(InputError, match=r"slow.j2: line 1: .*took longer than 0 s \(variant A, customer u9\)"):
+        template.render("A", {"customer": {}, "items": [], "item": {}}, user_id="u9")
