@@ -121,3 +121,15 @@ def test_a_file_of_only_a_byte_order_mark_is_empty_not_a_crash(tmp_path, content
     path = tmp_path / "orders.csv"
     path.write_bytes(content)
     _one_error(invoke("inspect", path), "orders.csv", "the file is empty")
+
+
+def test_a_damaged_gzip_file_is_exit_2_not_an_unexpected_zlib_error(tmp_path):
+    import gzip
+
+    data = bytearray(gzip.compress(SAMPLE.read_bytes()[:5000], mtime=0))
+    data[400:404] = b"\x00\xff\x13\x77"
+    path = tmp_path / "orders.csv.gz"
+    path.write_bytes(bytes(data))
+    out = tmp_path / "r.csv"
+    _one_error(invoke("recommend", path, "--model", "pop", "-o", out), "orders.csv.gz", "damaged gzip data")
+    assert not out.exists()

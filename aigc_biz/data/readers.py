@@ -14,6 +14,7 @@ import codecs
 import csv
 import gzip
 import re
+import zlib
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -143,7 +144,10 @@ def read_table(
     if compressed:
         suffix = suffixes[-2] if len(suffixes) > 1 else ""
     if suffix in DELIMITED_SUFFIXES:
-        frame = _read_delimited(path, tab=suffix == ".tsv", compressed=compressed)
+        try:
+            frame = _read_delimited(path, tab=suffix == ".tsv", compressed=compressed)
+        except zlib.error as exc:  # a damaged .gz fails inside the decompressor, wherever it is read
+            raise InputError(f"cannot read the file: damaged gzip data ({exc})", file=name) from None
     elif compressed:
         raise InputError(f"only CSV/TSV/TXT files may be .gz-compressed, not {suffix or 'no extension'}", file=name)
     elif suffix in PARQUET_SUFFIXES:
