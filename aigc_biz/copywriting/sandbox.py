@@ -39,6 +39,9 @@ _MAX_TEMPLATE_BYTES = 256 * 1024
 _PRINTF_NUMBER = re.compile(r"%[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
+_VALUE_TYPES = (str, bytes, int, float, list, tuple)
+
+
 class RenderLimitError(TemplateRuntimeError):
     """A message's template went over one of :class:`RenderLimits`."""
 
@@ -286,9 +289,10 @@ class CopySandbox(ImmutableSandboxedEnvironment):
     def call(self, context, obj, /, *args, **kwargs):
         _tick()
         target = getattr(obj, "__wrapped__", obj)
-        if isinstance(target, types.BuiltinMethodType) and not isinstance(target.__self__, types.ModuleType):
+        owner = getattr(target, "__self__", None)
+        # methods of data values, built-in or Markup's own (Markup wraps str's in Python)
+        if isinstance(target, (types.BuiltinMethodType, types.MethodType)) and isinstance(owner, _VALUE_TYPES):
             name = target.__name__
-            owner = target.__self__
             if name in ("format", "format_map") and isinstance(owner, str):
                 _check_format_spec(owner)
             elif name == "replace":

@@ -102,6 +102,8 @@ def test_included_template_is_checked_like_the_main_one(shop):
         ("{{ ['x'] * 300000000 }}", "repeating 1 characters"),
         ("{{ '{:>900000000}'.format('') }}", "a format width 900,000,000"),
         ("{{ '{:{w}}'.format('', w=900000000) }}", "format spec built from another field"),
+        ("{{ ('{:>900000000}'|safe).format('') }}", "a format width 900,000,000"),  # Markup's own methods
+        ("{{ ('x'|safe).center(900000000) }}", "an argument of center()"),
         ("{{ '%900000000s' % 'a' }}", "a % width"),
         ("{{ '%900000000s'|format('a') }}", "a % width"),
         ("{{ 'x'|center(900000000) }}", "a width 900,000,000"),
