@@ -125,7 +125,7 @@ def main() -> int:
         tally = run_target(name.strip(), args.examples, args.save)
         print(tally.report(), flush=True)
         total_failures += sum(tally.failures.values())
-    print(f"failures found: {total_failures}")
+    print(f"failures found: {total_failures}; load average {os.getloadavg()[0]:.2f}")
     return 1 if total_failures else 0
 
 
