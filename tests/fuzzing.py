@@ -239,7 +239,7 @@ def check_cli(args: list[str], *, output: Path | None = None, folder: Path | Non
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("Error: ")]
         assert len(errors) == 1, f"expected one Error: line, got {lines[-5:]}"
-        assert "unexpected" not in errors[0], errors[0]
+        assert not errors[0].startswith("Error: unexpected "), errors[0]
         if output is not None:
             assert not output.exists(), f"{output} written although the command failed"
         if folder is not None:
