@@ -240,6 +240,12 @@ def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | No
             file=str(path),
             hint="set " + ", ".join(first_use) + ", or write ${NAME:-default} in the file",
         )
+    for key in ("name", "description", "run_id", "output_dir"):
+        value = raw.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, float))):
+            raise ConfigError(
+                f"top-level key {key!r} must be a text value, got {type(raw[key]).__name__}", file=str(path)
+            )
     steps = _parse_steps(raw.get("steps"), path)
     from aigc_biz.io.runs import new_run_id
 

@@ -133,3 +133,11 @@ def test_a_damaged_gzip_file_is_exit_2_not_an_unexpected_zlib_error(tmp_path):
     out = tmp_path / "r.csv"
     _one_error(invoke("recommend", path, "--model", "pop", "-o", out), "orders.csv.gz", "damaged gzip data")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("line", ["output_dir: {a: [1]}", "run_id: [1, 2]", "name: {x: 1}", "output_dir: true"])
+def test_a_top_level_value_of_the_wrong_kind_is_a_config_error(tmp_path, line):
+    path = tmp_path / "job.yaml"
+    path.write_text(line + "\nsteps:\n  - load: {source: orders.csv}\n", encoding="utf-8")
+    (tmp_path / "orders.csv").write_bytes(SAMPLE.read_bytes())
+    _one_error(invoke("run", path, "--dry-run"), "job.yaml", "must be a text value")
