@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 SEEDS = seed_files()
 #: examples per target in CI; every example runs the CLI once or twice in-process
-EXAMPLES = 12
+EXAMPLES = 10
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
