@@ -40,6 +40,10 @@ _PRINTF_NUMBER = re.compile(r"%[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
 _VALUE_TYPES = (str, bytes, int, float, list, tuple)
+#: strings shorter than this are under every limit (RenderLimits.max_text may not be lower)
+_ALWAYS_SMALL = 1_024
+#: filters whose arguments can size their result; the others only get their result checked
+_SIZING_FILTERS = frozenset({"center", "indent", "format", "replace", "join"})
 
 
 class RenderLimitError(TemplateRuntimeError):
@@ -69,6 +73,10 @@ class RenderLimits:
     max_text: int = 100_000
     max_int_bits: int = 4_096
     seconds: float = 2.0
+
+    def __post_init__(self):
+        if self.max_text < _ALWAYS_SMALL:
+            raise ValueError(f"max_text must be at least {_ALWAYS_SMALL}")
 
 
 class _Budget:
@@ -125,6 +133,8 @@ def _limits() -> RenderLimits:
 
 def _check_size(value):
     """``value`` unchanged, or RenderLimitError when it is a string or sequence over ``max_text``."""
+    if type(value) is str and len(value) < _ALWAYS_SMALL:  # the common case, without a context lookup
+        return value
     if isinstance(value, (str, bytes, list, tuple)) and len(value) > _limits().max_text:
         raise RenderLimitError(f"a value of {len(value):,} characters or items (limit {_limits().max_text:,})")
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _limits().max_int_bits:
@@ -213,6 +223,13 @@ def bounded_range(*args):
 def _checked_filter(name: str, func):
     """A filter whose arguments and result are checked against the limits."""
     internal = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0  # context/environment first
+    if name not in _SIZING_FILTERS:
+
+        @functools.wraps(func)
+        def checked(*args, **kwargs):
+            return _check_size(func(*args, **kwargs))
+
+        return checked
 
     @functools.wraps(func)  # keeps jinja_pass_arg, so Jinja still hands it the context it asks for
     def run(*args, **kwargs):
