@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aigc_biz.redaction import redact
+
 
 class AigcBizError(Exception):
     """Base of every error aigc-biz raises on purpose. ``exit_code`` is what the CLI exits with."""
@@ -25,7 +27,7 @@ class AigcBizError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        """``file: column 'x', row 12: message (hint)`` — the whole story in one line."""
+        """``file: column 'x', row 12: message (hint)`` — the whole story in one line, secrets masked."""
         where = []
         if self.file:
             where.append(str(self.file))
@@ -36,7 +38,7 @@ class AigcBizError(Exception):
         text = ": ".join([", ".join(where), self.message]) if where else self.message
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return redact(text)
 
 
 class InputError(AigcBizError):
@@ -74,3 +76,8 @@ class Terminated(BaseException):
         self.signum = signum
         self.name = name
         super().__init__(f"stopped by {name}")
+
+
+def unexpected_line(exc: BaseException) -> str:
+    """The one line shown for a bug (not an AigcBizError): its type and message, secrets masked."""
+    return redact(f"unexpected {type(exc).__name__}: {exc}")

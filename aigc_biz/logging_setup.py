@@ -12,6 +12,7 @@ import sys
 from datetime import datetime, timezone
 
 from aigc_biz.json_safe import json_safe
+from aigc_biz.redaction import redact
 
 #: attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -20,6 +21,7 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, then every
     field passed with ``extra=`` (e.g. ``step``, ``seconds``, ``run_id``) and ``error`` for exceptions.
+    Every string has its URLs masked and secret values blanked (:func:`aigc_biz.redaction.redact`).
 
     Example
     -------
@@ -39,7 +41,22 @@ class JsonLogFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(json_safe(entry), ensure_ascii=False)
+        return json.dumps(_redacted(json_safe(entry)), ensure_ascii=False)
+
+
+class RedactingFormatter(logging.Formatter):
+    """The plain ``time level logger: message`` line, with URLs masked and secret values blanked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def _redacted(value):
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return redact(value) if isinstance(value, str) else value
 
 
 def configure_logging(
@@ -58,7 +75,7 @@ def configure_logging(
     handler.setFormatter(
         JsonLogFormatter()
         if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        else RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
     )
     logger.addHandler(handler)
     logger.setLevel(level if level is not None else (logging.WARNING if quiet else logging.INFO))

@@ -30,6 +30,7 @@ import yaml
 
 from aigc_biz.data.loading import ROLE_FLAGS
 from aigc_biz.errors import ConfigError, InputError
+from aigc_biz.redaction import add_secret, is_secret_name, redact, url_secrets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,6 +106,8 @@ def substitute(value: Any, variables: dict[str, str], where: str = "", missing: 
             return "${"
         name, default = match.group(1), match.group(2)
         if name in variables:
+            if is_secret_name(name):  # shown nowhere from now on: logs, errors, the plan, the report
+                add_secret(variables[name])
             return variables[name]
         if default is not None:
             return default
@@ -117,6 +120,8 @@ def substitute(value: Any, variables: dict[str, str], where: str = "", missing: 
         return ""
 
     result = _PLACEHOLDER.sub(replace, value)
+    for secret in url_secrets(result):
+        add_secret(secret)
     whole = _PLACEHOLDER.fullmatch(value)
     if whole and whole.group(0) != "$${":
         return _scalar(result)
@@ -151,6 +156,7 @@ def _read_yaml(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the pipeline file: {exc}", file=str(path)) from None
     try:
+        _refuse_aliases(text, path)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -162,6 +168,20 @@ def _read_yaml(path: Path) -> dict:
             "a pipeline file is a mapping with a 'steps' list", file=str(path), hint="see pipelines/README.md"
         )
     return raw
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """ConfigError at the first YAML anchor or alias: ``*ref`` expands during ``${}`` substitution, so a
+    few hundred bytes of nested aliases ("billion laughs") would take hours. A pipeline needs none."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise ConfigError(
+                f"line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases (&name, *name) "
+                "are not allowed in a pipeline file",
+                file=str(path),
+                hint="write the value out, or use ${NAME} variables",
+            )
 
 
 def _parse_steps(raw_steps: Any, path: Path) -> list[PipelineStep]:
@@ -220,6 +240,12 @@ def load_pipeline(path: str | Path, *, run_id: str | None = None, env: dict | No
             file=str(path),
             hint="set " + ", ".join(first_use) + ", or write ${NAME:-default} in the file",
         )
+    for key in ("name", "description", "run_id", "output_dir"):
+        value = raw.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, float))):
+            raise ConfigError(
+                f"top-level key {key!r} must be a text value, got {type(raw[key]).__name__}", file=str(path)
+            )
     steps = _parse_steps(raw.get("steps"), path)
     from aigc_biz.io.runs import new_run_id
 
@@ -709,12 +735,8 @@ STEP_RUNNERS = _Runners()
 
 
 def _plan(step: PipelineStep) -> str:
-    shown = {k: v for k, v in step.options.items() if k not in ("db",)}
-    if "db" in step.options:
-        from aigc_biz.io.sql import safe_url
-
-        shown["db"] = safe_url(step.options["db"])
-    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "defaults"
+    """The step's options as one line, URLs masked and secret values blanked."""
+    return redact(", ".join(f"{k}={v}" for k, v in step.options.items())) or "defaults"
 
 
 def run_pipeline(

@@ -37,6 +37,7 @@ LAYERS = {
     # the ranking metrics the models' training loop validates with (evaluation re-exports them)
     "metrics_core": 0,
     "json_safe": 0,
+    "redaction": 0,
 }
 
 

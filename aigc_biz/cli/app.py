@@ -14,7 +14,7 @@ import typer
 
 from aigc_biz import api
 from aigc_biz._version import __version__
-from aigc_biz.cli.common import TerminalObserver, display_path, emit_json, handle_errors, info, shown
+from aigc_biz.cli.common import TerminalObserver, display_path, emit_json, handle_errors, info, printable, shown
 from aigc_biz.cli.options import (
     ROLES,
     RULES,
@@ -346,7 +346,7 @@ def copy_cmd(
         )
     summary = {**result.summary(), "output": display_path(result.outputs["copy"])}
     if result.preview:
-        typer.echo(result.preview)
+        typer.echo(printable(result.preview))
     if json_out:
         emit_json(summary)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -12,10 +13,24 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from aigc_biz.errors import AigcBizError, Terminated
+from aigc_biz.errors import AigcBizError, Terminated, unexpected_line
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
+#: C0 controls but tab and newline, DEL, C1 controls (ESC and CSI start terminal escapes) and the
+#: bidirectional overrides that make text display in another order than it reads
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """``text`` safe to print on a terminal: control characters shown as ``\\x1b``-style escapes.
+
+    Column names, ids and message bodies come from the user's files; printed raw, an ESC sequence
+    in one could clear the screen, retitle the window or hide lines.
+    """
+    return _CONTROLS.sub(
+        lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", str(text)
+    )
 
 
 def handle_errors(func):
@@ -28,7 +43,7 @@ def handle_errors(func):
         except typer.Exit:
             raise
         except AigcBizError as exc:
-            err_console.print(f"Error: {exc.one_line()}", markup=False)
+            err_console.print(printable(f"Error: {exc.one_line()}"), markup=False)
             raise typer.Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("Interrupted: nothing half-written was left behind.", markup=False)
@@ -40,7 +55,7 @@ def handle_errors(func):
             if os.environ.get("AIGC_BIZ_DEBUG"):
                 raise
             err_console.print(
-                f"Error: unexpected {type(exc).__name__}: {exc} (set AIGC_BIZ_DEBUG=1 to see the traceback)",
+                printable(f"Error: {unexpected_line(exc)} (set AIGC_BIZ_DEBUG=1 to see the traceback)"),
                 markup=False,
             )
             raise typer.Exit(code=1) from None
@@ -51,7 +66,7 @@ def handle_errors(func):
 def info(message: str, quiet: bool) -> None:
     """A human line on stderr (stdout stays clean for --json)."""
     if not quiet:
-        err_console.print(message, markup=False)
+        err_console.print(printable(message), markup=False)
 
 
 def emit_json(obj) -> None:

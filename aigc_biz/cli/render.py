@@ -4,36 +4,38 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from aigc_biz.cli.common import out_console
+from aigc_biz.cli.common import out_console, printable
 
 
 def print_profile(summary: dict) -> None:
-    table = Table(title=f"aigc-biz inspect: {summary.get('source', '')}", show_header=False)
+    table = Table(title=printable(f"aigc-biz inspect: {summary.get('source', '')}"), show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
+
+    def add(*cells) -> None:  # names and values come from the user's file
+        table.add_row(*(printable(cell) for cell in cells))
+
     roles = summary.get("roles") or {}
     for key in ("user", "item", "time", "weight", "weight_kind"):
         if roles.get(key):
-            table.add_row(f"{key} column" if key != "weight_kind" else "weight read as", str(roles[key]))
+            add(f"{key} column" if key != "weight_kind" else "weight read as", str(roles[key]))
     if roles.get("user_name"):
-        table.add_row("customer name", str(roles["user_name"]))
+        add("customer name", str(roles["user_name"]))
     if roles.get("user_attrs"):
-        table.add_row("customer attributes", ", ".join(roles["user_attrs"]))
+        add("customer attributes", ", ".join(roles["user_attrs"]))
     if roles.get("item_attrs"):
-        table.add_row(
-            "item attributes", ", ".join(f"{c} ({n})" if c != n else c for c, n in roles["item_attrs"].items())
-        )
+        add("item attributes", ", ".join(f"{c} ({n})" if c != n else c for c, n in roles["item_attrs"].items()))
     for key, label in (("users", "customers"), ("items", "items"), ("interactions", "interactions")):
         if key in summary:
-            table.add_row(label, f"{summary[key]:,}")
+            add(label, f"{summary[key]:,}")
     if "sparsity" in summary:
-        table.add_row("sparsity", f"{summary['sparsity']:.4%}")
+        add("sparsity", f"{summary['sparsity']:.4%}")
     date_range = summary.get("date_range")
     if date_range and all(date_range):
-        table.add_row("date range", f"{date_range[0]} … {date_range[1]}")
+        add("date range", f"{date_range[0]} … {date_range[1]}")
     out_console.print(table)
     for warning in summary.get("warnings") or []:
-        out_console.print(f"Warning: {warning}", markup=False)
+        out_console.print(printable(f"Warning: {warning}"), markup=False)
 
 
 def print_leaderboard(result: dict) -> None:

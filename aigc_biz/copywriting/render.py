@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.loading import check_prices
 from ..errors import InputError
 from ..resources import resource_path
 from .assignment import assign_variant
@@ -243,6 +244,9 @@ def render_copy(
     words = list(DEFAULT_FORBIDDEN_WORDS if forbidden_words is None else forbidden_words)
     path = _resolve_template(template, channel, locale)
     copy_template = CopyTemplate.load(path, channel, locale, currency)
+    for table in (recs, items):
+        if table is not None and "price" in table.columns:
+            check_prices(table["price"], np.arange(len(table)) + 1, "price")
     prepared = _prepare_recs(recs, max_items)
     item_table = build_item_table(recs, items, locale)
     user_ids = list(dict.fromkeys(prepared["user_id"].tolist()))

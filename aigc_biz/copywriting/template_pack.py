@@ -18,13 +18,22 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from ..errors import InputError
 from .assignment import pick
+from .sandbox import (
+    CopySandbox,
+    RenderBudget,
+    RenderLimitError,
+    RenderLimits,
+    TemplatePackLoader,
+    read_template_file,
+    referenced_templates,
+)
 from .sms import is_gsm7
 from .text_filters import has_cjk, locale_filters
 
@@ -50,26 +59,13 @@ _VARIANT_MACRO = re.compile(r"^(body|subject)_([A-Za-z0-9]+)$")
 _SPACES = re.compile(r"[ \t\u3000]+")
 
 
-class CopySandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, reading message data (dicts) by key before attribute.
-
-    ``customer.items`` is then the column called "items", not ``dict.items``; and reading a key
-    costs no AttributeError, which makes rendering about a third faster. Everything that is not a
-    key of a dict goes through the sandbox's own checks.
-    """
-
-    def getattr(self, obj, attribute):
-        if isinstance(obj, dict) and isinstance(attribute, str) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-
 def make_environment(
-    folder: Path, channel: str, locale: str, currency: str | None = None
+    path: Path, channel: str, locale: str, currency: str | None = None
 ) -> ImmutableSandboxedEnvironment:
-    """The sandbox a copy template runs in: no mutation, no private attributes, strict undefined."""
+    """The sandbox template ``path`` runs in: no mutation, no private attributes, strict undefined,
+    bounded work per message, and no file but the ``*.j2`` files beside it (see :mod:`.sandbox`)."""
     env = CopySandbox(
-        loader=FileSystemLoader(str(folder)),
+        loader=TemplatePackLoader(path.parent, path),
         undefined=StrictUndefined,
         autoescape=(channel == "email"),  # email bodies are HTML; SMS and push are plain text
         # no trim_blocks: a tag ending a line must keep the line break, which becomes a space in en
@@ -129,6 +125,37 @@ def _check_static(path: Path, ast: nodes.Template, env: ImmutableSandboxedEnviro
         )
 
 
+def _check_references(path: Path, ast: nodes.Template, env, seen: set) -> None:
+    """Every include/import/extends names a pack file in writing, which loads and passes the checks too."""
+    for line, target in referenced_templates(ast):
+        names = target.items if isinstance(target, (nodes.List, nodes.Tuple)) else [target]
+        for name in names:
+            if not (isinstance(name, nodes.Const) and isinstance(name.value, str)):
+                raise _error(
+                    path,
+                    line,
+                    "include, import and extends must name a template file in quotes",
+                    hint="copy templates may only use .j2 files of their own folder",
+                )
+            try:
+                env.loader.check_name(name.value)
+            except TemplateNotFound as exc:
+                raise _error(path, line, f"template refused: {exc.message}") from None
+        for name in names:
+            if name.value in seen:
+                continue
+            seen.add(name.value)
+            try:
+                source, filename, _ = env.loader.get_source(env, name.value)
+                child = env.parse(source, name.value, filename)
+            except TemplateNotFound as exc:
+                raise _error(path, line, f"template refused: {exc.message or exc}") from None
+            except TemplateSyntaxError as exc:
+                raise _error(Path(exc.filename or path), exc.lineno, f"template syntax error: {exc.message}") from None
+            _check_static(Path(filename), child, env)
+            _check_references(Path(filename), child, env, seen)
+
+
 def _template_line(tb) -> tuple[str | None, int | None]:
     """(template file, template line) of the innermost template frame of a traceback."""
     found: tuple[str | None, int | None] = (None, None)
@@ -169,6 +196,7 @@ class CopyTemplate:
     _template: object
     _body_macros: dict
     _subject_macros: dict
+    limits: RenderLimits = RenderLimits()
 
     @classmethod
     def load(cls, path: str | Path, channel: str, locale: str, currency: str | None = None) -> CopyTemplate:
@@ -176,17 +204,18 @@ class CopyTemplate:
         path = Path(path)
         if not path.is_file():
             raise InputError("template file not found", file=str(path))
-        env = make_environment(path.parent, channel, locale, currency)
+        env = make_environment(path, channel, locale, currency)
         try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read template: {exc}", file=str(path)) from None
+            source = read_template_file(path)
+        except TemplateNotFound as exc:
+            raise InputError(f"cannot read template: {exc.message}", file=str(path)) from None
         try:
             ast = env.parse(source, path.name, str(path))
             template = env.get_template(path.name)
         except TemplateSyntaxError as exc:
             raise _error(Path(exc.filename or path), exc.lineno, f"template syntax error: {exc.message}") from None
         _check_static(path, ast, env)
+        _check_references(path, ast, env, {path.name})
         macros = {node.name: node for node in ast.body if isinstance(node, nodes.Macro)}
         for node in macros.values():
             if node.args and (_VARIANT_MACRO.match(node.name) or node.name in ("body", "subject")):
@@ -221,12 +250,13 @@ class CopyTemplate:
         variable, a sandbox violation, a filter given a value it cannot format.
         """
         try:
-            module = self._template.make_module(variables)
-            subject = ""
-            if self.channel in CHANNELS_WITH_SUBJECT:
-                subject = str(getattr(module, self._subject_macros[variant])())
-            body_macro = self._body_macros[variant]
-            body = str(getattr(module, body_macro)() if body_macro else module)
+            with RenderBudget(self.limits):
+                module = self._template.make_module(variables)
+                subject = ""
+                if self.channel in CHANNELS_WITH_SUBJECT:
+                    subject = str(getattr(module, self._subject_macros[variant])())
+                body_macro = self._body_macros[variant]
+                body = str(getattr(module, body_macro)() if body_macro else module)
         except Exception as exc:  # any exception raised by template code is the template's or data's fault
             raise self._translate(exc, variant, user_id) from None
         if self.channel == "email":
@@ -238,6 +268,12 @@ class CopyTemplate:
         filename, line = _template_line(exc.__traceback__)
         path = Path(filename) if filename else self.path
         who = f" (variant {variant}, customer {user_id})" if user_id else f" (variant {variant})"
+        if isinstance(exc, RenderLimitError):
+            return _error(path, line, f"template exceeds what one message may take: {exc}{who}")
+        if isinstance(exc, TemplateNotFound):
+            return _error(path, line, f"template refused: {exc.message or exc}{who}")
+        if isinstance(exc, (RecursionError, MemoryError)):
+            return _error(path, line, f"template exceeds what one message may take: {type(exc).__name__}{who}")
         if isinstance(exc, SecurityError):
             return _error(path, line, f"template reaches for Python internals: {exc}{who}")
         if isinstance(exc, UndefinedError):

@@ -270,7 +270,38 @@ def validate_frame(
                 work = _drop(work, negative, f"with negative {roles.weight} (returns)", warnings)
     if len(work) == 0:
         raise InputError("no usable rows are left after validation: " + "; ".join(warnings), file=file)
+    for column, canonical in dict(roles.item_attrs).items():
+        if canonical == "price":
+            check_prices(work[column], work["row"], column, file)
     return work.reset_index(drop=True), warnings
+
+
+#: the largest price a message may state; beyond it a price is a data error (and 1e30 cannot be printed in cents)
+MAX_PRICE = 1e12
+
+
+def check_prices(values: pd.Series, rows, column: str, file=None) -> None:
+    """InputError naming file, column and row for the first price that is negative, infinite or absurd.
+
+    Empty cells and text that is not a number are left to the caller (the copy leaves them out);
+    a number that parses must be a price a customer can be shown.
+    """
+    text = values.astype("string").str.replace(",", "", regex=False).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    lowered = text.str.lower()
+    spelled_out = lowered.isin(["inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]).fillna(False)
+    bad = ((numbers < 0) | (numbers > MAX_PRICE) | spelled_out).to_numpy(dtype=bool)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        row, value = np.asarray(rows)[first], values.iloc[first]
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise InputError(
+            f"price {shown} is not a price to show a customer ({int(bad.sum())} such rows)",
+            file=file,
+            column=column,
+            row=int(row),
+            hint=f"prices are numbers from 0 to {MAX_PRICE:,.0f}; fix the row or leave the cell empty",
+        )
 
 
 def _stripped(series: pd.Series) -> pd.Series:

@@ -14,6 +14,7 @@ import codecs
 import csv
 import gzip
 import re
+import zlib
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from aigc_biz.errors import InputError
+from aigc_biz.redaction import mask_url
 
 __all__ = ["read_table", "is_database_url", "DELIMITED_SUFFIXES", "EXCEL_SUFFIXES", "PARQUET_SUFFIXES"]
 
@@ -30,6 +32,8 @@ DELIMITED_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _CANDIDATE_DELIMITERS = ",;\t|"
+#: ``postgresql:/user:pw@host/db``: a scheme with one slash, which no file name starts with
+_URL_TYPO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+:/(?!/)")
 #: how much text the delimiter sniffer looks at
 _SNIFF_CHARS = 64_000
 #: bytes read up front: enough to sniff the delimiter and guess a legacy encoding
@@ -120,6 +124,12 @@ def read_table(
 
         frame = read_sql_table(source, table=table, query=query, chunksize=chunksize)
         return _text_frame(frame, _safe_source_name(source), row_offset=1)
+    if isinstance(source, str) and _URL_TYPO.match(source) and not Path(source).exists():
+        raise InputError(
+            "looks like a database URL with a '/' missing",
+            file=mask_url(source),
+            hint="write dialect://user@host/db, e.g. postgresql+psycopg://user@host/db",
+        )
     path = Path(source)
     name = str(path)
     if table is not None or query is not None:
@@ -134,7 +144,10 @@ def read_table(
     if compressed:
         suffix = suffixes[-2] if len(suffixes) > 1 else ""
     if suffix in DELIMITED_SUFFIXES:
-        frame = _read_delimited(path, tab=suffix == ".tsv", compressed=compressed)
+        try:
+            frame = _read_delimited(path, tab=suffix == ".tsv", compressed=compressed)
+        except zlib.error as exc:  # a damaged .gz fails inside the decompressor, wherever it is read
+            raise InputError(f"cannot read the file: damaged gzip data ({exc})", file=name) from None
     elif compressed:
         raise InputError(f"only CSV/TSV/TXT files may be .gz-compressed, not {suffix or 'no extension'}", file=name)
     elif suffix in PARQUET_SUFFIXES:
@@ -190,6 +203,8 @@ def _read_delimited(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
             row=int(found.group(2)) if found else None,
             hint=f"check quoting of values that contain a {_delimiter_name(delimiter)}",
         ) from None
+    except pd.errors.EmptyDataError:  # e.g. nothing but a byte-order mark or blank lines
+        raise InputError("the file is empty: no header row", file=name) from None
     except (OSError, EOFError, UnicodeError) as exc:
         raise InputError(f"cannot read the file: {_first_line(exc)}", file=name) from None
     header = [h.strip() for h in grid.iloc[0].fillna("")]
@@ -435,12 +450,7 @@ def _cell_to_text(value) -> str | None:
 
 
 def _safe_source_name(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL may still hold a password; never echo it
-        return url.split("://", 1)[0] + "://…"
+    return mask_url(url)
 
 
 def _first_line(exc: BaseException) -> str:

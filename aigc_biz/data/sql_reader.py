@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from aigc_biz.errors import InputError
+from aigc_biz.redaction import check_url, mask_url
 
 __all__ = ["read_sql_table"]
 
@@ -28,14 +29,14 @@ def read_sql_table(
     from sqlalchemy.engine import make_url
 
     try:
-        parsed = make_url(url)
-    except Exception:  # the parser's own message repeats the URL, password included
+        parsed = check_url(make_url(url), url)
+    except Exception as exc:  # the parser's own message repeats the URL, password included
         raise InputError(
-            "not a valid database URL",
-            file=url.split("://", 1)[0] + "://…",
+            "not a valid database URL" + (f": {exc}" if isinstance(exc, ValueError) else ""),
+            file=mask_url(url),
             hint="expected e.g. sqlite:///orders.db or postgresql+psycopg://user@host/db",
         ) from None
-    name = parsed.render_as_string(hide_password=True)
+    name = mask_url(url)
     password = parsed.password
 
     def scrub(exc: BaseException) -> str:

@@ -5,9 +5,9 @@ one file system), flushes and fsyncs it, then ``os.replace``-s it over the targe
 temporary file is removed and an earlier output at ``path`` is left byte-identical.
 
 CSV is written as UTF-8 (``bom=True`` adds the byte-order mark Excel needs to detect UTF-8). Text
-cells a spreadsheet would run as a formula (first character ``= + - @``, tab or carriage return) get a
-leading single quote, and so do text cells that already start with one, so that :func:`read_recs`
-can undo it exactly. Numeric columns are never touched: a score of -1.5 stays a number.
+cells a spreadsheet would run as a formula (first character ``= + - @ |``, their fullwidth forms, tab or
+carriage return) get a leading single quote, and so do text cells that already start with one, so that
+:func:`read_recs` can undo it exactly. Numeric columns are never touched: a score of -1.5 stays a number.
 """
 
 from __future__ import annotations
@@ -21,16 +21,19 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
+from aigc_biz.data.loading import check_prices
 from aigc_biz.errors import InputError, OutputError
 from aigc_biz.json_safe import json_safe
 
 #: file extension -> format name understood by :func:`write_frame`
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "json"}
 
-#: first characters that make a spreadsheet evaluate a cell (OWASP "CSV injection")
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: first characters that make a spreadsheet evaluate a cell (OWASP "CSV injection"): also ``|`` (DDE)
+#: and the fullwidth and small forms, which spreadsheets in CJK locales read as the ASCII ones
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "|", "\t", "\r", "＝", "＋", "－", "＠", "﹦", "﹢", "﹣", "﹫")
 #: the escape itself is escaped, so neutralising is reversible
 _ESCAPE = "'"
 
@@ -306,15 +309,19 @@ def read_recs(path: str | Path, *, fmt: str | None = None) -> pd.DataFrame:
         real = [_unescape_cell(c) for c in raw]
         ids = {r: str for r, c in zip(raw, real) if _is_id_column(c)}
         others = {r: [""] for r, c in zip(raw, real) if not _is_id_column(c)}
-        frame = pd.read_csv(path, dtype=ids, keep_default_na=False, na_values=others, encoding="utf-8-sig")
-        return restore_formulas(frame)
-    if name == "parquet":
-        frame = pd.read_parquet(path)
+        frame = restore_formulas(
+            pd.read_csv(path, dtype=ids, keep_default_na=False, na_values=others, encoding="utf-8-sig")
+        )
     else:
-        frame = pd.read_json(path, orient="records", lines=(name == "jsonl"), dtype=False, encoding="utf-8")
-    for col in frame.columns:
-        if _is_id_column(str(col)):
-            frame[col] = frame[col].map(str, na_action="ignore")
+        if name == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_json(path, orient="records", lines=(name == "jsonl"), dtype=False, encoding="utf-8")
+        for col in frame.columns:
+            if _is_id_column(str(col)):
+                frame[col] = frame[col].map(str, na_action="ignore")
+    if "price" in frame.columns:  # a price a customer would be shown: row numbers as in the file (header = 1)
+        check_prices(frame["price"], np.arange(len(frame)) + 2, "price", str(path))
     return frame
 
 

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from aigc_biz.errors import InputError, OutputError
+from aigc_biz.redaction import check_url, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +114,12 @@ class WriteResult:
 
 # --- engines and names ---------------------------------------------------------------------
 def safe_url(url: str | sa.URL | Engine) -> str:
-    """The URL as it may appear in a message or a log: the password replaced by ``***``."""
+    """The URL as it may appear in a message or a log: password and secret query values as ``***``."""
     if isinstance(url, Engine):
         url = url.url
     if isinstance(url, sa.URL):
-        return url.render_as_string(hide_password=True)
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # unparsable: show at most a scheme, which cannot hold a secret
-        scheme = re.match(r"[A-Za-z][A-Za-z0-9+.\-]*(?=://)", str(url))
-        return scheme.group(0) + "://…" if scheme else "(unparsable URL)"
+        url = url.render_as_string(hide_password=False)
+    return mask_url(url)
 
 
 def make_engine(url: str | None = None, env_var: str = "AIGC_BIZ_DB_URL", **engine_options) -> Engine:
@@ -136,10 +133,10 @@ def make_engine(url: str | None = None, env_var: str = "AIGC_BIZ_DB_URL", **engi
     if not url:
         raise InputError("no database URL given", hint=f"pass a SQLAlchemy URL or set {env_var}")
     try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
+        parsed = check_url(sa.make_url(url), str(url))
+    except (sa.exc.ArgumentError, ValueError) as exc:
         raise InputError(
-            f"not a database URL: {safe_url(url)}",
+            f"not a database URL: {safe_url(url)}" + (f": {exc}" if isinstance(exc, ValueError) else ""),
             hint="e.g. sqlite:///warehouse.db or postgresql+psycopg://user@host/db",
         ) from None
     try:

@@ -11,6 +11,7 @@ import numpy as np
 
 from aigc_biz._version import __version__
 from aigc_biz.data import Interactions
+from aigc_biz.redaction import redact
 
 _PACKAGES = ("torch", "pandas", "numpy", "scipy", "matplotlib", "jinja2")
 
@@ -62,4 +63,13 @@ def merge_meta(data: Interactions, meta: dict | None) -> dict:
             merged["versions"] = {**merged["versions"], **value}
         else:
             merged[str(key)] = value
-    return merged
+    return _redacted(merged)
+
+
+def _redacted(value):
+    """Strings in the metadata with URLs masked and secret values blanked: the report is shared."""
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    return redact(value) if isinstance(value, str) else value
