@@ -16,7 +16,7 @@ jobs (:func:`recommend_job`, :func:`train_job`, :func:`evaluate_job`, :func:`cop
 plain rule values — or the same objects, chain the verbs, write every output asked for and return
 a result saying what was written. Each CLI command is one call of a job (or of :func:`inspect` /
 :func:`run`), and each pipeline step calls the same functions, so there is one orchestration path.
-A synthetic-data verb (``synth``) is planned and not here yet.
+:func:`synth` writes a synthetic table of invented customers (and its quality report).
 
 >>> result = ab.recommend_job("orders.csv", model="ease", top_k=20, max_per_category=2,
 ...                           output="out/recs.csv", copy="sms")  # doctest: +SKIP
@@ -328,6 +328,50 @@ def report(
     if leaderboard is not None and hasattr(leaderboard, "to_dict"):
         leaderboard = leaderboard.to_dict()
     return build_report(data, output, recs=recs, leaderboard=leaderboard, copy=copy, locale=locale, meta=meta)
+
+
+def synth(
+    data: str | Path | pd.DataFrame | None = None,
+    output: str | Path | None = None,
+    *,
+    customers: int | None = None,
+    seed: int = 0,
+    noise: float = 0.0,
+    report: str | Path | None = None,
+    params: dict | Sequence[str] | None = None,
+    db: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    **role_flags,
+):
+    """A synthetic copy of a behaviour table: invented customers, orders from the engine's item-item model.
+
+    ``data``: a file, a DataFrame, or ``db`` with ``table``/``query``; ``role_flags``: user_col, item_col,
+    time_col, weight_col, user_attrs, item_attrs, sheet (as in :func:`load`). Writes ``output`` (.csv
+    keeps the input's text formats; .parquet/.jsonl also work) with ``customers`` customers (default:
+    as many as the input); ``noise`` in [0, 1] trades fidelity for protection. With ``report``, also an
+    offline HTML quality and privacy report (and its JSON) — a few extra fits, see
+    :mod:`aigc_biz.synth`. ``params``: BehaviourSynthesizer settings (``k_neighbours``, ``smoothing``).
+    Returns a :class:`aigc_biz.synth.SynthResult`.
+
+    >>> result = synth("orders.csv", "synth.csv", customers=5000, seed=1, report="synth.html")  # doctest: +SKIP
+    >>> result.summary()["real_ids_in_output"]  # doctest: +SKIP
+    0
+    """
+    from aigc_biz.synth import synthesize
+    from aigc_biz.synth.source import read_source
+
+    if db is not None and data is not None:
+        raise InputError("give either a data file or --db, not both")
+    src = db if db is not None else data
+    if src is None:
+        raise InputError("no data given", hint="pass a file path, or --db URL with --table or --query")
+    for key in ("user_attrs", "item_attrs"):
+        if isinstance(role_flags.get(key), str):
+            role_flags[key] = split_list(role_flags[key])
+    real = read_source(src, table=table, query=query, **{k: v for k, v in role_flags.items() if v is not None})
+    settings = {k: (float(v) if k == "smoothing" else int(v)) for k, v in parse_params(params).items()}
+    return synthesize(real, customers=customers, seed=seed, noise=noise, output=output, report=report, params=settings)
 
 
 def write(

@@ -118,7 +118,7 @@ def build_report(
     if not isinstance(data, Interactions):
         raise TypeError(f"data must be an aigc_biz.data.Interactions, not {type(data).__name__}")
     words = strings_for(locale)
-    html_path, json_path = _output_paths(output)
+    html_path, json_path = output_paths(output)
     if (
         isinstance(sample_customers, bool)
         or not isinstance(sample_customers, (int, np.integer))
@@ -143,7 +143,7 @@ def build_report(
     html = render_html(figures, chart_svgs, words, locale)
     payload = json.dumps(json_safe(figures), ensure_ascii=False, indent=1, allow_nan=False)
     html_bytes = html.encode("utf-8")
-    _write_pair_atomically(html_path, html_bytes, json_path, payload.encode("utf-8"))
+    write_pair_atomically(html_path, html_bytes, json_path, payload.encode("utf-8"))
     return ReportResult(
         html_path=html_path, json_path=json_path, seconds=time.perf_counter() - started, bytes=len(html_bytes)
     )
@@ -285,6 +285,11 @@ def render_html(figures: dict, chart_svgs: dict[str, str], words: dict, locale: 
     )
 
 
+def report_environment() -> Environment:
+    """The Jinja2 environment of the bundled report templates (report.html.j2, synth.html.j2)."""
+    return _environment(str(resource_path("templates", "report")))
+
+
 @lru_cache(maxsize=4)
 def _environment(template_folder: str) -> Environment:
     """One Jinja2 environment per template folder (it caches compiled templates, and checks their mtime)."""
@@ -302,7 +307,7 @@ def _environment(template_folder: str) -> Environment:
 
 
 # --- validation ---------------------------------------------------------------------------------
-def _output_paths(output) -> tuple[Path, Path]:
+def output_paths(output) -> tuple[Path, Path]:
     html_path = Path(output)
     if html_path.is_dir():
         raise InputError(
@@ -345,7 +350,7 @@ def _segment_sizes(data: Interactions) -> dict[str, int]:
 
 
 # --- output ---------------------------------------------------------------------------------------
-def _write_pair_atomically(html_path: Path, html: bytes, json_path: Path, payload: bytes) -> None:
+def write_pair_atomically(html_path: Path, html: bytes, json_path: Path, payload: bytes) -> None:
     """Write both files through temporary siblings; nothing is replaced unless both were written whole.
 
     The JSON is moved into place first and the HTML last, so a failure anywhere leaves the earlier
