@@ -351,7 +351,8 @@ def synth(
     keeps the input's text formats; .parquet/.jsonl also work) with ``customers`` customers (default:
     as many as the input); ``noise`` in [0, 1] trades fidelity for protection. With ``report``, also an
     offline HTML quality and privacy report (and its JSON) — a few extra fits, see
-    :mod:`aigc_biz.synth`. ``params``: BehaviourSynthesizer settings (``k_neighbours``, ``smoothing``).
+    :mod:`aigc_biz.synth`. ``params``: BehaviourSynthesizer settings (``item_model``, ``k_neighbours``,
+    ``l2``, ``smoothing``).
     Returns a :class:`aigc_biz.synth.SynthResult`.
 
     >>> result = synth("orders.csv", "synth.csv", customers=5000, seed=1, report="synth.html")  # doctest: +SKIP
@@ -370,7 +371,7 @@ def synth(
         if isinstance(role_flags.get(key), str):
             role_flags[key] = split_list(role_flags[key])
     real = read_source(src, table=table, query=query, **{k: v for k, v in role_flags.items() if v is not None})
-    settings = {k: (float(v) if k == "smoothing" else int(v)) for k, v in parse_params(params).items()}
+    settings = parse_params(params)
     return synthesize(real, customers=customers, seed=seed, noise=noise, output=output, report=report, params=settings)
 
 

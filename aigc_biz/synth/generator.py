@@ -1,4 +1,4 @@
-"""The behaviour synthesizer: invented customers whose orders come from the engine's item-item model.
+"""The behaviour synthesizer: invented customers whose orders come from an engine model's item-item weights.
 
 How one synthetic customer is made (``BehaviourSynthesizer.sample``):
 
@@ -12,10 +12,10 @@ How one synthetic customer is made (``BehaviourSynthesizer.sample``):
    table. The time of day is drawn from real orders on the same weekday, moved by up to 20 minutes.
 3. **Items**: the first basket comes from item popularity among real customers with the same attributes;
    after that each line is a repeat of an item the customer already has (at the real repeat rate), or a new
-   item from a mixture of the item-item model (:class:`~aigc_biz.models.itemknn.ItemKNN`, fitted on the real
-   table) scoring the customer's synthetic history so far and the attribute popularity. The mixture weight
-   and the sharpness of the item-item part are fitted by maximum likelihood on real customers held out of
-   the item-item fit.
+   item from a mixture of the engine's item-item weights (EASE by default, fitted on the real table) scoring
+   the customer's synthetic history so far (the basket being filled included), and the attribute
+   popularity. The mixture weight (per history length) and the sharpness of the item-item part are fitted
+   by maximum likelihood on real customers held out of the item-item fit.
 4. **Lines**: quantity, price, title and every other line column come together from one real line of the
    same product, so they stay consistent per product (Online Retail's quantity-dependent prices included).
 5. **Returns**: each line is returned with its product's real return rate (shrunk towards the overall
@@ -34,6 +34,7 @@ import scipy.sparse as sp
 
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError, InputError, NotFittedError
+from aigc_biz.models.ease import EASE
 from aigc_biz.models.itemknn import ItemKNN
 from aigc_biz.synth.columns import column_kinds, first_per_key
 from aigc_biz.synth.formats import OrderNumbers, format_times, mask_like, new_ids, time_format
@@ -63,8 +64,13 @@ class BehaviourSynthesizer:
         perturbed order counts and basket sizes, a smaller item-item share. 0 keeps the fitted model.
     smoothing : float in [0, 1], default 0.05
         Share of customers whose attributes are drawn one by one from the marginals.
+    item_model : {"ease", "itemknn"}, default "ease"
+        The engine model whose item-item weights drive the walk: EASE (:class:`~aigc_biz.models.ease.EASE`,
+        positive weights; memory n_items²) or itemknn's shrunk cosine (sparse, for very large catalogues).
     k_neighbours : int, default 20
-        Neighbours per item in the item-item model.
+        Strongest source items kept per item.
+    l2 : float, default 500.0
+        EASE's ridge penalty.
     seed : int, default 0
         Seeds the fit's holdout (sampling takes its own seed).
 
@@ -72,7 +78,7 @@ class BehaviourSynthesizer:
     ----------
     kinds_ : dict column -> kind (see :mod:`aigc_biz.synth.columns`)
     item_ids_ : array of str (n_items,), the catalogue of purchased items
-    similarity_ : csr (n_items, n_items), the fitted item-item model
+    similarity_ : csr (n_items, n_items), the item -> item weights of the fitted engine model
     mixture_weight_ : float array (5,), share of new items drawn from the item-item model, by history
         length (1, 2-3, 4-7, 8-15, 16+ distinct items)
     sharpness_ : float, power applied to item-item scores
@@ -80,10 +86,20 @@ class BehaviourSynthesizer:
     return_rate_ : float, returns per purchase line
     """
 
-    def __init__(self, noise: float = 0.0, smoothing: float = 0.05, k_neighbours: int = 20, seed: int = 0):
+    def __init__(
+        self,
+        noise: float = 0.0,
+        smoothing: float = 0.05,
+        item_model: str = "ease",
+        k_neighbours: int = 20,
+        l2: float = 500.0,
+        seed: int = 0,
+    ):
         self.noise = noise
         self.smoothing = smoothing
+        self.item_model = item_model
         self.k_neighbours = k_neighbours
+        self.l2 = l2
         self.seed = seed
 
     # --- fitting ------------------------------------------------------------------------------------
@@ -91,6 +107,10 @@ class BehaviourSynthesizer:
         noise = float(self.noise)
         if not 0.0 <= noise <= 1.0:
             raise ConfigError(f"synth: noise={self.noise!r} must be between 0 and 1")
+        if self.item_model not in ("ease", "itemknn"):
+            raise ConfigError(f"synth: item_model={self.item_model!r} is not 'ease' or 'itemknn'")
+        if int(self.k_neighbours) < 1:
+            raise ConfigError(f"synth: k_neighbours={self.k_neighbours!r} must be at least 1")
         if not 0.0 <= float(self.smoothing) <= 1.0:
             raise ConfigError(f"synth: smoothing={self.smoothing!r} must be between 0 and 1")
         bought = ~table.is_return
@@ -100,7 +120,7 @@ class BehaviourSynthesizer:
         self.kinds_ = column_kinds(table)
         self.roles_ = table.roles
         self.raw_ = table.raw
-        self._fit_customers(table)
+        self._fit_customers(table.subset(bought))
         self._fit_orders(table.subset(bought))
         self._fit_items(table.subset(bought), np.flatnonzero(bought))
         self._fit_returns(table, bought)
@@ -108,6 +128,7 @@ class BehaviourSynthesizer:
         return self
 
     def _fit_customers(self, table: SourceTable) -> None:
+        """Customers with at least one purchase (``table`` holds their purchase rows)."""
         self.user_ids_ = np.unique(table.user)
         self.attr_columns_ = [c for c, kind in self.kinds_.items() if kind == "customer"]
         self.key_columns_ = [c for c, kind in self.kinds_.items() if kind == "customer_key"]
@@ -177,9 +198,20 @@ class BehaviourSynthesizer:
         self.mixture_weight_, self.sharpness_ = self._fit_mixture(data, user_pos, item_pos, bought.time)
 
     def _item_model(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """Item -> item weights the walk adds up: EASE's positive weights (or itemknn's cosine), the
+        ``k_neighbours`` strongest sources kept per target item."""
         users = np.arange(matrix.shape[0]).astype(str)
         data = Interactions(matrix=matrix, user_ids=users, item_ids=self.item_ids_)
-        return ItemKNN(k_neighbours=int(self.k_neighbours)).fit(data).similarity_
+        k = int(self.k_neighbours)
+        if self.item_model == "itemknn":
+            return ItemKNN(k_neighbours=k).fit(data).similarity_
+        weights = np.maximum(EASE(l2=float(self.l2)).fit(data).item_weights_, 0.0)
+        k = min(k, max(weights.shape[0] - 1, 1))
+        top = np.argpartition(-weights, k - 1, axis=0)[:k]
+        cols = np.broadcast_to(np.arange(weights.shape[1]), top.shape)
+        kept = sp.csr_matrix((weights[top, cols].ravel(), (top.ravel(), cols.ravel())), shape=weights.shape)
+        kept.eliminate_zeros()
+        return kept
 
     def _fit_mixture(self, data: Interactions, user_pos, item_pos, times) -> tuple[float, float]:
         """Maximum-likelihood mixture weight and sharpness on next new items of held-out customers."""
@@ -372,7 +404,7 @@ class BehaviourSynthesizer:
                     break
                 basket.add(item)
                 lines.append((c, order, when, item))
-            for item in basket:
+                # the basket so far counts at once: items bought together are related to each other
                 if counts[item] == 0:
                     have.append(item)
                     start, stop = sim.indptr[item], sim.indptr[item + 1]

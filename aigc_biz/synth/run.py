@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aigc_biz.errors import ConfigError
 from aigc_biz.io.files import atomic_output, format_of, write_frame
 from aigc_biz.synth.generator import BehaviourSynthesizer
 from aigc_biz.synth.privacy import membership_inference, privacy_figures
@@ -72,6 +73,12 @@ def synthesize(
     has) and write them to ``output``; with ``report``, also measure and write the quality report."""
     started = time.perf_counter()
     settings = {"noise": noise, "seed": seed, **(params or {})}
+    unknown = set(settings) - set(BehaviourSynthesizer().__dict__)
+    if unknown:
+        raise ConfigError(
+            f"unknown synth setting(s): {', '.join(sorted(unknown))}",
+            hint="valid: " + ", ".join(sorted(BehaviourSynthesizer().__dict__)),
+        )
     model = BehaviourSynthesizer(**settings).fit(real)
     table = model.sample(customers, seed=seed)
     result = SynthResult(table=table, model=model)

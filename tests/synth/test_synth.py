@@ -162,11 +162,12 @@ def test_membership_inference_sees_a_leak_and_not_the_synthesizer(real):
 
 def test_api_synth_writes_table_and_report(shop, tmp_path):
     path = tmp_path / "orders.csv"
+    shop = shop[shop["customer_id"].isin(sorted(shop["customer_id"].unique())[::2])]
     shop.to_csv(path, index=False)
-    result = api.synth(path, tmp_path / "synth.csv", customers=300, seed=2, report=tmp_path / "synth.html")
+    result = api.synth(path, tmp_path / "synth.csv", customers=150, seed=2, report=tmp_path / "synth.html")
     written = pd.read_csv(tmp_path / "synth.csv", dtype=str, keep_default_na=False)
     assert list(written.columns) == list(shop.columns)
-    assert written["customer_id"].nunique() == result.summary()["customers"] <= 300
+    assert written["customer_id"].nunique() == result.summary()["customers"] <= 150
     assert written["quantity"].str.fullmatch(r"-?\d+").all()  # negative quantities stay numbers, no apostrophe
     html = (tmp_path / "synth.html").read_text(encoding="utf-8")
     for section in ("Privacy", "TSTR", "Column shapes", "Pair trends", "Item popularity curve", "Seasonality"):
@@ -183,3 +184,17 @@ def test_cli_synth_bad_option_is_one_line(tmp_path):
 
     out = CliRunner().invoke(app, ["synth", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "s.csv")])
     assert out.exit_code == 2 and "file not found" in out.output and "Traceback" not in out.output
+
+
+def test_unknown_setting_is_a_config_error(shop):
+    from aigc_biz.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown synth setting"):
+        api.synth(shop, None, params=["depth=3"])
+    with pytest.raises(ConfigError, match="item_model"):
+        api.synth(shop, None, params=["item_model=gan"])
+
+
+def test_itemknn_walk_also_works(real):
+    fake = BehaviourSynthesizer(item_model="itemknn").fit(real).sample(40, seed=0)
+    assert fake["customer_id"].str.fullmatch(r"C9\d{5}").all() and len(fake) > 40
