@@ -360,6 +360,47 @@ def synth(
     0
     """
     from aigc_biz.synth import synthesize
+
+    real = _read_source(data, db=db, table=table, query=query, **role_flags)
+    settings = parse_params(params)
+    return synthesize(real, customers=customers, seed=seed, noise=noise, output=output, report=report, params=settings)
+
+
+def augment(
+    data: str | Path | pd.DataFrame | None,
+    ratio: float,
+    *,
+    seed: int = 0,
+    params: dict | Sequence[str] | None = None,
+    db: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    **load_options,
+) -> Interactions:
+    """The table plus ``ratio`` × its customers of synthetic ones for its sparse segments, loaded.
+
+    Attribute combinations are drawn in inverse proportion to their real size, so small segments gain
+    most (:func:`aigc_biz.synth.augment.augmented_table`); the rows are then read with the real table's
+    roles and ``load_options`` (``returns``, ``event_weights``, ``time_decay_days`` apply as in :func:`load`).
+    Whether this helps is measured in bench/RESULTS.md ("Synthetic tables"): often it does not.
+    """
+    from aigc_biz.data.loading import load_interactions
+    from aigc_biz.synth.augment import augmented_table
+    from aigc_biz.synth.source import SOURCE_FLAGS, role_flags
+
+    if isinstance(data, Interactions):
+        raise InputError("augmenting needs the table itself (a file, URL or DataFrame), not loaded interactions")
+    reading = {k: v for k, v in load_options.items() if k in SOURCE_FLAGS}
+    weighting = {k: v for k, v in load_options.items() if k not in SOURCE_FLAGS and v is not None}
+    if isinstance(weighting.get("event_weights"), str):
+        weighting["event_weights"] = parse_event_weights(weighting["event_weights"])
+    real = _read_source(data, db=db, table=table, query=query, **reading)
+    frame = augmented_table(real, ratio, seed=seed, params=parse_params(params))
+    return load_interactions(frame, **role_flags(real.roles), weight_kind=real.roles.weight_kind, **weighting)
+
+
+def _read_source(data, *, db=None, table=None, query=None, **role_flags):
+    """The rows of a table as text with their roles (what the synthesizer learns from)."""
     from aigc_biz.synth.source import read_source
 
     if db is not None and data is not None:
@@ -370,9 +411,7 @@ def synth(
     for key in ("user_attrs", "item_attrs"):
         if isinstance(role_flags.get(key), str):
             role_flags[key] = split_list(role_flags[key])
-    real = read_source(src, table=table, query=query, **{k: v for k, v in role_flags.items() if v is not None})
-    settings = parse_params(params)
-    return synthesize(real, customers=customers, seed=seed, noise=noise, output=output, report=report, params=settings)
+    return read_source(src, table=table, query=query, **{k: v for k, v in role_flags.items() if v is not None})
 
 
 def write(
@@ -583,16 +622,22 @@ def train_job(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     warm_start=None,
+    augment_ratio: float | None = None,
     observer: Observer = _SILENT,
     **load_options,
 ) -> TrainResult:
     """Load (unless ``data`` is loaded already), fit ``model`` and save it to folder ``output``.
 
     ``params``: a mapping or ``["epochs=30", …]``; ``load_options`` go to :func:`load`; ``warm_start``: a
-    saved model folder (or fitted model) to continue from (see :func:`train`).
+    saved model folder (or fitted model) to continue from (see :func:`train`). ``augment_ratio``: also
+    train on that many synthetic customers per real one, drawn for sparse segments (see :func:`augment`).
     """
     started = time.perf_counter()
-    loaded = _as_data(data, load_options, observer)
+    if augment_ratio is not None:
+        loaded = augment(data, augment_ratio, seed=seed or 0, **load_options)
+        observer.info(f"Training on {loaded.n_users:,} customers, synthetic ones for sparse segments included")
+    else:
+        loaded = _as_data(data, load_options, observer)
     fitted = train(
         loaded,
         model,

@@ -198,6 +198,15 @@ def train(
             "cvae/cgan keep their weights, ease/itemknn/pop refit).",
         ),
     ] = None,
+    augment: Annotated[
+        Optional[float],
+        typer.Option(
+            "--augment",
+            help="Also train on RATIO synthetic customers per real one, drawn for sparse segments "
+            "(see bench/RESULTS.md: measure whether it helps your table).",
+            min=0.0,
+        ),
+    ] = None,
     output: Path = None,
     load: dict = None,
     json_out: bool = False,
@@ -216,6 +225,7 @@ def train(
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             warm_start=warm_start,
+            augment_ratio=augment,
             observer=observer,
             **load,
         )

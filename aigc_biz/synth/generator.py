@@ -292,9 +292,13 @@ class BehaviourSynthesizer:
         )
 
     # --- sampling -----------------------------------------------------------------------------------
-    def sample(self, n_customers: int | None = None, seed: int = 0) -> pd.DataFrame:
+    def sample(self, n_customers: int | None = None, seed: int = 0, sparse: bool = False) -> pd.DataFrame:
         """A table of ``n_customers`` invented customers (default: as many as the real table has),
-        with the input's columns in the input's order, every cell as text in the input's format."""
+        with the input's columns in the input's order, every cell as text in the input's format.
+
+        ``sparse``: draw attribute combinations in inverse proportion to how many real customers share
+        them, so small segments get as many synthetic customers as large ones (augmentation).
+        """
         if not hasattr(self, "similarity_"):
             raise NotFittedError("BehaviourSynthesizer.sample called before fit")
         n = len(self.user_ids_) if n_customers is None else int(n_customers)
@@ -302,16 +306,21 @@ class BehaviourSynthesizer:
             raise ConfigError(f"synth: customers={n_customers!r} must be at least 1")
         rng = np.random.default_rng(seed)
         noise = float(self.noise)
-        attrs = self._draw_attributes(n, rng, min(1.0, float(self.smoothing) + 0.5 * noise))
+        attrs = self._draw_attributes(n, rng, min(1.0, float(self.smoothing) + 0.5 * noise), sparse)
         templates = self._templates(attrs, rng)
         lines = []  # (customer, order, time, item, is_return)
         for c in range(n):
             lines += self._customer_lines(c, attrs.iloc[c], int(templates[c]), rng, noise)
         return self._assemble(attrs, lines, rng)
 
-    def _draw_attributes(self, n: int, rng: np.random.Generator, smoothing: float) -> pd.DataFrame:
+    def _draw_attributes(self, n: int, rng: np.random.Generator, smoothing: float, sparse: bool) -> pd.DataFrame:
         real = self.customer_attrs_
-        out = real.iloc[rng.integers(len(real), size=n)].reset_index(drop=True)
+        weights = None
+        if sparse and len(real.columns):
+            size = real.astype(str).groupby(list(real.columns))[real.columns[0]].transform("size")
+            weights = 1.0 / size.to_numpy(np.float64)
+            weights /= weights.sum()
+        out = real.iloc[rng.choice(len(real), size=n, p=weights)].reset_index(drop=True)
         if len(real.columns):
             loose = rng.random(n) < smoothing
             for column in real.columns:

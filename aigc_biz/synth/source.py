@@ -118,16 +118,20 @@ def read_source(source, *, table: str | None = None, query: str | None = None, *
     )
 
 
+def role_flags(roles: ColumnRoles) -> dict:
+    """The explicit column options that make a reader see ``roles`` again (no detection)."""
+    return {
+        "user_col": roles.user,
+        "item_col": roles.item,
+        "time_col": roles.time,
+        "weight_col": roles.weight,
+        "user_attrs": list(roles.user_attrs),
+        "item_attrs": dict(roles.item_attrs),
+    }
+
+
 def read_like(frame: pd.DataFrame, roles: ColumnRoles, name: str = "<synthetic>") -> SourceTable:
     """A synthetic (or any) frame read with the column roles of the table it imitates."""
     framed = frame.copy()
     framed.attrs["source"] = name
-    return read_source(
-        framed,
-        user_col=roles.user,
-        item_col=roles.item,
-        time_col=roles.time,
-        weight_col=roles.weight,
-        user_attrs=list(roles.user_attrs),
-        item_attrs=dict(roles.item_attrs),
-    )
+    return read_source(framed, **role_flags(roles))

@@ -19,7 +19,7 @@ from aigc_biz.models.itemknn import ItemKNN
 from aigc_biz.models.pop import Popularity
 from aigc_biz.synth.source import SourceTable
 
-__all__ = ["tstr", "purchases"]
+__all__ = ["tstr", "purchases", "later_targets", "ndcg_per_customer"]
 
 
 def purchases(table: SourceTable) -> Interactions:
@@ -36,7 +36,7 @@ def tstr(train: SourceTable, test: SourceTable, synthetic: SourceTable, k: int =
     """
     history = purchases(train)
     later = purchases(test)
-    users, target, vocabulary = _targets(history, later)
+    users, target, vocabulary = later_targets(history, later)
     out = {"k": int(k), "customers": int(len(users))}
     if not len(users):
         return {**out, "real": None, "synthetic": None, "ratio": None, "popularity": None}
@@ -46,15 +46,22 @@ def tstr(train: SourceTable, test: SourceTable, synthetic: SourceTable, k: int =
         "popularity": Popularity().fit(history),
     }
     for name, model in fitted.items():
-        top = model.recommend_topk(history, users, k, exclude_seen=True)
-        ids = np.where(top.indices >= 0, top.item_ids[np.maximum(top.indices, 0)], None)
-        index = np.array([[vocabulary.get(t, -1) for t in row] for row in ids], dtype=np.int64)
-        out[name] = float(np.nanmean(ndcg_at_k(index, target, k)))
+        out[name] = float(np.nanmean(ndcg_per_customer(model, history, users, target, vocabulary, k)))
     out["ratio"] = out["synthetic"] / out["real"] if out["real"] else None
     return out
 
 
-def _targets(history: Interactions, later: Interactions) -> tuple[np.ndarray, sp.csr_matrix, dict]:
+def ndcg_per_customer(
+    model, history: Interactions, users, target: sp.csr_matrix, vocabulary: dict, k: int
+) -> np.ndarray:
+    """NDCG@k of ``model`` scoring ``users`` from their ``history`` against ``target`` (rows = users)."""
+    top = model.recommend_topk(history, users, k, exclude_seen=True)
+    ids = np.where(top.indices >= 0, top.item_ids[np.maximum(top.indices, 0)], None)
+    index = np.array([[vocabulary.get(t, -1) for t in row] for row in ids], dtype=np.int64)
+    return ndcg_at_k(index, target, k)
+
+
+def later_targets(history: Interactions, later: Interactions) -> tuple[np.ndarray, sp.csr_matrix, dict]:
     """Customers of ``history`` with a new item in ``later``, and those items as a csr target."""
     vocabulary = {t: i for i, t in enumerate(sorted(set(history.item_ids) | set(later.item_ids)))}
     seen = {

@@ -198,3 +198,30 @@ def test_unknown_setting_is_a_config_error(shop):
 def test_itemknn_walk_also_works(real):
     fake = BehaviourSynthesizer(item_model="itemknn").fit(real).sample(40, seed=0)
     assert fake["customer_id"].str.fullmatch(r"C9\d{5}").all() and len(fake) > 40
+
+
+def test_augment_adds_synthetic_customers_for_sparse_segments(shop):
+    data = api.augment(shop, 0.5, seed=1)
+    real = api.load(_csv(shop))
+    assert data.n_users == real.n_users + round(0.5 * real.n_users)
+    added = ~np.isin(data.user_ids, real.user_ids)
+    # sparse focus: each (segment, region, age band) combination gets about as many synthetic customers
+    combos = data.user_features.loc[added].astype(str).agg("|".join, axis=1).value_counts()
+    real_combos = real.user_features.astype(str).agg("|".join, axis=1).value_counts()
+    assert combos.std() < real_combos.std()
+
+
+def test_train_job_with_augment(shop, tmp_path):
+    result = api.train_job(_csv(shop, tmp_path / "o.csv"), model="itemknn", augment_ratio=0.2, seed=0)
+    assert result.model.item_ids_.size > 0
+    with pytest.raises(Exception, match="positive ratio"):
+        api.augment(shop, -1)
+
+
+def _csv(frame, path=None):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path or Path(tempfile.mkdtemp()) / "orders.csv")
+    frame.to_csv(path, index=False)
+    return path
