@@ -45,19 +45,19 @@ def customers(table) -> int:
     return len(np.unique(table.user))
 
 
-def run(path: str, scales: list[float], seed: int) -> dict:
+def run(path: str, scales: list[float], seed: int, noise: float = 0.0) -> dict:
     real = read_source(path)
     train, test = real.before(TRAIN_SHARE)
     fit_part, valid = train.before(TRAIN_SHARE)
     selection = []
     for values in itertools.product(*GRID.values()):
-        settings = dict(zip(GRID, values))
+        settings = {**dict(zip(GRID, values)), "noise": noise}
         _, synthetic, _ = fit_sample(fit_part, settings, customers(fit_part), seed)
         score = tstr(fit_part, valid, synthetic)
         selection.append({**settings, "valid_ratio": score["ratio"]})
         print(json.dumps({"data": path, "validation": selection[-1]}), flush=True)
     best = max(selection, key=lambda row: row["valid_ratio"])
-    settings = {k: best[k] for k in GRID}
+    settings = {**{k: best[k] for k in GRID}, "noise": noise}
 
     started = time.perf_counter()
     EASE().fit(purchases(train))
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("data", nargs="+")
     parser.add_argument("--scales", default="1")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--score", help="score this synthetic CSV (made from the same first part) instead")
     args = parser.parse_args()
@@ -134,7 +135,8 @@ def main() -> None:
         return
     scales = [float(s) for s in args.scales.split(",")]
     command = "python bench/bench_synth.py " + " ".join(args.data) + f" --scales {args.scales} --seed {args.seed}"
-    results = [run(path, scales, args.seed) for path in args.data]
+    command += f" --noise {args.noise:g}" if args.noise else ""
+    results = [run(path, scales, args.seed, args.noise) for path in args.data]
     print(
         "| data | synthetic customers | test customers | NDCG@10 real-fit | NDCG@10 synth-fit | TSTR | NDCG@10 pop | "
         "real ids in output | copied rows (closest customer) | rows matching any real (item, time) | DCR median | "

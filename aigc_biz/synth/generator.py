@@ -60,8 +60,11 @@ class BehaviourSynthesizer:
     Parameters
     ----------
     noise : float in [0, 1], default 0.0
-        Stronger protection at some cost in fidelity: more attribute smoothing, larger time jitter,
-        perturbed order counts and basket sizes, a smaller item-item share. 0 keeps the fitted model.
+        Stronger protection at some cost in fidelity. Exactly: attribute smoothing + 0.5 × noise; start
+        moved by up to ±(7 + 60 × noise) days and every gap stretched by a log-normal factor of sigma
+        0.3 + noise; order count multiplied by a log-normal factor of sigma 0.5 × noise; each basket size
+        replaced by a random real order's with probability noise; item-item share × (1 − 0.5 × noise).
+        0 keeps the fitted model (the jitter of 7 days and sigma 0.3 always applies).
     smoothing : float in [0, 1], default 0.05
         Share of customers whose attributes are drawn one by one from the marginals.
     item_model : {"ease", "itemknn"}, default "ease"
