@@ -225,3 +225,21 @@ def _csv(frame, path=None):
     path = Path(path or Path(tempfile.mkdtemp()) / "orders.csv")
     frame.to_csv(path, index=False)
     return path
+
+
+def test_cli_synth_writes_the_table(shop, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from aigc_biz.cli.app import app
+
+    source = _csv(shop, tmp_path / "orders.csv")
+    target = tmp_path / "synth.csv"
+    out = CliRunner().invoke(
+        app, ["synth", str(source), "-o", str(target), "--customers", "30", "--seed", "5", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.output)
+    written = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert summary["customers"] == written["customer_id"].nunique() <= 30 and summary["rows"] == len(written)
