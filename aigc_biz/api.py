@@ -348,9 +348,9 @@ def synth(
 
     ``data``: a file, a DataFrame, or ``db`` with ``table``/``query``; ``role_flags``: user_col, item_col,
     time_col, weight_col, user_attrs, item_attrs, sheet (as in :func:`load`). Writes ``output`` (.csv
-    keeps the input's text formats; .parquet/.jsonl also work) with ``customers`` customers (default:
-    as many as the input); ``noise`` in [0, 1] trades fidelity for protection. With ``report``, also an
-    offline HTML quality and privacy report (and its JSON) — a few extra fits, see
+    keeps the input's text formats; .parquet/.jsonl also work, every cell as text) with ``customers``
+    customers (default: as many as the input); ``noise`` in [0, 1] trades fidelity for protection.
+    With ``report``, also an offline HTML quality and privacy report (and its JSON) — a few extra fits, see
     :mod:`aigc_biz.synth`. ``params``: BehaviourSynthesizer settings (``item_model``, ``k_neighbours``,
     ``l2``, ``smoothing``).
     Returns a :class:`aigc_biz.synth.SynthResult`.
