@@ -16,7 +16,7 @@ jobs (:func:`recommend_job`, :func:`train_job`, :func:`evaluate_job`, :func:`cop
 plain rule values — or the same objects, chain the verbs, write every output asked for and return
 a result saying what was written. Each CLI command is one call of a job (or of :func:`inspect` /
 :func:`run`), and each pipeline step calls the same functions, so there is one orchestration path.
-A synthetic-data verb (``synth``) is planned and not here yet.
+:func:`synth` writes a synthetic table of invented customers (and its quality report).
 
 >>> result = ab.recommend_job("orders.csv", model="ease", top_k=20, max_per_category=2,
 ...                           output="out/recs.csv", copy="sms")  # doctest: +SKIP
@@ -330,6 +330,91 @@ def report(
     return build_report(data, output, recs=recs, leaderboard=leaderboard, copy=copy, locale=locale, meta=meta)
 
 
+def synth(
+    data: str | Path | pd.DataFrame | None = None,
+    output: str | Path | None = None,
+    *,
+    customers: int | None = None,
+    seed: int = 0,
+    noise: float = 0.0,
+    report: str | Path | None = None,
+    params: dict | Sequence[str] | None = None,
+    db: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    **role_flags,
+):
+    """A synthetic copy of a behaviour table: invented customers, orders from the engine's item-item model.
+
+    ``data``: a file, a DataFrame, or ``db`` with ``table``/``query``; ``role_flags``: user_col, item_col,
+    time_col, weight_col, user_attrs, item_attrs, sheet (as in :func:`load`). Writes ``output`` (.csv
+    keeps the input's text formats; .parquet/.jsonl also work, every cell as text) with ``customers``
+    customers (default: as many as the input); ``noise`` in [0, 1] trades fidelity for protection.
+    With ``report``, also an offline HTML quality and privacy report (and its JSON) — a few extra fits, see
+    :mod:`aigc_biz.synth`. ``params``: BehaviourSynthesizer settings (``item_model``, ``k_neighbours``,
+    ``l2``, ``smoothing``).
+    Returns a :class:`aigc_biz.synth.SynthResult`.
+
+    >>> result = synth("orders.csv", "synth.csv", customers=5000, seed=1, report="synth.html")  # doctest: +SKIP
+    >>> result.summary()["real_ids_in_output"]  # doctest: +SKIP
+    0
+    """
+    from aigc_biz.synth import synthesize
+
+    check_job(inputs={"the data": data}, outputs={"-o": output}, report_path=report)
+    real = _read_source(data, db=db, table=table, query=query, **role_flags)
+    settings = parse_params(params)
+    return synthesize(real, customers=customers, seed=seed, noise=noise, output=output, report=report, params=settings)
+
+
+def augment(
+    data: str | Path | pd.DataFrame | None,
+    ratio: float,
+    *,
+    seed: int = 0,
+    params: dict | Sequence[str] | None = None,
+    db: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    **load_options,
+) -> Interactions:
+    """The table plus ``ratio`` × its customers of synthetic ones for its sparse segments, loaded.
+
+    Attribute combinations are drawn in inverse proportion to their real size, so small segments gain
+    most (:func:`aigc_biz.synth.augment.augmented_table`); the rows are then read with the real table's
+    roles and ``load_options`` (``returns``, ``event_weights``, ``time_decay_days`` apply as in :func:`load`).
+    Whether this helps is measured in bench/RESULTS.md ("Synthetic tables"): often it does not.
+    """
+    from aigc_biz.data.loading import load_interactions
+    from aigc_biz.synth.augment import augmented_table
+    from aigc_biz.synth.source import SOURCE_FLAGS, role_flags
+
+    if isinstance(data, Interactions):
+        raise InputError("augmenting needs the table itself (a file, URL or DataFrame), not loaded interactions")
+    reading = {k: v for k, v in load_options.items() if k in SOURCE_FLAGS}
+    weighting = {k: v for k, v in load_options.items() if k not in SOURCE_FLAGS and v is not None}
+    if isinstance(weighting.get("event_weights"), str):
+        weighting["event_weights"] = parse_event_weights(weighting["event_weights"])
+    real = _read_source(data, db=db, table=table, query=query, **reading)
+    frame = augmented_table(real, ratio, seed=seed, params=parse_params(params))
+    return load_interactions(frame, **role_flags(real.roles), weight_kind=real.roles.weight_kind, **weighting)
+
+
+def _read_source(data, *, db=None, table=None, query=None, **role_flags):
+    """The rows of a table as text with their roles (what the synthesizer learns from)."""
+    from aigc_biz.synth.source import read_source
+
+    if db is not None and data is not None:
+        raise InputError("give either a data file or --db, not both")
+    src = db if db is not None else data
+    if src is None:
+        raise InputError("no data given", hint="pass a file path, or --db URL with --table or --query")
+    for key in ("user_attrs", "item_attrs"):
+        if isinstance(role_flags.get(key), str):
+            role_flags[key] = split_list(role_flags[key])
+    return read_source(src, table=table, query=query, **{k: v for k, v in role_flags.items() if v is not None})
+
+
 def write(
     frame: pd.DataFrame,
     *,
@@ -623,13 +708,15 @@ def train_job(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     warm_start=None,
+    augment_ratio: float | None = None,
     observer: Observer = _SILENT,
     **load_options,
 ) -> TrainResult:
     """Load (unless ``data`` is loaded already), fit ``model`` and save it to folder ``output``.
 
     ``params``: a mapping or ``["epochs=30", …]``; ``load_options`` go to :func:`load`; ``warm_start``: a
-    saved model folder (or fitted model) to continue from (see :func:`train`).
+    saved model folder (or fitted model) to continue from (see :func:`train`). ``augment_ratio``: also
+    train on that many synthetic customers per real one, drawn for sparse segments (see :func:`augment`).
     """
     started = time.perf_counter()
     check_job(
@@ -637,7 +724,11 @@ def train_job(
         outputs={"-o": output},
         models={model: parse_params(params)} if warm_start is None else None,
     )
-    loaded = _as_data(data, load_options, observer)
+    if augment_ratio is not None:
+        loaded = augment(data, augment_ratio, seed=seed or 0, **load_options)
+        observer.info(f"Training on {loaded.n_users:,} customers, synthetic ones for sparse segments included")
+    else:
+        loaded = _as_data(data, load_options, observer)
     fitted = train(
         loaded,
         model,

@@ -25,6 +25,7 @@ LAYERS = {
     "copywriting": 3,
     "reporting": 3,
     "io": 3,
+    "synth": 3,
     "api": 4,
     "pipeline": 4,
     "cli": 5,

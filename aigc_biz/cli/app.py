@@ -198,6 +198,15 @@ def train(
             "cvae/cgan keep their weights, ease/itemknn/pop refit).",
         ),
     ] = None,
+    augment: Annotated[
+        Optional[float],
+        typer.Option(
+            "--augment",
+            help="Also train on RATIO synthetic customers per real one, drawn for sparse segments "
+            "(see bench/RESULTS.md: measure whether it helps your table).",
+            min=0.0,
+        ),
+    ] = None,
     output: Path = None,
     load: dict = None,
     json_out: bool = False,
@@ -216,6 +225,7 @@ def train(
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             warm_start=warm_start,
+            augment_ratio=augment,
             observer=observer,
             **load,
         )
@@ -395,6 +405,62 @@ def report(
         emit_json(summary)
     else:
         info(f"Wrote report {summary['html']} ({summary['bytes'] / 1024:.0f} KiB, {summary['seconds']:.1f} s)", quiet)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  aigc-biz synth sample_data/retail_orders.csv -o out/synth.csv --report out/synth.html\n\n"
+    "  aigc-biz synth orders.csv -o synth.csv --customers 10000 --seed 7 --noise 0.3"
+)
+@handle_errors
+@with_groups(
+    output("out/synth.csv", "The synthetic table: .csv (the input's formats), .parquet or .jsonl."), SOURCE, ROLES, SHOW
+)
+def synth(
+    data: DataArg = None,
+    customers: Annotated[
+        Optional[int],
+        typer.Option("--customers", help="Invented customers to make (default: as many as the input).", min=1),
+    ] = None,
+    seed: SeedOpt = 0,
+    noise: Annotated[
+        float,
+        typer.Option(
+            "--noise", help="0..1: coarser draws for stronger protection, at some cost in fidelity.", min=0.0, max=1.0
+        ),
+    ] = 0.0,
+    report: Annotated[
+        Optional[Path], typer.Option("--report", help="Also write a quality and privacy report (HTML + JSON) here.")
+    ] = None,
+    param: ParamOpt = None,
+    output: Path = None,
+    load: dict = None,
+    json_out: bool = False,
+    quiet: bool = False,
+):
+    """Write a synthetic copy of a behaviour table: invented customers who behave like the real ones.
+
+    Same columns and formats as the input; new ids and names; orders drawn from the engine's item-item
+    model conditioned on each customer's attributes. Not differential privacy: see the report's figures.
+    """
+    quiet = quiet or json_out
+    result = api.synth(data, output, customers=customers, seed=seed, noise=noise, report=report, params=param, **load)
+    summary = result.summary()
+    if json_out:
+        emit_json(summary)
+        return
+    info(
+        f"Wrote {summary['rows']:,} rows for {summary['customers']:,} invented customers to "
+        f"{display_path(output)} in {summary['seconds']:.1f} s",
+        quiet,
+    )
+    if report is not None:
+        info(
+            f"Wrote report {display_path(report)}: real ids in output {summary['real_ids_in_output']}, "
+            f"copied rows {summary['copied_rows']:.2%}, TSTR {summary.get('tstr_ratio') or 0:.0%} of real, "
+            f"membership AUC {summary['membership_auc']:.2f}",
+            quiet,
+        )
 
 
 @app.command(

@@ -143,7 +143,7 @@ def build_report(
     html = render_html(figures, chart_svgs, words, locale)
     payload = json.dumps(json_safe(figures), ensure_ascii=False, indent=1, allow_nan=False)
     html_bytes = html.encode("utf-8")
-    _write_pair_atomically(html_path, html_bytes, json_path, payload.encode("utf-8"))
+    write_pair_atomically(html_path, html_bytes, json_path, payload.encode("utf-8"))
     return ReportResult(
         html_path=html_path, json_path=json_path, seconds=time.perf_counter() - started, bytes=len(html_bytes)
     )
@@ -285,6 +285,11 @@ def render_html(figures: dict, chart_svgs: dict[str, str], words: dict, locale: 
     )
 
 
+def report_environment() -> Environment:
+    """The Jinja2 environment of the bundled report templates (report.html.j2, synth.html.j2)."""
+    return _environment(str(resource_path("templates", "report")))
+
+
 @lru_cache(maxsize=4)
 def _environment(template_folder: str) -> Environment:
     """One Jinja2 environment per template folder (it caches compiled templates, and checks their mtime)."""
@@ -346,7 +351,7 @@ def _segment_sizes(data: Interactions) -> dict[str, int]:
 
 
 # --- output ---------------------------------------------------------------------------------------
-def _write_pair_atomically(html_path: Path, html: bytes, json_path: Path, payload: bytes) -> None:
+def write_pair_atomically(html_path: Path, html: bytes, json_path: Path, payload: bytes) -> None:
     """Write both files through temporary siblings; nothing is replaced unless both were written whole.
 
     The JSON is moved into place first and the HTML last, so a failure anywhere leaves the earlier

@@ -239,3 +239,18 @@ def paired_share_chart(
 
 def _or(value, default):
     return default if value is None else value
+
+
+def curves_chart(curves: list[tuple[str, list, list]], x_label: str, y_label: str, prefix: str) -> str | None:
+    """One line per (label, x, y) on log-log axes (e.g. real and synthetic item popularity)."""
+    if not any(len(x) for _, x, _ in curves):
+        return None
+
+    def draw(fig):
+        ax = fig.add_subplot()
+        for (label, x, y), color in zip(curves, (DATA_COLOR, RECS_COLOR, "#3a9a5b")):
+            ax.plot(x, y, color=color, linewidth=1.8, label=plain_label(label))
+        _log_log_axes(ax, x_label, y_label)
+        _legend_outside(ax)
+
+    return _render(draw, prefix)

@@ -1,0 +1,245 @@
+"""The synthesizer on a slice of the sample shop: formats, new ids and names, joint attributes, returns,
+seeds; the privacy measures on tables where the answer is known; the CLI/api path with a report."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aigc_biz import api
+from aigc_biz.resources import sample_data_path
+from aigc_biz.synth import BehaviourSynthesizer
+from aigc_biz.synth.formats import OrderNumbers, new_ids, time_format
+from aigc_biz.synth.privacy import membership_inference, privacy_figures
+from aigc_biz.synth.source import read_like, read_source
+
+
+@pytest.fixture(scope="module")
+def shop() -> pd.DataFrame:
+    frame = pd.read_csv(sample_data_path(), dtype=str, keep_default_na=False)
+    keep = sorted(frame["customer_id"].unique())[::5]  # 400 customers, every order line of each
+    return frame[frame["customer_id"].isin(keep)].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def real(shop):
+    return read_source(shop)
+
+
+@pytest.fixture(scope="module")
+def model(real):
+    return BehaviourSynthesizer(seed=0).fit(real)
+
+
+@pytest.fixture(scope="module")
+def fake(model):
+    return model.sample(seed=3)
+
+
+def test_same_columns_and_formats(shop, fake):
+    assert list(fake.columns) == list(shop.columns)
+    assert fake["customer_id"].str.fullmatch(r"C9\d{5}").all()
+    assert fake["order_id"].str.fullmatch(r"O\d{6}").all()
+    assert fake["order_time"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}").all()
+    assert fake["price"].str.fullmatch(r"\d+\.\d{2}").all()
+    assert fake["product_id"].str.fullmatch(r"\d{6}").all()
+    assert fake["quantity"].str.fullmatch(r"-?\d+").all()
+    # real catalogue items, each with its own title, category and price
+    real_items = shop.drop_duplicates("product_id").set_index("product_id")
+    assert set(fake["product_id"]) <= set(real_items.index)
+    for column in ("title", "category", "price"):
+        assert (fake[column].to_numpy() == real_items.loc[fake["product_id"], column].to_numpy()).all()
+    # the time span of the real table
+    assert fake["order_time"].min() >= shop["order_time"].min()
+    assert fake["order_time"].max() <= shop["order_time"].max()
+
+
+def test_no_real_customer_id_or_name(shop, fake):
+    assert not set(fake["customer_id"]) & set(shop["customer_id"])
+    assert not set(fake["customer_name"]) & set(shop["customer_name"])
+    # names in the input's language mix (about 70 % Chinese in the sample shop)
+    chinese = fake.drop_duplicates("customer_id")["customer_name"].str.contains(r"[\u4e00-\u9fff]").mean()
+    assert 0.55 < chinese < 0.85
+
+
+def test_one_attribute_combination_and_name_per_customer(fake, shop):
+    per_customer = fake.groupby("customer_id")[["customer_name", "segment", "region", "age_band"]].nunique()
+    assert (per_customer == 1).all().all()
+    combos = lambda f: set(map(tuple, f[["segment", "region", "age_band"]].drop_duplicates().to_numpy()))  # noqa: E731
+    drawn = fake.drop_duplicates("customer_id")[["segment", "region", "age_band"]].apply(tuple, axis=1)
+    assert drawn.isin(combos(shop)).mean() > 0.85  # joint draws, a few smoothed ones
+
+
+def test_returns_at_the_real_rate_after_a_purchase(shop, fake):
+    real_rate = (shop["quantity"].astype(int) < 0).mean()
+    fake_rate = (fake["quantity"].astype(int) < 0).mean()
+    assert abs(fake_rate - real_rate) < 0.012
+    returns = fake[fake["quantity"].astype(int) < 0]
+    bought = fake[fake["quantity"].astype(int) > 0]
+    first_buy = bought.groupby(["customer_id", "product_id"])["order_time"].min()
+    key = list(zip(returns["customer_id"], returns["product_id"]))
+    assert all(first_buy.get(k, "9999") <= t for k, t in zip(key, returns["order_time"]))
+    # a return is its own order
+    assert not set(returns["order_id"]) & set(bought["order_id"])
+
+
+def test_orders_per_customer_and_basket_sizes_follow_the_real_table(shop, fake):
+    def shape(frame):
+        lines = frame[frame["quantity"].astype(int) > 0]
+        return lines.groupby("customer_id")["order_id"].nunique().mean(), lines.groupby("order_id").size().mean()
+
+    (real_orders, real_basket), (fake_orders, fake_basket) = shape(shop), shape(fake)
+    assert abs(fake_orders / real_orders - 1) < 0.25
+    assert abs(fake_basket / real_basket - 1) < 0.15
+
+
+def test_same_seed_same_table_other_seed_another(model, fake):
+    pd.testing.assert_frame_equal(model.sample(seed=3), fake)
+    assert not model.sample(seed=4).equals(fake)
+    assert model.sample(50, seed=3)["customer_id"].nunique() <= 50
+
+
+def test_noise_must_be_in_range(real):
+    with pytest.raises(Exception, match="noise"):
+        BehaviourSynthesizer(noise=2.0).fit(real)
+
+
+def test_new_ids_keep_the_style_and_never_collide():
+    rng = np.random.default_rng(0)
+    real = [str(n) for n in range(12346, 18288)]
+    made = new_ids(real, 500, rng)
+    assert all(re.fullmatch(r"9\d{4}", m) for m in made) and not set(made) & set(real)
+    odd = ["ab-12x", "cd-99y"]
+    masked = new_ids(odd, 20, rng)
+    assert all(re.fullmatch(r"[a-z]{2}-\d{2}[a-z]", m) for m in masked) and not set(masked) & set(odd)
+    # a full numbered range grows by one digit
+    full = [f"U{n}" for n in range(90, 100)]
+    assert all(re.fullmatch(r"U9\d{2}", m) for m in new_ids(full, 5, rng))
+
+
+def test_order_numbers_continue_and_keep_the_return_prefix():
+    numbers = OrderNumbers(["536365", "581587"], ["C536379"], np.random.default_rng(0))
+    assert [numbers.take(False), numbers.take(True), numbers.take(False)] == ["581588", "C581589", "581590"]
+
+
+@pytest.mark.parametrize(
+    "text, fmt",
+    [
+        ("12/1/2010 8:26", "%-m/%-d/%Y %-H:%M"),
+        ("2010-12-01 08:26:00", "%Y-%m-%d %H:%M:%S"),
+        ("2023/01/05", "%Y/%m/%d"),
+        ("2023年1月5日", "%Y年%-m月%-d日"),
+    ],
+)
+def test_time_format_writes_the_input_back(text, fmt):
+    from aigc_biz.data.timestamps import parse_timestamps
+
+    raw = pd.Series([text])
+    assert time_format(raw, parse_timestamps(raw)) == fmt
+
+
+def test_privacy_measures_catch_a_copy_and_pass_the_synthetic_table(real, fake):
+    copied = privacy_figures(real, real)
+    assert copied["real_ids_in_output"] == len(np.unique(real.user))
+    assert copied["copied_rows"] > 0.99 and copied["dcr_median"] == 0.0  # ties: a twin customer
+    figures = privacy_figures(real, read_like(fake, real.roles))
+    assert figures["real_ids_in_output"] == 0 and figures["real_names_in_output"] == 0
+    assert figures["copied_rows"] < 0.01
+    assert figures["dcr_median"] > 0.3
+
+
+def test_membership_inference_sees_a_leak_and_not_the_synthesizer(real):
+    leak = membership_inference(real, lambda train, n: train, seed=0)
+    assert leak["auc"] > 0.95  # "synthetic" = the training customers themselves
+    fair = membership_inference(
+        real, lambda train, n: read_like(BehaviourSynthesizer().fit(train).sample(n, seed=1), real.roles), seed=0
+    )
+    assert 0.35 < fair["auc"] < 0.7
+
+
+def test_api_synth_writes_table_and_report(shop, tmp_path):
+    path = tmp_path / "orders.csv"
+    shop = shop[shop["customer_id"].isin(sorted(shop["customer_id"].unique())[::2])]
+    shop.to_csv(path, index=False)
+    result = api.synth(path, tmp_path / "synth.csv", customers=150, seed=2, report=tmp_path / "synth.html")
+    written = pd.read_csv(tmp_path / "synth.csv", dtype=str, keep_default_na=False)
+    assert list(written.columns) == list(shop.columns)
+    assert written["customer_id"].nunique() == result.summary()["customers"] <= 150
+    assert written["quantity"].str.fullmatch(r"-?\d+").all()  # negative quantities stay numbers, no apostrophe
+    html = (tmp_path / "synth.html").read_text(encoding="utf-8")
+    for section in ("Privacy", "TSTR", "Column shapes", "Pair trends", "Item popularity curve", "Seasonality"):
+        assert section in html
+    summary = result.summary()
+    assert summary["real_ids_in_output"] == 0 and summary["tstr_ratio"] > 0.4
+    assert (tmp_path / "synth.json").exists()
+
+
+def test_cli_synth_bad_option_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from aigc_biz.cli.app import app
+
+    out = CliRunner().invoke(app, ["synth", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "s.csv")])
+    assert out.exit_code == 2 and "file not found" in out.output and "Traceback" not in out.output
+
+
+def test_unknown_setting_is_a_config_error(shop):
+    from aigc_biz.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown synth setting"):
+        api.synth(shop, None, params=["depth=3"])
+    with pytest.raises(ConfigError, match="item_model"):
+        api.synth(shop, None, params=["item_model=gan"])
+
+
+def test_itemknn_walk_also_works(real):
+    fake = BehaviourSynthesizer(item_model="itemknn").fit(real).sample(40, seed=0)
+    assert fake["customer_id"].str.fullmatch(r"C9\d{5}").all() and len(fake) > 40
+
+
+def test_augment_adds_synthetic_customers_for_sparse_segments(shop):
+    data = api.augment(shop, 0.5, seed=1)
+    real = api.load(_csv(shop))
+    assert data.n_users == real.n_users + round(0.5 * real.n_users)
+    added = ~np.isin(data.user_ids, real.user_ids)
+    # sparse focus: each (segment, region, age band) combination gets about as many synthetic customers
+    combos = data.user_features.loc[added].astype(str).agg("|".join, axis=1).value_counts()
+    real_combos = real.user_features.astype(str).agg("|".join, axis=1).value_counts()
+    assert combos.std() < real_combos.std()
+
+
+def test_train_job_with_augment(shop, tmp_path):
+    result = api.train_job(_csv(shop, tmp_path / "o.csv"), model="itemknn", augment_ratio=0.2, seed=0)
+    assert result.model.item_ids_.size > 0
+    with pytest.raises(Exception, match="positive ratio"):
+        api.augment(shop, -1)
+
+
+def _csv(frame, path=None):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path or Path(tempfile.mkdtemp()) / "orders.csv")
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_cli_synth_writes_the_table(shop, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from aigc_biz.cli.app import app
+
+    source = _csv(shop, tmp_path / "orders.csv")
+    target = tmp_path / "synth.csv"
+    out = CliRunner().invoke(
+        app, ["synth", str(source), "-o", str(target), "--customers", "30", "--seed", "5", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.output)
+    written = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert summary["customers"] == written["customer_id"].nunique() <= 30 and summary["rows"] == len(written)
