@@ -243,3 +243,16 @@ def test_cli_synth_writes_the_table(shop, tmp_path):
     summary = json.loads(out.output)
     written = pd.read_csv(target, dtype=str, keep_default_na=False)
     assert summary["customers"] == written["customer_id"].nunique() <= 30 and summary["rows"] == len(written)
+
+
+def test_cli_synth_refuses_to_write_onto_its_input(shop, tmp_path):
+    from typer.testing import CliRunner
+
+    from aigc_biz.cli.app import app
+
+    source = _csv(shop, tmp_path / "orders.csv")
+    before = source.read_bytes()
+    for args in (["-o", str(source)], ["-o", str(tmp_path / "s.csv"), "--report", str(tmp_path / "orders.csv")]):
+        out = CliRunner().invoke(app, ["synth", str(source), *args])
+        assert out.exit_code == 2 and "Traceback" not in out.output, out.output
+        assert source.read_bytes() == before
