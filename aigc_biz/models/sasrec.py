@@ -512,12 +512,15 @@ class SASRec(TorchRecommender):
             ctx = self.context_encoder_.transform(context, n_rows=n_rows).to(device)
         out = torch.empty((n_rows, self.n_items), dtype=torch.float32, device=device)
         start = self.n_items + 1
+        # rows of similar length go together, so a forward pass pads each sequence to little more than itself
+        order = np.argsort((sequence > 0).sum(axis=1), kind="stable")
         with torch.inference_mode():
             for lo in range(0, n_rows, SCORE_ROWS):
-                hi = min(lo + SCORE_ROWS, n_rows)
-                x = with_start_token(sequence[lo:hi], start).to(device)
-                part = None if ctx is None else ctx[lo:hi]
-                out[lo:hi] = self.net_.score_last(x, part)[:, :-1].float()
+                rows = order[lo : lo + SCORE_ROWS]
+                x = with_start_token(sequence[rows], start).to(device)
+                index = torch.from_numpy(rows).to(device)
+                part = None if ctx is None else ctx[index]
+                out[index] = self.net_.score_last(x, part)[:, :-1].float()
         return out
 
     def item_vectors(self) -> np.ndarray:

@@ -65,6 +65,19 @@ class _Block(nn.Module):
         x = self.ln1(x + self._attn(x, mask))
         return self.ln2(x + self.drop(self.ff(x)))
 
+    def forward_last(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``forward(x, mask)[:, -1:]`` computed for the last position only (keys and values still see
+        every position): the out-projection and FFN, two thirds of the block, run on one row per sequence."""
+        b, length, d = x.shape
+        h = self.ln1(x) if self.pre_ln else x
+        q, k, v = self.qkv(h).view(b, length, 3, self.h, d // self.h).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q[:, :, -1:], k, v, attn_mask=mask[:, :, -1:])
+        x = x[:, -1:] + self.out(y.transpose(1, 2).reshape(b, 1, d))
+        if self.pre_ln:
+            return x + self.ff(self.ln2(x))
+        x = self.ln1(x)
+        return self.ln2(x + self.ff(x))
+
 
 class SASRecNet(nn.Module):
     """Causal Transformer over item ids; ``forward`` returns hidden states ``(B, L, hidden)``.
@@ -99,7 +112,9 @@ class SASRecNet(nn.Module):
         with torch.no_grad():
             self.item_emb.weight[0].zero_()
 
-    def forward(self, seq: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, seq: torch.Tensor, context: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+        """Hidden states ``(B, L, hidden)``; with ``last_only`` (inference), ``(B, 1, hidden)`` of the last
+        position, the final block computed for that position alone."""
         b, length = seq.shape
         if length > self.max_len:
             raise ValueError(f"sequence length {length} > max_len {self.max_len}; use pad_sequences")
@@ -115,8 +130,11 @@ class SASRecNet(nn.Module):
         eye = torch.eye(length, dtype=torch.bool, device=seq.device)
         causal = torch.ones(length, length, dtype=torch.bool, device=seq.device).tril()
         mask = (causal & (valid[:, None, :] | eye))[:, None]  # (B, 1, L, L)
-        for blk in self.blocks:
-            x = blk(x, mask) * valid[..., None]
+        for i, blk in enumerate(self.blocks):
+            if last_only and i == len(self.blocks) - 1:
+                x = blk.forward_last(x, mask) * valid[:, -1:, None]
+            else:
+                x = blk(x, mask) * valid[..., None]
         return self.final_ln(x)
 
     def item_weights(self) -> torch.Tensor:
@@ -125,7 +143,7 @@ class SASRecNet(nn.Module):
 
     def score_last(self, seq: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Scores ``(B, n_items)`` of the next item after each (left-padded) sequence; column j = item j+1."""
-        return self.forward(seq, context)[:, -1] @ self.item_weights().T
+        return self.forward(seq, context, last_only=not self.training)[:, -1] @ self.item_weights().T
 
 
 def pad_sequences(seqs: Sequence[Sequence[int]], max_len: int) -> torch.Tensor:
