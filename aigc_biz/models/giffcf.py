@@ -222,7 +222,7 @@ class GiffCF(TorchRecommender):
     The denoiser, conditioned on the (dropped-out) history ``c`` and ``s(c)``, predicts ``x`` under a
     squared loss. Scoring runs the reverse chain deterministically from ``z_T`` of the history: at each
     step t -> t-1 the denoiser predicts ``x``, the chain moves to ``z_{t-1}`` of that prediction plus
-    ``noise_decay^{1}`` times the part of ``z_t`` the prediction did not explain. The final estimate
+    ``noise_decay`` times the part of ``z_t`` the prediction did not explain. The final estimate
     scores every item.
 
     The graph is computed once per fit (on the training slice while validating, then on all of the
@@ -234,7 +234,7 @@ class GiffCF(TorchRecommender):
 
     Defaults are GiffCF's published ML-1M configuration (``configs/movielens.toml`` of the authors'
     repository, which produced its "updated code" NDCG@20 of 0.1272): embedding 200, T = 3, alpha = 1.5,
-    ideal_weight 0 (the ML-1M run uses the graph alone; Yelp and Amazon add the ideal filter), no
+    ideal_weight 0 (the ML-1M run uses the graph alone; its Yelp run adds the ideal filter at 0.2), no
     Gaussian noise, noise_decay 0.5, condition dropout 0.5, Adam lr 1e-3, batch 100. The authors train
     up to 1000 epochs, validating every 10 with a patience of 200; here validation runs each epoch on a
     slice carved from the training data, with a patience of ``patience`` epochs.

@@ -119,3 +119,24 @@ def test_ldiffrec_clusters_split_the_catalogue_and_its_memory_is_linear(checkerb
     model = LatentDiffRec(**{**SMALL_LDIFFREC, "epochs": 1}).fit(checkerboard.train)
     n_weights = sum(p.numel() for p in model.ae_.parameters())
     assert n_weights < 4 * checkerboard.n_items * model.latent + 100
+
+
+def test_each_diffusion_model_gets_a_row_in_evaluate(tmp_path, checkerboard):
+    """``aigc-biz evaluate --models diffrec,ldiffrec,giffcf`` ranks the three registry names side by side."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from aigc_biz.cli import app
+
+    table = tmp_path / "orders.csv"
+    checkerboard.frame.rename(columns={"customer": "user_id", "product": "item_id"}).to_csv(table, index=False)
+    out = tmp_path / "board.json"
+    params = ["diffrec.epochs=3", "diffrec.steps=5", "ldiffrec.epochs=3", "giffcf.epochs=3"]
+    args = ["evaluate", str(table), "--models", "ease,diffrec,ldiffrec,giffcf", "--json-out", str(out), "--quiet"]
+    result = CliRunner().invoke(app, args + [a for p in params for a in ("-p", p)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {row["model"]: row for row in json.loads(out.read_text())["models"]}
+    assert set(rows) == {"ease", "diffrec", "ldiffrec", "giffcf"}
+    for name in ("diffrec", "ldiffrec", "giffcf"):
+        assert rows[name]["metrics"]["ndcg@10"]["mean"] > 0, name
