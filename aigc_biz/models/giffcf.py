@@ -237,7 +237,9 @@ class GiffCF(TorchRecommender):
     ideal_weight 0 (the ML-1M run uses the graph alone; its Yelp run adds the ideal filter at 0.2), no
     Gaussian noise, noise_decay 0.5, condition dropout 0.5, Adam lr 1e-3, batch 100. The authors train
     up to 1000 epochs, validating every 10 with a patience of 200; here validation runs each epoch on a
-    slice carved from the training data, with a patience of ``patience`` epochs.
+    slice carved from the training data, with a patience of ``patience`` epochs. The denoiser learns
+    slowly: on ML-1M its validation NDCG was still rising after 20 epochs (about a minute each on a
+    shared 2-core CPU; see bench/RESULTS.md), so give it a GPU or many epochs.
 
     Customer attributes condition the denoiser: their embedding is added to the history's code (a new
     customer with no history is scored from it), with ``cold_start_rate`` of training rows hiding the
