@@ -193,7 +193,9 @@ class _GiffTask(TrainingTask):
     def train_batch(self, batch, context, runtime: TrainingRuntime, step: int) -> float:
         model = self.model
         x = (batch > 0).float()
-        x_in, context = hide_rows(x, context, model.cold_start_rate, self.unknown)
+        # with context_dim=0 the attributes are ignored, so no row loses its history for them
+        rate = model.cold_start_rate if self.denoiser.context is not None else 0.0
+        x_in, context = hide_rows(x, context, rate, self.unknown)
         T = int(model.steps)
         t = torch.randint(1, T + 1, (x.shape[0],), device=x.device)
         z_t = model.forward_process(self.graph, x_in, t, model.smooth(self.graph, x_in, sparse=True))

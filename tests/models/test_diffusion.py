@@ -9,6 +9,8 @@ import torch
 
 from aigc_biz.models.diffusion import LOSS_HISTORY, GaussianSchedule
 
+from .test_warm_start import months  # noqa: F401 - the old/new data fixture
+
 SMALL_DIFFREC = dict(
     hidden=0,
     bottleneck=16,
@@ -140,3 +142,25 @@ def test_each_diffusion_model_gets_a_row_in_evaluate(tmp_path, checkerboard):
     assert set(rows) == {"ease", "diffrec", "ldiffrec", "giffcf"}
     for name in ("diffrec", "ldiffrec", "giffcf"):
         assert rows[name]["metrics"]["ndcg@10"]["mean"] > 0, name
+
+
+def test_warm_start_keeps_the_old_item_rows(months):  # noqa: F811 - the imported fixture
+    """diffrec and giffcf grow their item-sized weights on a warm start; ldiffrec refuses one."""
+    import pytest
+
+    from aigc_biz import api
+    from aigc_biz.errors import ModelError
+
+    old_data, new_data = months
+    for name, params, rows in (
+        ("diffrec", SMALL_DIFFREC, lambda m: m.net_.up[-1].weight),
+        ("giffcf", SMALL_GIFFCF, lambda m: m.denoiser_.item_embed),
+    ):
+        old = api.train(old_data, name, {**params, "epochs": 3})
+        new = api.train(new_data, name, {"epochs": 0}, warm_start=old)
+        shared = list(old.item_ids_)
+        assert torch.equal(rows(new)[new.item_positions(shared)], rows(old)[old.item_positions(shared)]), name
+        assert new.n_items == old.n_items + 1
+    old = api.train(old_data, "ldiffrec", {**SMALL_LDIFFREC, "epochs": 1})
+    with pytest.raises(ModelError, match="warm-start"):
+        api.train(new_data, "ldiffrec", {"epochs": 1}, warm_start=old)
