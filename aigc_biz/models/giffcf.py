@@ -204,7 +204,7 @@ class _GiffTask(TrainingTask):
         c = F.dropout(x_in, p=model.dropout, training=True)
         ac = model.smooth(self.graph, c, sparse=True)
         with runtime.autocast():
-            predicted = self.denoiser(z_t, c, ac, t, context)
+            predicted = self.denoiser(z_t, c, model.condition_smooth(c, ac), t, context)
         loss = (x - predicted.float()).pow(2).sum(dim=1).mean()
         runtime.step(loss, self.optimizers["adam"])
         return float(loss.detach())
@@ -260,6 +260,8 @@ class GiffCF(TorchRecommender):
         of the unexplained residual carried by each reverse step.
     dropout : float
         Dropout of the history condition while training (surviving entries scaled by 1/(1-p)).
+    rescale_smoothed : bool
+        Not in the paper: hand the score mixer ``s(c)`` rescaled to ``c``'s row maximum (off by default).
     max_dense_items, n_eigen : int
         Largest catalogue kept as a whole graph, and the eigenpairs kept beyond it.
     context_dim : int
@@ -293,6 +295,7 @@ class GiffCF(TorchRecommender):
         noise_scale: float = 0.0,
         noise_decay: float = 0.5,
         dropout: float = 0.5,
+        rescale_smoothed: bool = False,
         max_dense_items: int = 8000,
         n_eigen: int = 1000,
         context_dim: int = 16,
@@ -317,6 +320,7 @@ class GiffCF(TorchRecommender):
         self.noise_scale = noise_scale
         self.noise_decay = noise_decay
         self.dropout = dropout
+        self.rescale_smoothed = rescale_smoothed
         self.max_dense_items = max_dense_items
         self.n_eigen = n_eigen
         self.context_dim = context_dim
@@ -368,6 +372,14 @@ class GiffCF(TorchRecommender):
         share = share * (t.float()[:, None] if torch.is_tensor(t) else float(t))
         return x + share * (smoothed - x)
 
+    def condition_smooth(self, c: torch.Tensor, smoothed: torch.Tensor) -> torch.Tensor:
+        """``s(c)`` as the score mixer sees it: as is (the paper), or with ``rescale_smoothed`` brought to
+        the scale of ``c`` (row maximum to row maximum), since ``s(c)`` is ~50x smaller than ``c``."""
+        if not self.rescale_smoothed:
+            return smoothed
+        top = smoothed.amax(dim=1, keepdim=True).clamp(min=1e-8)
+        return smoothed * (c.amax(dim=1, keepdim=True) / top)
+
     def noise_sigma(self, t: torch.Tensor) -> torch.Tensor:
         return self.noise_scale * self.noise_decay ** (int(self.steps) - t.float())
 
@@ -377,7 +389,7 @@ class GiffCF(TorchRecommender):
         z = self.forward_process(graph, x, int(self.steps), smoothed)
         for t in range(int(self.steps), 0, -1):
             steps = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-            predicted = denoiser(z, x, smoothed, steps, context)
+            predicted = denoiser(z, x, self.condition_smooth(x, smoothed), steps, context)
             predicted_smooth = self.smooth(graph, predicted)
             z_prev = self.forward_process(graph, predicted, t - 1, predicted_smooth)
             if self.noise_decay > 0:

@@ -164,3 +164,13 @@ def test_warm_start_keeps_the_old_item_rows(months):  # noqa: F811 - the importe
     old = api.train(old_data, "ldiffrec", {**SMALL_LDIFFREC, "epochs": 1})
     with pytest.raises(ModelError, match="warm-start"):
         api.train(new_data, "ldiffrec", {"epochs": 1}, warm_start=old)
+
+
+def test_giffcf_with_rescaled_smoothing_still_finds_the_own_half(checkerboard):
+    from aigc_biz.models.giffcf import GiffCF
+
+    model = GiffCF(**{**SMALL_GIFFCF, "rescale_smoothed": True}).fit(checkerboard.train)
+    rec = model.recommend(checkerboard.train, k=3)
+    first = rec[rec["rank"] == 1].set_index("user_id")["item_id"]
+    share = np.mean([checkerboard.half_of_item[first[u]] == g for u, g in checkerboard.group_of_user.items()])
+    assert share >= 0.9
