@@ -26,6 +26,9 @@ FAST = {
     "cvae": ["-p", "epochs=3"],
     "cgan": ["-p", "epochs=3"],
     "sasrec": ["-p", "epochs=1", "-p", "max_len=20", "-p", "hidden=32"],
+    "diffrec": ["-p", "epochs=2", "-p", "steps=5"],
+    "ldiffrec": ["-p", "epochs=2"],
+    "giffcf": ["-p", "epochs=2"],
 }
 
 

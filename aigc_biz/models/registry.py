@@ -16,6 +16,9 @@ _MODELS = {
     "blend": "aigc_biz.models.blend:RepeatBlend",
     "buyagain": "aigc_biz.models.buyagain:BuyAgain",
     "sasrec": "aigc_biz.models.sasrec:SASRec",
+    "diffrec": "aigc_biz.models.diffrec:DiffRec",
+    "ldiffrec": "aigc_biz.models.diffrec:LatentDiffRec",
+    "giffcf": "aigc_biz.models.giffcf:GiffCF",
 }
 
 DEFAULT_MODEL = "cvae"

@@ -624,6 +624,24 @@ def grow_tensor(
     return out
 
 
+def modules_state(modules: dict[str, torch.nn.Module]) -> dict[str, np.ndarray]:
+    """Every module's state as ``{"name.key": array}``: what a model with several networks saves."""
+    return {
+        f"{name}.{key}": value.detach().cpu().numpy()
+        for name, module in modules.items()
+        for key, value in module.state_dict().items()
+    }
+
+
+def load_modules_state(modules: dict[str, torch.nn.Module], state: dict[str, np.ndarray]) -> None:
+    """Load :func:`modules_state` arrays back (strict: a missing key or another shape raises)."""
+    for name, module in modules.items():
+        prefix = name + "."
+        module.load_state_dict(
+            {k[len(prefix) :]: torch.as_tensor(np.asarray(v)) for k, v in state.items() if k.startswith(prefix)}
+        )
+
+
 class TorchRecommender(Recommender):
     """Base of the torch models: the training hyper-parameters they share, their checks, and the fitted
     training metadata every one of them saves and restores.

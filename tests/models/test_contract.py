@@ -13,6 +13,7 @@ from .contract import RecommenderContract
 from .test_cgan import SMALL as SMALL_GAN
 from .test_cvae import SMALL as SMALL_VAE
 from .test_cvae import small_vae
+from .test_diffusion import SMALL_DIFFREC, SMALL_GIFFCF, SMALL_LDIFFREC
 from .test_sasrec import SMALL as SMALL_SASREC
 
 #: per registered model: small parameters and contract class attributes (see contract.py)
@@ -25,6 +26,10 @@ CONTRACT_SETTINGS: dict[str, dict] = {
     "buyagain": {"repeat_model": True},
     # the checkerboard has no time column: each customer's rows in file order are the sequence
     "sasrec": {"params": SMALL_SASREC, "slow_fit": True},
+    # diffusion models: few steps, narrow layers, no validation slice, so each fit takes about a second
+    "diffrec": {"params": SMALL_DIFFREC, "slow_fit": True},
+    "ldiffrec": {"params": SMALL_LDIFFREC, "slow_fit": True},
+    "giffcf": {"params": SMALL_GIFFCF, "slow_fit": True},
     # with exclude_seen (the contract's default) a blend ranks as its new-item model
     "blend": {"params": {"new_model": "ease", "new_params": {"l2": 10.0}, "horizon": "7d"}, "timed_data": True},
 }

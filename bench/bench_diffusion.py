@@ -1,0 +1,195 @@
+"""The diffusion recommenders (diffrec, ldiffrec, giffcf) beside EASE and ItemKNN on the DiffRec ML-1M
+split, each fitted and scored through the command line, order-blind.
+
+For every model: ``train_list`` is written as a ``user_id,item_id`` CSV (no time column, so nothing can
+use order), ``aigc-biz recommend train.csv --model NAME --top-k 100 -o recs.csv [--param k=v ...]``
+runs in a child process (wall time and the child's own peak RSS from ``wait4``), and the lists are
+scored as the papers score (``bench_diffrec.py``'s protocol): with ``--target test`` (default) train +
+valid masked, against ``test_list``; with ``--target valid`` train masked, against ``valid_list`` -- the
+list hyper-parameters and epochs are chosen on. Fit times are also given as a ratio to EASE's time in
+the same run.
+
+Usage::
+
+    python bench/bench_diffusion.py ../shared/data/diffrec-ml-1m/ml-1m_clean --models ease,itemknn,diffrec,giffcf
+    python bench/bench_diffusion.py DATA --models giffcf --param giffcf.epochs=20 --target valid --no-write
+
+Rows are merged into ``bench/results/diffusion.json`` and the table between the ``diffusion`` markers of
+``bench/RESULTS.md`` is regenerated (valid-list rows and test-list rows apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(BENCH), str(ROOT)]
+
+from bench_diffrec import KS, load_split, read_recommendations  # noqa: E402
+from results_table import replace_section, system_line  # noqa: E402
+
+RESULTS_JSON = BENCH / "results" / "diffusion.json"
+#: targets of issue 12 (NDCG@20 on the test list): the published DiffRec, GiffCF paper and updated code
+TARGETS = {"diffrec": 0.1131, "giffcf": 0.1221, "best": 0.1272}
+
+
+def run_command(command: list[str], log: Path, timeout: float) -> tuple[int, float, float]:
+    """Run ``command`` with its output in ``log``; (exit code, wall seconds, the child's peak RSS MiB)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    started = time.perf_counter()
+    with log.open("w", encoding="utf-8") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                child.kill()
+                pid, status, usage = os.wait4(child.pid, 0)
+                return 124, time.perf_counter() - started, usage.ru_maxrss / 1024.0
+            time.sleep(0.2)
+    return os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss / 1024.0
+
+
+def bench_model(folder: Path, name: str, params: list[str], target: str, top_k: int, timeout: float) -> dict | None:
+    from aigc_biz.evaluation.protocol import metrics_from_topk
+
+    _, train, valid, test = load_split(folder)
+    with tempfile.TemporaryDirectory(prefix="aigc-diffusion-") as tmp:
+        coo = train.tocoo()
+        train_csv, recs_csv, log = Path(tmp) / "train.csv", Path(tmp) / "recs.csv", Path(tmp) / "log.txt"
+        with train_csv.open("w", encoding="utf-8") as out:
+            out.write("user_id,item_id\n")
+            out.writelines(f"u{u},m{i}\n" for u, i in zip(coo.row, coo.col))
+        extra = [arg for pair in params for arg in ("--param", pair)]
+        command = [sys.executable, str(ROOT / "cli.py"), "recommend", str(train_csv), "--model", name]
+        command += ["--top-k", str(top_k), "-o", str(recs_csv), *extra]
+        shown = shlex.join(["aigc-biz", "recommend", "train.csv", "--model", name, "--top-k", str(top_k), *extra])
+        print(f"  $ {shown}", flush=True)
+        code, seconds, peak = run_command(command, log, timeout)
+        if code != 0 or not recs_csv.exists():
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+            print(f"  {name}: failed (exit {code}): " + " | ".join(tail))
+            return None
+        masked = train + valid if target == "test" else train
+        topk = read_recommendations(recs_csv, train.shape[0], train.shape[1], masked, max(KS))
+    truth = test if target == "test" else valid
+    metrics, _ = metrics_from_topk(topk, truth, train, KS, n_boot=200)
+    return {
+        "model": name,
+        "params": params,
+        "target": target,
+        "command": shown,
+        "metrics": {k: metrics[k] for k in ("recall@10", "recall@20", "ndcg@10", "ndcg@20")},
+        "fit_seconds": seconds,
+        "peak_rss_mib": peak,
+        "users": int((np.diff(truth.indptr) > 0).sum()),
+    }
+
+
+def _key(row: dict) -> tuple:
+    return row["model"], tuple(row["params"]), row["target"]
+
+
+def store(rows: list[dict]) -> dict:
+    stored = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"rows": []}
+    fresh = {_key(row) for row in rows}
+    stored["rows"] = [r for r in stored["rows"] if _key(r) not in fresh] + rows
+    stored["system"] = system_line()
+    RESULTS_JSON.parent.mkdir(exist_ok=True)
+    tmp = RESULTS_JSON.with_name(RESULTS_JSON.name + ".tmp")
+    tmp.write_text(json.dumps(stored, indent=2) + "\n")
+    tmp.replace(RESULTS_JSON)
+    return stored
+
+
+def markdown(stored: dict) -> str:
+    out = []
+    for target, title in (
+        ("test", "test_list (train + valid masked)"),
+        ("valid", "valid_list (train masked): selection"),
+    ):
+        rows = [r for r in stored["rows"] if r["target"] == target]
+        if not rows:
+            continue
+        out += [
+            f"Scored on **{title}**:",
+            "",
+            "| model | params | R@10 | R@20 | N@10 | N@20 | N@20 95% CI | fit+score s (× EASE) | peak RSS MiB | run |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            m = row["metrics"]
+            ease = row.get("ease_seconds")
+            ratio = f" ({row['fit_seconds'] / ease:.1f}×)" if ease else ""
+            ci = f"{m['ndcg@20']['low']:.4f}–{m['ndcg@20']['high']:.4f}"
+            params = " ".join(row["params"]) or "defaults"
+            out.append(
+                f"| **{row['model']}** | `{params}` | {m['recall@10']['mean']:.4f} | {m['recall@20']['mean']:.4f} "
+                f"| {m['ndcg@10']['mean']:.4f} | {m['ndcg@20']['mean']:.4f} | {ci} | {row['fit_seconds']:.0f}{ratio} "
+                f"| {row['peak_rss_mib']:.0f} | {row['run']} |"
+            )
+        out.append("")
+    out.append(
+        f"Machine: {stored['system']}. Timings are whole `aigc-biz recommend` commands (read, fit, score, write)."
+    )
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--models", default="ease,itemknn,diffrec,ldiffrec,giffcf")
+    parser.add_argument("--param", action="append", default=[], help="MODEL.key=value, repeatable")
+    parser.add_argument("--target", choices=("test", "valid"), default="test")
+    parser.add_argument("--top-k", type=int, default=100)
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+
+    params: dict[str, list[str]] = {}
+    for pair in args.param:
+        model, _, rest = pair.partition(".")
+        params.setdefault(model.strip().lower(), []).append(rest)
+    run = datetime.now(timezone.utc).isoformat(timespec="minutes")
+    rows = []
+    for name in [m.strip().lower() for m in args.models.split(",") if m.strip()]:
+        row = bench_model(args.folder, name, params.get(name, []), args.target, args.top_k, args.timeout)
+        if row is None:
+            continue
+        row["run"] = run
+        row["bench_command"] = "python bench/bench_diffusion.py " + shlex.join(argv or sys.argv[1:])
+        rows.append(row)
+        m = row["metrics"]
+        print(
+            f"{name:>9} [{args.target}]: R@10 {m['recall@10']['mean']:.4f}  R@20 {m['recall@20']['mean']:.4f}  "
+            f"N@10 {m['ndcg@10']['mean']:.4f}  N@20 {m['ndcg@20']['mean']:.4f}  "
+            f"{row['fit_seconds']:.0f} s  peak {row['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
+    ease = [row["fit_seconds"] for row in rows if row["model"] == "ease"]
+    for row in rows:  # kept with each row: a later run's EASE row replaces this one's
+        row["ease_seconds"] = ease[0] if ease else None
+    if args.no_write or not rows:
+        return 0 if rows else 1
+    stored = store(rows)
+    replace_section(BENCH / "RESULTS.md", "diffusion", markdown(stored))
+    print(f"wrote {RESULTS_JSON.relative_to(ROOT)} and the diffusion table in bench/RESULTS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
