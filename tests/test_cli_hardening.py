@@ -185,8 +185,11 @@ def test_o_streams_into_a_fifo_and_leaves_the_node(small, tmp_path):
 # --- Low: SIGTERM / SIGHUP mid-write, model swap ------------------------------------------------------------
 #: runs the real entry point; the CSV writer (or the model save's rename) pauses so the signal lands mid-way
 CHILD = r"""
-import os, sys, time
+import os, signal, sys, time
 from pathlib import Path
+# a job started under nohup inherits an ignored SIGHUP, which the CLI rightly leaves ignored; this child
+# stands for a terminal session, where a hang-up is delivered
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 marker = Path(sys.argv[1])
 mode = sys.argv[2]
 if mode == "write":
