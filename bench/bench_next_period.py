@@ -97,6 +97,7 @@ def run(
     cvae: bool = True,
     with_repeats: bool = True,
     sasrec_epochs: int = 0,
+    trend: bool = False,
 ) -> dict:
     data = load(path)
     new_split = split_horizon(data, horizon)
@@ -118,6 +119,19 @@ def run(
         candidates[f"ease(l2={tuned['l2']:g})+recency"] = ("ease", tuned, None)
     if not cvae:
         del candidates["cvae"]
+    if trend:  # the taste model mixed with recent popularity, the weight chosen on the training data's last horizon
+        candidates["trend(ease)"] = (
+            "trend",
+            {"base_model": "ease", "base_params": {"l2": 500.0}, "horizon": horizon},
+            None,
+        )
+        if cvae:
+            cvae_params = {"epochs": cvae_epochs, "device": "cpu", "seed": 0}
+            candidates["trend(cvae)"] = (
+                "trend",
+                {"base_model": "cvae", "base_params": cvae_params, "horizon": horizon},
+                None,
+            )
     if sasrec_epochs:  # uses each customer's purchase sequence; epochs kept by its own validation
         candidates["sasrec"] = ("sasrec", {"epochs": sasrec_epochs, "device": "cpu", "seed": 0}, None)
     # --- 2. new items only
@@ -264,6 +278,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-cvae", action="store_true", help="leave cvae out (a short run)")
     parser.add_argument("--no-repeats", action="store_true", help="only the new-items protocol")
     parser.add_argument("--sasrec-epochs", type=int, default=0, help="also sasrec, up to this many epochs")
+    parser.add_argument("--trend", action="store_true", help="also trend(ease) and (unless --no-cvae) trend(cvae)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     l2_grid = tuple(float(v) for v in args.l2_grid.split(",") if v.strip())
@@ -277,6 +292,7 @@ def main(argv=None) -> int:
         cvae=not args.no_cvae,
         with_repeats=not args.no_repeats,
         sasrec_epochs=args.sasrec_epochs,
+        trend=args.trend,
     )
     result["wall_seconds"] = time.perf_counter() - started
     print(json.dumps(result, indent=1, default=float), flush=True)

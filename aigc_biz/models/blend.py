@@ -173,14 +173,7 @@ class RepeatBlend(Recommender):
         target = sp.csr_matrix(split.test_target)[rows]
         depth = min(CALIBRATION_DEPTH, new_v.n_items)
         new_top = new_v.recommend_topk(data, users, depth, exclude_seen=True)
-        hits = hits_matrix(new_top.indices, target, depth).astype(np.float64)
-        from sklearn.isotonic import IsotonicRegression
-
-        ranks = np.arange(depth, dtype=np.float64)
-        # hit rate by rank, made non-increasing: the probability that the item at rank r is bought
-        curve = IsotonicRegression(increasing=False, y_min=0.0).fit(ranks, hits.mean(axis=0)).predict(ranks)
-        # a hair of slope keeps isotonic plateaus in the new-item model's own order
-        self.calibration_ = (np.maximum(curve, 0.0) + 1e-7 * (1.0 - ranks / depth)).astype(np.float64)
+        self.calibration_ = rank_calibration(hits_matrix(new_top.indices, target, depth).astype(np.float64))
         rep_top = repeat_v.recommend_topk(data, users, min(repeat_v.n_items, depth), exclude_seen=False)
         history = data.matrix[data.user_index(users)]
         seen = _seen(history, rep_top.indices)
@@ -217,14 +210,7 @@ class RepeatBlend(Recommender):
                 np.asarray(model.score_batch(sub_history, context, **kwargs)), dtype=torch.float64
             )
         seen = torch.as_tensor(sp.csr_matrix(history).toarray() > 0)
-        new_scores = parts["new"].masked_fill(seen, -torch.inf)
-        order = torch.argsort(new_scores, dim=1, descending=True)
-        rank = torch.empty_like(order)
-        rank.scatter_(1, order, torch.arange(order.shape[1]).expand_as(order))
-        calibration = torch.as_tensor(self.calibration_)
-        depth = len(calibration)
-        deep = calibration[-1] * depth / (rank.clamp_min(depth - 1) + 1).double()
-        p_new = torch.where(rank < depth, calibration[rank.clamp_max(depth - 1)], deep)
+        p_new = calibrated_ranks(parts["new"], seen, self.calibration_)
         w = float(self.weight_)
         return torch.where(seen, w * parts["repeat"], (1.0 - w) * p_new).float()
 
@@ -247,8 +233,6 @@ class RepeatBlend(Recommender):
         }
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
-        from aigc_biz.models.registry import create_model
-
         self.weight_ = float(meta["weight"])
         if not 0.0 <= self.weight_ <= 1.0:
             raise ValueError(f"blend weight {self.weight_} is not between 0 and 1")
@@ -258,15 +242,44 @@ class RepeatBlend(Recommender):
         if (self.calibration_ < 0).any() or (self.calibration_ > 1).any():
             raise ValueError("blend calibration holds a value that is not a probability")
         for prefix, name in (("new", self.new_model), ("repeat", self.repeat_model)):
-            model = create_model(str(name))
-            model.set_params(**meta[prefix]["params"])
-            model.item_ids_ = self.item_ids_
-            model.user_feature_columns_ = list(self.user_feature_columns_)
-            model.schema_ = self.schema_
-            model._set_state(
-                {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}, meta[prefix]["meta"]
-            )
-            setattr(self, f"{prefix}_model_", model)
+            setattr(self, f"{prefix}_model_", restore_part(self, name, meta[prefix], state, prefix))
+
+
+def rank_calibration(hits: np.ndarray) -> np.ndarray:
+    """(depth,) probability that a model's item at each rank is bought, from a (users, depth) hit matrix:
+    the hit rate by rank made non-increasing (isotonic), with a hair of slope so plateaus keep the order."""
+    from sklearn.isotonic import IsotonicRegression
+
+    depth = hits.shape[1]
+    ranks = np.arange(depth, dtype=np.float64)
+    curve = IsotonicRegression(increasing=False, y_min=0.0).fit(ranks, hits.mean(axis=0)).predict(ranks)
+    return (np.maximum(curve, 0.0) + 1e-7 * (1.0 - ranks / depth)).astype(np.float64)
+
+
+def calibrated_ranks(scores: torch.Tensor, seen: torch.Tensor, calibration: np.ndarray) -> torch.Tensor:
+    """Each unseen item's ``calibration[rank]`` among the row's unseen items; below the calibrated depth
+    the probability falls off as 1 / rank."""
+    order = torch.argsort(scores.masked_fill(seen, -torch.inf), dim=1, descending=True)
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(order.shape[1]).expand_as(order))
+    calibration = torch.as_tensor(calibration)
+    depth = len(calibration)
+    deep = calibration[-1] * depth / (rank.clamp_min(depth - 1) + 1).double()
+    return torch.where(rank < depth, calibration[rank.clamp_max(depth - 1)], deep)
+
+
+def restore_part(owner: Recommender, name: str, part: dict, state: dict[str, np.ndarray], prefix: str) -> Recommender:
+    """A saved sub-model of ``owner`` (a blend's parts): registry ``name``, its ``{"params", "meta"}`` and
+    the ``prefix.``-named arrays of ``state``, on the owner's vocabulary."""
+    from aigc_biz.models.registry import create_model
+
+    model = create_model(str(name))
+    model.set_params(**part["params"])
+    model.item_ids_ = owner.item_ids_
+    model.user_feature_columns_ = list(owner.user_feature_columns_)
+    model.schema_ = owner.schema_
+    model._set_state({k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}, part["meta"])
+    return model
 
 
 def _seen(history: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:

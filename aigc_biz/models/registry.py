@@ -14,6 +14,7 @@ _MODELS = {
     "cvae": "aigc_biz.models.cvae:ConditionalVAE",
     "cgan": "aigc_biz.models.cgan:ConditionalGAN",
     "blend": "aigc_biz.models.blend:RepeatBlend",
+    "trend": "aigc_biz.models.trend:TrendBlend",
     "buyagain": "aigc_biz.models.buyagain:BuyAgain",
     "sasrec": "aigc_biz.models.sasrec:SASRec",
     "diffrec": "aigc_biz.models.diffrec:DiffRec",

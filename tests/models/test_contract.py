@@ -32,6 +32,8 @@ CONTRACT_SETTINGS: dict[str, dict] = {
     "giffcf": {"params": SMALL_GIFFCF, "slow_fit": True},
     # with exclude_seen (the contract's default) a blend ranks as its new-item model
     "blend": {"params": {"new_model": "ease", "new_params": {"l2": 10.0}, "horizon": "7d"}, "timed_data": True},
+    # the taste model's ranking mixed with recent popularity, the weight chosen on the last 7 days
+    "trend": {"params": {"base_model": "ease", "base_params": {"l2": 10.0}, "horizon": "7d"}, "timed_data": True},
 }
 
 
