@@ -40,6 +40,7 @@ from aigc_biz.data.readers import read_id_list, split_list
 from aigc_biz.errors import InputError
 from aigc_biz.io.runs import new_run_id
 from aigc_biz.models.base import Recommender
+from aigc_biz.models.registry import DEFAULT_MODEL
 from aigc_biz.ranking import (
     BusinessRules,
     attach_item_info,
@@ -101,7 +102,7 @@ def inspect(data: Interactions | str | Path | None = None, **load_options) -> di
 
 def train(
     data: Interactions,
-    model: str = "cvae",
+    model: str = DEFAULT_MODEL,
     params: dict | None = None,
     *,
     device: str | None = None,
@@ -171,7 +172,7 @@ def load_model(path: str | Path, data: Interactions | None = None) -> Recommende
 
 def recommend(
     data: Interactions,
-    model: Recommender | str = "cvae",
+    model: Recommender | str = DEFAULT_MODEL,
     *,
     top_k: int = 10,
     users=None,
@@ -700,7 +701,7 @@ class TrainResult:
 def train_job(
     data: Interactions | str | Path | None = None,
     *,
-    model: str = "cvae",
+    model: str = DEFAULT_MODEL,
     params: dict | Sequence[str] | None = None,
     output: str | Path | None = None,
     device: str | None = None,
@@ -788,7 +789,7 @@ class RecommendResult:
 def recommend_job(
     data: Interactions | str | Path | None = None,
     *,
-    model: Recommender | str = "cvae",
+    model: Recommender | str = DEFAULT_MODEL,
     model_path: str | Path | None = None,
     params: dict | Sequence[str] | None = None,
     save_model: str | Path | None = None,

@@ -153,6 +153,10 @@ def run(
     ref = new_items["ease"]["_per_user"]
     for label, row in new_items.items():
         row["vs_ease"] = paired(row["_per_user"], ref, n_boot)
+    best = max(new_items, key=lambda label: new_items[label]["ndcg"]["mean"])
+    for label, row in new_items.items():  # the default-model rule: never significantly below the best
+        row["vs_best"] = paired(row["_per_user"], new_items[best]["_per_user"], n_boot)
+        row["vs_best"]["best"] = best
     # --- 1. with repeats
     repeats, rows = {}, np.zeros(0)
     if with_repeats:
@@ -246,6 +250,11 @@ def print_tables(r: dict) -> None:
             f"| {label} | {fmt(row['ndcg'])} | {fmt(row['recall'])} | "
             f"{'–' if label == 'ease' else fmt_diff(row['vs_ease'])} | {fit_text(row)} |"
         )
+    best = next(iter(r["new_items"].values()))["vs_best"]["best"]
+    print(
+        f"\nNDCG@{K} − the best row ({best}), paired 95% CI: "
+        + "; ".join(f"{label} {fmt_diff(row['vs_best'])}" for label, row in r["new_items"].items() if label != best)
+    )
     if not r["repeats"]:
         return
     print(f"\nWith repeats ({r['users_repeats']} customers)")

@@ -24,6 +24,7 @@ runner = CliRunner()
 #: quick settings: the contract is about what gets scored, not how well
 FAST = {
     "cvae": ["-p", "epochs=3"],
+    "trend": ["-p", "epochs=3"],  # its base, cvae, takes the parameter
     "cgan": ["-p", "epochs=3"],
     "sasrec": ["-p", "epochs=1", "-p", "max_len=20", "-p", "hidden=32"],
     "diffrec": ["-p", "epochs=2", "-p", "steps=5"],

@@ -97,7 +97,7 @@ def inspect(data: DataArg = None, load: dict = None, json_out: bool = False, qui
 def recommend(
     data: DataArg = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Items per customer.", min=1)] = 10,
-    model: ModelOpt = "cvae",
+    model: ModelOpt = "trend",
     param: ParamOpt = None,
     model_path: Annotated[
         Optional[Path],
@@ -182,7 +182,7 @@ def recommend(
 @with_groups(output("models/model", "Folder to save the fitted model in."), SOURCE, ROLES, SHOW)
 def train(
     data: DataArg = None,
-    model: ModelOpt = "cvae",
+    model: ModelOpt = "trend",
     param: ParamOpt = None,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,

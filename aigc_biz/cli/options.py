@@ -98,7 +98,15 @@ RunIdOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and --json).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="pop, itemknn, ease, cvae or cgan.")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="trend (default: cvae mixed with what sells now), cvae, ease, itemknn, pop, cgan, sasrec, "
+        "buyagain, blend, diffrec, ldiffrec or giffcf.",
+    ),
+]
 ParamOpt = Annotated[
     Optional[List[str]],
     typer.Option("--param", "-p", help="Model hyper-parameter key=value (repeatable), e.g. -p epochs=30."),

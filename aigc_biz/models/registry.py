@@ -22,7 +22,8 @@ _MODELS = {
     "giffcf": "aigc_biz.models.giffcf:GiffCF",
 }
 
-DEFAULT_MODEL = "cvae"
+#: what `recommend` uses unless told (the rule and its evidence: README, "Why trend is the default")
+DEFAULT_MODEL = "trend"
 
 
 def available_models() -> list[str]:

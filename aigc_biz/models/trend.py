@@ -18,7 +18,7 @@ import scipy.sparse as sp
 import torch
 
 from aigc_biz.data.interactions import Interactions
-from aigc_biz.errors import ConfigError, InputError
+from aigc_biz.errors import ConfigError, InputError, ModelError
 from aigc_biz.metrics_core import hits_matrix, ndcg_at_k
 from aigc_biz.models.artifacts import expect_array
 from aigc_biz.models.base import Recommender
@@ -51,10 +51,11 @@ class TrendBlend(Recommender):
 
     Parameters
     ----------
-    base_model : str, default "ease"
+    base_model : str, default "cvae"
         Registry name of the model whose ranking is mixed with the trend.
     base_params : dict, optional
-        Its hyper-parameters.
+        Its hyper-parameters. A parameter ``trend`` does not have but its base model does (``epochs``,
+        ``l2``...) goes here, so ``-p epochs=30`` works on the default model as it did on cvae.
     horizon : str, default "30d"
         The next period: the length of the "recent" window and of the validation period.
     weight : float or None, default None
@@ -88,7 +89,7 @@ class TrendBlend(Recommender):
 
     def __init__(
         self,
-        base_model: str = "ease",
+        base_model: str = "cvae",
         base_params: dict | None = None,
         horizon: str = "30d",
         weight: float | None = None,
@@ -105,6 +106,27 @@ class TrendBlend(Recommender):
     @property
     def uses_context(self) -> bool:  # type: ignore[override]
         return bool(getattr(self, "base_model_", None) is not None and self.base_model_.uses_context)
+
+    def set_params(self, **params) -> "TrendBlend":
+        """Own parameters as usual; any other key the base model accepts is merged into ``base_params``
+        (checked by building the base model, so a wrong one is refused before any fit)."""
+        own = set(self._param_names())
+        super().set_params(**{k: v for k, v in params.items() if k in own})
+        rest = {k: v for k, v in params.items() if k not in own}
+        if rest:
+            from aigc_biz.models.registry import get_model_class
+
+            base_valid = set(get_model_class(str(self.base_model))._param_names())
+            unknown = sorted(k for k in rest if k not in base_valid)
+            if unknown:
+                raise ModelError(
+                    f"model {self.name!r} (around {self.base_model}) has no parameter {unknown[0]!r}",
+                    hint="valid: " + ", ".join(sorted(own | base_valid)),
+                )
+            self.base_params = {**dict(self.base_params or {}), **rest}
+        if self.base_params:
+            self._base()  # the base model checks its own parameters now, not after training starts
+        return self
 
     def _base(self) -> Recommender:
         from aigc_biz.models.registry import create_model

@@ -76,3 +76,15 @@ def test_a_base_that_does_not_rank_new_items_is_refused():
 
     with pytest.raises(ConfigError, match="must rank new items"):
         create_model("trend", base_model="buyagain").fit(season())
+
+
+def test_the_base_models_parameters_pass_through():
+    from aigc_biz.errors import ModelError
+
+    model = create_model("trend", epochs=3, hidden=32)  # the default base is cvae
+    assert model.base_model == "cvae" and model.base_params == {"epochs": 3, "hidden": 32}
+    assert create_model("trend", base_model="ease", l2=50.0).base_params == {"l2": 50.0}
+    with pytest.raises(ModelError, match="no parameter 'epoch'"):
+        create_model("trend", epoch=3)
+    with pytest.raises(ModelError, match="epochs"):
+        create_model("trend", epochs="many")
