@@ -134,7 +134,8 @@ def train(
         if isinstance(previous, TorchRecommender) and "epochs" not in given:
             base["epochs"] = warm_start_epochs(previous)
     est = create_model(model, **{**base, **given})
-    names = set(est.get_params())
+    # a wrapper (trend) also takes its base model's parameters: --device reaches the cvae inside it
+    names = set(getattr(est, "accepted_params", lambda: est.get_params())())
     for key, value in (
         ("device", device),
         ("seed", seed),

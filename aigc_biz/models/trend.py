@@ -128,6 +128,12 @@ class TrendBlend(Recommender):
             self._base()  # the base model checks its own parameters now, not after training starts
         return self
 
+    def accepted_params(self) -> set[str]:
+        """Its own parameters and those of its base model (which :meth:`set_params` passes on)."""
+        from aigc_biz.models.registry import get_model_class
+
+        return set(self._param_names()) | set(get_model_class(str(self.base_model))._param_names())
+
     def _base(self) -> Recommender:
         from aigc_biz.models.registry import create_model
 

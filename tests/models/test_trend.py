@@ -88,3 +88,10 @@ def test_the_base_models_parameters_pass_through():
         create_model("trend", epoch=3)
     with pytest.raises(ModelError, match="epochs"):
         create_model("trend", epochs="many")
+
+
+def test_device_and_checkpoints_reach_the_base_model_through_train():
+    from aigc_biz import api
+
+    fitted = api.train(season(), "trend", {"epochs": 1, "hidden": 8, "latent": 4}, device="cpu")
+    assert fitted.base_model_.device == "cpu" and fitted.base_params["device"] == "cpu"

@@ -161,7 +161,19 @@ def test_cli_warm_start_writes_a_loadable_model_and_a_wrong_folder_exits_2(month
         for a in ("-p", key)
     ]
     done = runner.invoke(
-        app, ["train", str(tmp_path / "old.csv"), "-o", str(tmp_path / "m0"), *small, *common, "--device", "cpu"]
+        app,
+        [
+            "train",
+            str(tmp_path / "old.csv"),
+            "-m",
+            "cvae",
+            "-o",
+            str(tmp_path / "m0"),
+            *small,
+            *common,
+            "--device",
+            "cpu",
+        ],
     )
     assert done.exit_code == 0, done.output
     done = runner.invoke(
@@ -169,6 +181,8 @@ def test_cli_warm_start_writes_a_loadable_model_and_a_wrong_folder_exits_2(month
         [
             "train",
             str(tmp_path / "new.csv"),
+            "-m",
+            "cvae",
             "--warm-start",
             str(tmp_path / "m0"),
             "-o",
