@@ -38,6 +38,8 @@ from aigc_biz.models.registry import create_model
 K = 20
 HALF_LIVES = (7.0, 14.0, 30.0, 60.0, 120.0, 240.0)
 NDCG, RECALL = f"ndcg@{K}", f"recall@{K}"
+#: new-item models blended with buyagain in the with-repeats part (those among the run's candidates)
+BLENDS = ("ease", "ease+recency", "itemknn+recency", "cvae", "trend(cvae)")
 
 
 def log(message: str) -> None:
@@ -98,6 +100,7 @@ def run(
     with_repeats: bool = True,
     sasrec_epochs: int = 0,
     trend: bool = False,
+    blends=BLENDS,
 ) -> dict:
     data = load(path)
     new_split = split_horizon(data, horizon)
@@ -160,7 +163,7 @@ def run(
     # --- 1. with repeats
     repeats, rows = {}, np.zeros(0)
     if with_repeats:
-        rows = run_repeats(repeats, rep_split, candidates, horizon, n_boot)
+        rows = run_repeats(repeats, rep_split, candidates, horizon, n_boot, blends)
     ease_fit = new_items["ease"]["fit_seconds"]
     for table in (new_items, repeats):
         for row in table.values():
@@ -180,7 +183,7 @@ def run(
     }
 
 
-def run_repeats(repeats: dict, rep_split, candidates: dict, horizon: str, n_boot: int) -> np.ndarray:
+def run_repeats(repeats: dict, rep_split, candidates: dict, horizon: str, n_boot: int, blends=BLENDS) -> np.ndarray:
     """Fill ``repeats`` with buyagain, the baseline and one blend per candidate; return the scored rows."""
     ba = create_model("buyagain", horizon=horizon)
     res = score_split(ba, rep_split, ks=(K,), n_boot=n_boot, item_categories=None)
@@ -194,7 +197,7 @@ def run_repeats(repeats: dict, rep_split, candidates: dict, horizon: str, n_boot
         n_boot=n_boot,
     )
     repeats["recency_baseline"] = summary(base_metrics, float("nan"), base_per_user)
-    for label in ("ease", "ease+recency", "itemknn+recency", "cvae"):
+    for label in blends:
         if label not in candidates:
             continue
         name, params, _ = candidates[label]
@@ -288,6 +291,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-repeats", action="store_true", help="only the new-items protocol")
     parser.add_argument("--sasrec-epochs", type=int, default=0, help="also sasrec, up to this many epochs")
     parser.add_argument("--trend", action="store_true", help="also trend(ease) and (unless --no-cvae) trend(cvae)")
+    parser.add_argument("--blends", default=",".join(BLENDS), help="new-item models blended with buyagain")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     l2_grid = tuple(float(v) for v in args.l2_grid.split(",") if v.strip())
@@ -302,6 +306,7 @@ def main(argv=None) -> int:
         with_repeats=not args.no_repeats,
         sasrec_epochs=args.sasrec_epochs,
         trend=args.trend,
+        blends=tuple(b.strip() for b in args.blends.split(",") if b.strip()),
     )
     result["wall_seconds"] = time.perf_counter() - started
     print(json.dumps(result, indent=1, default=float), flush=True)
