@@ -134,8 +134,7 @@ def train(
         if isinstance(previous, TorchRecommender) and "epochs" not in given:
             base["epochs"] = warm_start_epochs(previous)
     est = create_model(model, **{**base, **given})
-    # a wrapper (trend) also takes its base model's parameters: --device reaches the cvae inside it
-    names = set(getattr(est, "accepted_params", lambda: est.get_params())())
+    names = est.accepted_params()  # a wrapper (trend) takes its base's too: --device reaches the cvae inside
     for key, value in (
         ("device", device),
         ("seed", seed),

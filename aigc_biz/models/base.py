@@ -110,6 +110,16 @@ class Recommender(ABC):
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
 
+    def _keep(self, arguments: dict) -> None:
+        """Store ``__init__``'s arguments unchanged, as scikit-learn's contract asks (no logic in
+        ``__init__``): an ``__init__`` body is ``self._keep(locals())``."""
+        for name in self._param_names():
+            setattr(self, name, arguments[name])
+
+    def accepted_params(self) -> set[str]:
+        """Names :meth:`set_params` takes: the model's own; a wrapper adds its base model's."""
+        return set(self._param_names())
+
     def set_params(self, **params) -> "Recommender":
         valid = set(self._param_names())
         for key, value in params.items():

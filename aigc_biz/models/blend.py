@@ -79,13 +79,7 @@ class RepeatBlend(Recommender):
         weight: float | None = None,
         eval_k: int = 20,
     ):
-        self.new_model = new_model
-        self.new_params = new_params
-        self.repeat_model = repeat_model
-        self.repeat_params = repeat_params
-        self.horizon = horizon
-        self.weight = weight
-        self.eval_k = eval_k
+        self._keep(locals())
 
     # --- building the two parts ------------------------------------------------------------------
     def _parts(self) -> tuple[Recommender, Recommender]:

@@ -113,12 +113,7 @@ class BuyAgain(Recommender):
         max_train_pairs: int = 500_000,
         seed: int = 0,
     ):
-        self.horizon = horizon
-        self.C = C
-        self.item_prior = item_prior
-        self.customer_prior = customer_prior
-        self.max_train_pairs = max_train_pairs
-        self.seed = seed
+        self._keep(locals())
 
     # --- fitting -------------------------------------------------------------------------------
     def _fit(self, data: Interactions, progress: Callable[[dict], None] | None) -> None:

@@ -230,30 +230,7 @@ class ConditionalGAN(TorchRecommender):
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
-        self.hidden_g = hidden_g
-        self.hidden_d = hidden_d
-        self.noise_dim = noise_dim
-        self.context_dim = context_dim
-        self.s_zr = s_zr
-        self.s_pm = s_pm
-        self.zr_weight = zr_weight
-        self.recon_weight = recon_weight
-        self.g_steps = g_steps
-        self.d_steps = d_steps
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr_g = lr_g
-        self.lr_d = lr_d
-        self.weight_decay = weight_decay
-        self.condition_dropout = condition_dropout
-        self.cold_start_rate = cold_start_rate
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.device = device
-        self.precision = precision
-        self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
-        self.resume = resume
+        self._keep(locals())
 
     def _own_problems(self) -> list[str]:
         problems = [

@@ -284,27 +284,7 @@ class ConditionalVAE(TorchRecommender):
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
-        self.hidden = hidden
-        self.latent = latent
-        self.dropout = dropout
-        self.beta_max = beta_max
-        self.anneal_steps = anneal_steps
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.context_dim = context_dim
-        self.linear_path = linear_path
-        self.linear_l2 = linear_l2
-        self.max_linear_items = max_linear_items
-        self.cold_start_rate = cold_start_rate
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.device = device
-        self.precision = precision
-        self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
-        self.resume = resume
+        self._keep(locals())
 
     def _own_problems(self) -> list[str]:
         problems = [f"{key}={getattr(self, key)}" for key in ("hidden", "latent") if int(getattr(self, key)) < 1]

@@ -203,29 +203,7 @@ class DiffRec(_DiffusionParams):
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
-        self.hidden = hidden
-        self.bottleneck = bottleneck
-        self.steps = steps
-        self.noise_scale = noise_scale
-        self.noise_min = noise_min
-        self.noise_max = noise_max
-        self.sampling_steps = sampling_steps
-        self.step_dim = step_dim
-        self.context_dim = context_dim
-        self.dropout = dropout
-        self.reweight = reweight
-        self.cold_start_rate = cold_start_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.device = device
-        self.precision = precision
-        self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
-        self.resume = resume
+        self._keep(locals())
 
     def _own_problems(self) -> list[str]:
         problems = super()._own_problems()
@@ -495,34 +473,7 @@ class LatentDiffRec(_DiffusionParams):
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
-        self.n_clusters = n_clusters
-        self.latent = latent
-        self.mlp_width = mlp_width
-        self.steps = steps
-        self.noise_scale = noise_scale
-        self.noise_min = noise_min
-        self.noise_max = noise_max
-        self.sampling_steps = sampling_steps
-        self.step_dim = step_dim
-        self.context_dim = context_dim
-        self.dropout = dropout
-        self.diffusion_weight = diffusion_weight
-        self.diffusion_floor = diffusion_floor
-        self.beta_max = beta_max
-        self.anneal_steps = anneal_steps
-        self.cold_start_rate = cold_start_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr_ae = lr_ae
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.device = device
-        self.precision = precision
-        self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
-        self.resume = resume
+        self._keep(locals())
 
     def _own_problems(self) -> list[str]:
         problems = super()._own_problems()

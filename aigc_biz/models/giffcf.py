@@ -312,30 +312,7 @@ class GiffCF(TorchRecommender):
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
-        self.dim = dim
-        self.steps = steps
-        self.alpha = alpha
-        self.ideal_weight = ideal_weight
-        self.ideal_cutoff = ideal_cutoff
-        self.noise_scale = noise_scale
-        self.noise_decay = noise_decay
-        self.dropout = dropout
-        self.rescale_smoothed = rescale_smoothed
-        self.max_dense_items = max_dense_items
-        self.n_eigen = n_eigen
-        self.context_dim = context_dim
-        self.cold_start_rate = cold_start_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.device = device
-        self.precision = precision
-        self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
-        self.resume = resume
+        self._keep(locals())
 
     def _own_problems(self) -> list[str]:
         problems = [

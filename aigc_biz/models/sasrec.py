@@ -345,26 +345,7 @@ class SASRec(TorchRecommender):
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
-        self.max_len = max_len
-        self.hidden = hidden
-        self.blocks = blocks
-        self.heads = heads
-        self.dropout = dropout
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.max_full_softmax_items = max_full_softmax_items
-        self.n_negatives = n_negatives
-        self.context_dropout = context_dropout
-        self.item_categories = item_categories
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.device = device
-        self.precision = precision
-        self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
-        self.resume = resume
+        self._keep(locals())
 
     # --- parameters -----------------------------------------------------------------------------
     def _own_problems(self) -> list[str]:

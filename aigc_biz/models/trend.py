@@ -96,16 +96,7 @@ class TrendBlend(Recommender):
         eval_k: int = 20,
         seed: int = 0,
     ):
-        self.base_model = base_model
-        self.base_params = base_params
-        self.horizon = horizon
-        self.weight = weight
-        self.eval_k = eval_k
-        self.seed = seed
-
-    @property
-    def uses_context(self) -> bool:  # type: ignore[override]
-        return bool(getattr(self, "base_model_", None) is not None and self.base_model_.uses_context)
+        self._keep(locals())
 
     def set_params(self, **params) -> "TrendBlend":
         """Own parameters as usual; any other key the base model accepts is merged into ``base_params``
@@ -114,14 +105,12 @@ class TrendBlend(Recommender):
         super().set_params(**{k: v for k, v in params.items() if k in own})
         rest = {k: v for k, v in params.items() if k not in own}
         if rest:
-            from aigc_biz.models.registry import get_model_class
-
-            base_valid = set(get_model_class(str(self.base_model))._param_names())
-            unknown = sorted(k for k in rest if k not in base_valid)
+            valid = self.accepted_params()
+            unknown = sorted(k for k in rest if k not in valid)
             if unknown:
                 raise ModelError(
                     f"model {self.name!r} (around {self.base_model}) has no parameter {unknown[0]!r}",
-                    hint="valid: " + ", ".join(sorted(own | base_valid)),
+                    hint="valid: " + ", ".join(sorted(valid)),
                 )
             self.base_params = {**dict(self.base_params or {}), **rest}
         if self.base_params:
@@ -129,7 +118,7 @@ class TrendBlend(Recommender):
         return self
 
     def accepted_params(self) -> set[str]:
-        """Its own parameters and those of its base model (which :meth:`set_params` passes on)."""
+        """Its own parameters and its base model's (which :meth:`set_params` passes on)."""
         from aigc_biz.models.registry import get_model_class
 
         return set(self._param_names()) | set(get_model_class(str(self.base_model))._param_names())
@@ -180,14 +169,14 @@ class TrendBlend(Recommender):
         users = test_data.user_ids[rows]
         target = sp.csr_matrix(split.test_target)[rows]
         depth = len(self.calibration_)
-        top = base.recommend_topk(test_data, users, depth, exclude_seen=True)
-        self.calibration_ = rank_calibration(hits_matrix(top.indices, target, depth).astype(np.float64))
-        scoring = base.history_for(test_data, users)
+        scoring = base.history_for(test_data, users)  # scored once: the calibration and the weight share it
         kwargs = {"features": scoring.features} if scoring.features else {}
-        raw = torch.as_tensor(np.asarray(base.score_batch(scoring.history, scoring.context, **kwargs)))
-        trend = torch.as_tensor(recent_share(split.train, self.horizon))
+        raw = torch.as_tensor(np.asarray(base.score_batch(scoring.history, scoring.context, **kwargs))).double()
         seen = torch.as_tensor(sp.csr_matrix(scoring.history).toarray() > 0)
-        p_base = self._calibrated(raw.double(), seen)
+        top = torch.topk(raw.masked_fill(seen, -torch.inf), depth, dim=1).indices.numpy()
+        self.calibration_ = rank_calibration(hits_matrix(top, target, depth).astype(np.float64))
+        trend = torch.as_tensor(recent_share(split.train, self.horizon))
+        p_base = self._calibrated(raw, seen)
         k = int(self.eval_k)
         weights = WEIGHT_GRID if self.weight is None else (float(self.weight),)
         scores = {}

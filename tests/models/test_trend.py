@@ -90,7 +90,7 @@ def test_the_base_models_parameters_pass_through():
         create_model("trend", epochs="many")
 
 
-def test_device_and_checkpoints_reach_the_base_model_through_train():
+def test_device_reaches_the_base_model_through_train():
     from aigc_biz import api
 
     fitted = api.train(season(), "trend", {"epochs": 1, "hidden": 8, "latent": 4}, device="cpu")
