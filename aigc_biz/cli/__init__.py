@@ -1,47 +1,43 @@
 """The ``aigc-biz`` console script (also run by the repository's top-level ``cli.py``).
 
 Ctrl-C is caught from the very start: the console script imports this package first, and the
-command line's imports (pandas, torch) take a moment, so an interrupt there is one line and exit
-130 too, never a traceback. :func:`main` then turns SIGTERM and SIGHUP into :class:`Terminated`.
+command line's imports (pandas, torch) take a moment, so an interrupt there is held until they are done,
+then one line and exit 130, never a traceback or an abort. :func:`main` then turns SIGTERM and SIGHUP
+into :class:`Terminated`.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 from aigc_biz.errors import Terminated
 
 _INTERRUPTED = "Interrupted: nothing half-written was left behind.\n"
 
 
-def _swallowed_interrupts(hook):
-    """An unraisable hook that keeps a Ctrl-C the import machinery would only report as "Exception ignored"."""
-    caught = []
+def _import_app():
+    """``aigc_biz.cli.app`` imported with Ctrl-C held back: an interrupt raised inside a native module's
+    initialisation (torch's) aborts the interpreter instead of unwinding, so while the imports run a
+    Ctrl-C is only recorded, and acted on once they are done."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        from aigc_biz.cli.app import app
 
-    def keep(info):
-        if isinstance(info.exc_value, KeyboardInterrupt):
-            caught.append(info.exc_value)
-        else:
-            hook(info)
+        return app
+    pending = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        from aigc_biz.cli.app import app
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        sys.stderr.write(_INTERRUPTED)
+        sys.exit(130)
+    return app
 
-    return keep, caught
 
-
-_previous_hook = sys.unraisablehook
-_hook, _caught = _swallowed_interrupts(_previous_hook)
-sys.unraisablehook = _hook
-try:
-    from aigc_biz.cli.app import app
-
-    if _caught:
-        raise _caught[0]
-except KeyboardInterrupt:
-    sys.stderr.write(_INTERRUPTED)
-    sys.exit(130)
-finally:
-    if sys.unraisablehook is _hook:
-        sys.unraisablehook = _previous_hook
+app = _import_app()
 
 
 def _terminate(signum, frame):
