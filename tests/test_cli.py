@@ -266,3 +266,26 @@ def test_copy_and_report_commands(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["bytes"] == html.stat().st_size
     assert (tmp_path / "report.json").exists()
+
+
+@pytest.mark.parametrize("model", ["itemknn", "ease"])
+def test_a_closed_form_fit_logs_one_line_not_an_empty_epoch(tmp_path, model):
+    result = invoke("recommend", SAMPLE, "--model", model, "-o", tmp_path / "r.csv")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith(f"[{model}]")]
+    assert lines == [f"[{model}] fitted on 300 items"]
+
+
+def test_include_seen_stores_the_reason_in_the_warehouse(tmp_path):
+    import sqlalchemy as sa
+
+    db = tmp_path / "dw.db"
+    args = ["recommend", SAMPLE, "--model", "itemknn", "--include-seen", "--out-db", f"sqlite:///{db}"]
+    result = invoke(*args, "-o", tmp_path / "r.csv")
+    assert result.exit_code == 0, result.output
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT reason, COUNT(*) FROM recommendations GROUP BY reason")).all())
+    engine.dispose()
+    written = pd.read_csv(tmp_path / "r.csv")["reason"].value_counts().to_dict()
+    assert stored == written and set(stored) == {"repeat", "new"}

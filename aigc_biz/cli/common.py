@@ -102,6 +102,14 @@ class TerminalObserver:
     def epoch(self, model: str, stats: dict) -> None:
         if self.quiet:
             return
+        if "epoch" not in stats:  # a closed-form fit reports its item blocks (itemknn) or only that it is done
+            done, total = stats.get("items_done"), stats.get("n_items")
+            if err_console.is_terminal and done is not None:
+                self._open(f"fitting {model} (items)", total)
+                self._bar.update(self._task, total=total, completed=done, stats="")
+            elif done is None or done == total:
+                err_console.print(f"[{model}] fitted" + (f" on {total:,} items" if total else ""), markup=False)
+            return
         parts = []
         if stats.get("loss") is not None:
             parts.append(f"loss {stats['loss']:.4g}")

@@ -11,7 +11,11 @@ double precision — DOUBLE on MySQL/MariaDB, whose FLOAT is single precision; M
 and InnoDB, with a binary collation on ``run_id`` so that run ids compare exactly):
 
 - ``recommendations``: run_id VARCHAR(64), model VARCHAR(64) NULL, user_id VARCHAR(255), rank INTEGER,
-  item_id VARCHAR(255), score FLOAT, title TEXT NULL, category VARCHAR(255) NULL, generated_at TIMESTAMP
+  item_id VARCHAR(255), score FLOAT, title TEXT NULL, category VARCHAR(255) NULL, generated_at TIMESTAMP,
+  reason VARCHAR(16) NULL (``repeat``/``new`` with ``--include-seen``), new_item BOOLEAN NULL (a product
+  from ``--candidates`` the model did not know). These last two are *optional*: a table created before
+  they existed is written without them (a warning gives the ``ALTER TABLE`` that adds them), so an older
+  warehouse table keeps working.
 - ``copy``: run_id VARCHAR(64), user_id VARCHAR(255), channel VARCHAR(32), locale VARCHAR(16),
   variant VARCHAR(64) NULL, subject TEXT NULL, body TEXT, item_ids TEXT NULL (JSON array when given a
   list), chars INTEGER, sms_parts INTEGER NULL, warnings TEXT NULL, generated_at TIMESTAMP
@@ -62,6 +66,8 @@ def _columns(kind: str) -> list[sa.Column]:
             col("title", sa.Text(), True),
             col("category", sa.String(255), True),
             stamp,
+            col("reason", sa.String(16), True),
+            col("new_item", sa.Boolean(), True),
         ]
     if kind == "copy":
         return [
@@ -93,6 +99,9 @@ def _columns(kind: str) -> list[sa.Column]:
 
 
 KINDS = ("recommendations", "copy", "metrics")
+
+#: NULL-able columns added after tables of the kind were in use: an existing table may lack them
+_OPTIONAL = {"recommendations": ("reason", "new_item")}
 
 #: tries of one write when it loses a race with a concurrent writer (see :func:`_lost_race`)
 _ATTEMPTS = 3
@@ -163,14 +172,20 @@ def validate_identifier(name: str) -> tuple[str | None, str]:
 
 
 def table_for(
-    name: str, kind: str = "recommendations", metadata: sa.MetaData | None = None, *, key_collation: str | None = None
+    name: str,
+    kind: str = "recommendations",
+    metadata: sa.MetaData | None = None,
+    *,
+    key_collation: str | None = None,
+    without: tuple[str, ...] = (),
 ) -> sa.Table:
     """The SQLAlchemy ``Table`` of ``kind``'s documented schema named ``name`` (with its run_id index).
 
     ``key_collation``: the collation of ``run_id`` on MySQL/MariaDB (see :func:`_key_collation`).
+    ``without``: optional columns an existing table lacks (see ``_OPTIONAL``).
     """
     schema, table = validate_identifier(name)
-    columns = _columns(kind)
+    columns = [c for c in _columns(kind) if c.name not in without]
     if key_collation:
         columns[0] = sa.Column("run_id", sa.String(64, collation=key_collation), nullable=False)
     index_name = f"ix_{table}_run_id"
@@ -197,6 +212,14 @@ def _first(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 
 
+def _as_flag(value):
+    """True/False for a bool-like cell (``True``, ``1``, ``"true"``…); None when it is not one."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    text = str(value).strip().lower()
+    return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text)
+
+
 def _column_values(series: pd.Series, column: sa.Column) -> list:
     """Python values for one column (ids as str, numbers as int/float, missing as None), checked.
 
@@ -204,7 +227,13 @@ def _column_values(series: pd.Series, column: sa.Column) -> list:
     """
     name = column.name
     missing = series.isna().to_numpy()
-    if isinstance(column.type, (sa.Integer, sa.Float)):
+    if isinstance(column.type, sa.Boolean):
+        flags = series.map(_as_flag, na_action="ignore")
+        bad = _first(~missing & flags.isna().to_numpy())
+        if bad is not None:
+            raise InputError("expected true or false", column=name, row=bad)
+        values = [None if m else bool(v) for m, v in zip(missing, flags.tolist())]
+    elif isinstance(column.type, (sa.Integer, sa.Float)):
         try:
             numbers = pd.to_numeric(series, errors="raise").astype("float64").to_numpy()
         except (ValueError, TypeError):
@@ -346,15 +375,28 @@ def _db_errors(engine: Engine) -> tuple[type[BaseException], ...]:
     return (sa.exc.SQLAlchemyError,) + ((driver_error,) if isinstance(driver_error, type) else ())
 
 
-def _check_existing(conn, table: sa.Table, name: str) -> None:
-    """InputError when a table of that name exists without the columns this kind writes."""
+def _check_existing(conn, table: sa.Table, name: str, kind: str) -> tuple[str, ...]:
+    """The optional columns the existing table lacks; InputError when it lacks a required one."""
     have = {c["name"].lower() for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
-    missing = [c.name for c in table.columns if c.name.lower() not in have]
+    optional = _OPTIONAL.get(kind, ())
+    missing = [c.name for c in table.columns if c.name.lower() not in have and c.name not in optional]
     if missing:
         raise InputError(
             f"table {name!r} exists but lacks column(s) {', '.join(missing)}",
             hint="write to a new table name, or add the columns",
         )
+    return tuple(c for c in optional if c.lower() not in have)
+
+
+def _warn_dropped(conn, table: sa.Table, name: str, dropped: tuple[str, ...], columns: dict[str, list]) -> None:
+    """Log, with the DDL that adds them, the optional columns whose values an older table cannot keep."""
+    lost = [c for c in dropped if any(v is not None for v in columns.get(c, ()))]
+    if not lost:
+        return
+    adds = "; ".join(
+        f"ALTER TABLE {name} ADD COLUMN {c} {table.c[c].type.compile(dialect=conn.dialect)} NULL" for c in lost
+    )
+    log.warning("table %s has no column(s) %s, so they were not stored; to keep them: %s", name, ", ".join(lost), adds)
 
 
 def _is_mysql(dialect) -> bool:
@@ -492,16 +534,21 @@ def write_table(
             try:
                 with engine.begin() as conn:
                     step = "creating the table"
+                    into, values = target, columns
                     if sa.inspect(conn).has_table(target.name, schema=target.schema):
-                        _check_existing(conn, target, table)
+                        dropped = _check_existing(conn, target, table, kind)
                         if _is_mysql(conn.dialect):
                             _check_mysql_table(conn, target, table)
+                        if dropped:
+                            _warn_dropped(conn, target, table, dropped, columns)
+                            into = table_for(table, kind, without=dropped)
+                            values = {c: v for c, v in columns.items() if c not in dropped}
                     else:
                         table_for(table, kind, key_collation=_key_collation(conn.dialect)).create(conn)
                     step = f"replacing run {run_id!r} in {table!r}"
-                    conn.execute(target.delete().where(target.c.run_id == run_id))
+                    conn.execute(into.delete().where(into.c.run_id == run_id))
                     written = 0
-                    for sent in _send_chunks(conn, target, columns, chunksize):
+                    for sent in _send_chunks(conn, into, values, chunksize):
                         written += sent
                         log.debug(
                             "run %s: %d of %d rows sent to %s (not yet committed)", run_id, written, n_rows, table

@@ -253,3 +253,36 @@ def test_bad_arguments():
         write_table(recs(1).assign(score="high"), "sqlite://", "recs", run_id="r1")
     with pytest.raises(InputError, match="whole number"):
         write_table(recs(1).assign(rank=1.5), "sqlite://", "recs", run_id="r1")
+
+
+def test_reason_and_new_item_are_stored_in_a_new_table(target):
+    reason, new_item = ["repeat", "new", None, "new"], [False, True, None, False]
+    frame = recs(n_users=2, k=2).assign(reason=reason, new_item=new_item)
+    write_table(frame, target.url, target.table, run_id="r1")
+    stored = {
+        (u, r): (why, None if new is None else bool(new))
+        for u, r, why, new in target.rows("user_id", "rank", "reason", "new_item")
+    }  # MariaDB's BOOLEAN reads back as 0/1
+    assert stored == {(u, r): (why, new) for u, r, why, new in zip(frame.user_id, frame["rank"], reason, new_item)}
+    with pytest.raises(InputError, match="expected true or false") as err:
+        write_table(frame.assign(new_item=["yes", "maybe", None, "no"]), target.url, target.table, run_id="r2")
+    assert err.value.column == "new_item" and err.value.row == 1
+    assert target.count("r2") == 0
+
+
+def test_a_table_made_before_reason_existed_still_takes_writes(target, caplog):
+    from aigc_biz.io.sql import _key_collation, table_for
+
+    engine = sa.create_engine(target.url)
+    with engine.begin() as conn:  # the schema of the tables created by earlier releases
+        old = table_for(target.table, key_collation=_key_collation(conn.dialect), without=("reason", "new_item"))
+        old.create(conn)
+    engine.dispose()
+    with caplog.at_level(logging.WARNING, logger="aigc_biz.io.sql"):
+        write_table(recs().assign(reason="new"), target.url, target.table, run_id="r1")
+    assert target.count("r1") == 6
+    assert "reason" in caplog.text and "ALTER TABLE" in caplog.text and "new_item" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="aigc_biz.io.sql"):  # nothing lost: no warning
+        write_table(recs(), target.url, target.table, run_id="r2")
+    assert not caplog.text
