@@ -15,6 +15,8 @@ from torch import nn
 
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.models.ease import ease_weights
+from aigc_biz.models.large_catalogue import SPARSE_ALTERNATIVE, dense_item_item_allowed, dense_limit_text, sparse_times
+from aigc_biz.models.sampled_softmax import draw_negatives, popularity_log_q, sampled_softmax_nll
 from aigc_biz.models.training import TorchRecommender, TrainingRuntime, TrainingTask, run_training
 
 #: weights of the item-item logits tried on the validation slice (relative to the fitted scale)
@@ -46,12 +48,23 @@ class ConditionalVAENet(nn.Module):
     """Encoder [x ; c] -> (mu, logvar); decoder [z ; c] -> item logits (+ x @ W when W is given).
 
     ``c`` is a learned embedding of the user's one-hot context; ``W`` (n_items x n_items, zero
-    diagonal) is the optional item-item path.
+    diagonal) is the optional item-item path. With ``sparse_input`` (large catalogues) the encoder reads
+    only the history's nonzero entries (the same product, a fraction of the operations).
     """
 
-    def __init__(self, n_items: int, n_context: int, hidden: int, latent: int, context_dim: int, linear_path: bool):
+    def __init__(
+        self,
+        n_items: int,
+        n_context: int,
+        hidden: int,
+        latent: int,
+        context_dim: int,
+        linear_path: bool,
+        sparse_input: bool = False,
+    ):
         super().__init__()
         self.latent = latent
+        self.sparse_input = bool(sparse_input)
         self.context = nn.Linear(n_context, context_dim, bias=False) if n_context and context_dim else None
         c_dim = context_dim if self.context is not None else 0
         self.enc_items = nn.Linear(n_items, hidden)
@@ -67,17 +80,24 @@ class ConditionalVAENet(nn.Module):
             self.register_buffer("linear_weight", torch.ones(()))
 
     def encode(self, x_in: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.enc_items(x_in)
+        if self.sparse_input:
+            h = sparse_times(x_in, self.enc_items.weight.T) + self.enc_items.bias
+        else:
+            h = self.enc_items(x_in)
         if c is not None and self.enc_context is not None:
             h = h + self.enc_context(c)
         mu, logvar = self.enc_out(torch.tanh(h)).chunk(2, dim=1)
         return mu, logvar
 
-    def decode(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+    def decode_hidden(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """The decoder's last hidden layer: ``decode`` is ``dec_out`` of it."""
         h = self.dec_latent(z)
         if c is not None and self.dec_context is not None:
             h = h + self.dec_context(c)
-        return self.dec_out(torch.tanh(h))
+        return torch.tanh(h)
+
+    def decode(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return self.dec_out(self.decode_hidden(z, c))
 
     def linear_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Item-item path ``x @ W`` (unweighted); zeros without the path."""
@@ -106,8 +126,10 @@ class _CVAETask(TrainingTask):
         anneal_steps: int,
         has_context: bool,
         mixes: tuple = MIX_GRID,
+        log_q: torch.Tensor | None = None,
     ):
         self.net = net
+        self.log_q = log_q
         self.mixes = tuple(mixes)
         self.model = model
         self.anneal_steps = max(1, anneal_steps)
@@ -140,14 +162,25 @@ class _CVAETask(TrainingTask):
             c = net.embed_context(context)
             mu, logvar = net.encode(F.normalize(x_drop, dim=1), c)
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            logits = net.decode(z, c)
-        logits, mu, logvar = logits.float(), mu.float(), logvar.float()
-        nll = -(F.log_softmax(logits, dim=1) * x).sum(dim=1).mean()
+            if self.log_q is None:
+                nll = -(F.log_softmax(net.decode(z, c).float(), dim=1) * x).sum(dim=1).mean()
+            else:
+                nll = self.sampled_nll(net.decode_hidden(z, c), x).float()
+        mu, logvar = mu.float(), logvar.float()
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1).mean()
         beta = model.beta_max * min(1.0, step / self.anneal_steps)
         loss = nll + beta * kl
         runtime.step(loss, self.optimizers["adam"])
         return float(loss.detach())
+
+    def sampled_nll(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The multinomial NLL with the softmax over each positive and ``n_negatives`` items drawn by
+        popularity (logQ-corrected): the decoder's output weights are read only at those columns."""
+        rows, cols = x.nonzero(as_tuple=True)
+        negatives = draw_negatives(self.log_q, int(self.model.n_negatives))
+        out = self.net.dec_out
+        nll = sampled_softmax_nll(hidden, out.weight, cols, negatives, self.log_q, bias=out.bias, rows=rows)
+        return nll.sum() / x.shape[0]
 
     def score(self, batch, context):
         return self.net.logits((batch > 0).float(), context)
@@ -188,7 +221,14 @@ class ConditionalVAE(TorchRecommender):
     (a from-scratch fit computes it twice, once without the validation items, and fits both). Its
     ``best_val_ndcg_`` is optimistic (the old W saw the validation items bought before) and only ranks
     the warm epochs against each other. Above
-    ``max_linear_items`` items the path is dropped with a warning (memory n_items^2 floats).
+    ``max_linear_items`` items (never more than ``large_catalogue.DENSE_ITEM_ITEM_MAX``) the path is
+    dropped with a warning (memory n_items^2 floats).
+
+    Large catalogues: above ``max_full_softmax_items`` items the decoder trains with a sampled softmax
+    (:mod:`aigc_biz.models.sampled_softmax`): each positive is scored against ``n_negatives`` items
+    drawn by popularity with logQ correction, so a step reads ``positives + n_negatives`` rows of the
+    output layer instead of computing all ``n_items`` logits, and the encoder reads only the history's
+    nonzero entries. Scoring still ranks every item (in blocks, see ``Recommender.recommend_indices``).
 
     Parameters
     ----------
@@ -213,6 +253,10 @@ class ConditionalVAE(TorchRecommender):
     max_linear_items : int
         Largest catalogue for which the n_items^2 matrix is built (20,000 items: 1.6 GB kept in the
         model, about 5 GB at peak while it is computed).
+    max_full_softmax_items : int
+        Largest catalogue trained with the full multinomial softmax; above it, the sampled softmax.
+    n_negatives : int
+        Negatives per batch of the sampled softmax (shared by the batch's rows).
     cold_start_rate : float
         Share of training rows whose history is hidden so the model learns context-only scoring.
     patience, val_fraction :
@@ -237,6 +281,8 @@ class ConditionalVAE(TorchRecommender):
     net_ : ConditionalVAENet
     linear_path_ : bool
         Whether the item-item path was built.
+    full_softmax_ : bool
+        Whether the decoder was trained with the full softmax (False: sampled softmax).
     linear_mix_ : float or None
         Fusion weight chosen on the validation slice (1.0 without validation; None without the path).
     linear_scale_ : float or None
@@ -275,6 +321,8 @@ class ConditionalVAE(TorchRecommender):
         linear_path: bool = True,
         linear_l2: float = 500.0,
         max_linear_items: int = 20000,
+        max_full_softmax_items: int = 50_000,
+        n_negatives: int = 2000,
         cold_start_rate: float = 0.1,
         patience: int = 10,
         val_fraction: float = 0.1,
@@ -287,7 +335,8 @@ class ConditionalVAE(TorchRecommender):
         self._keep(locals())
 
     def _own_problems(self) -> list[str]:
-        problems = [f"{key}={getattr(self, key)}" for key in ("hidden", "latent") if int(getattr(self, key)) < 1]
+        keys = ("hidden", "latent", "max_full_softmax_items", "n_negatives")
+        problems = [f"{key}={getattr(self, key)}" for key in keys if int(getattr(self, key)) < 1]
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout={self.dropout}")
         if not 0.0 <= self.cold_start_rate < 1.0:
@@ -297,18 +346,19 @@ class ConditionalVAE(TorchRecommender):
         return problems
 
     def _use_linear(self, n_items: int) -> bool:
-        if self.linear_path and n_items > self.max_linear_items:
+        if self.linear_path and not dense_item_item_allowed(n_items, int(self.max_linear_items)):
             warnings.warn(
-                f"{n_items} items is above max_linear_items={self.max_linear_items}: "
-                "training without the item-item path",
+                f"{n_items} items is above {dense_limit_text('max_linear_items', self.max_linear_items)}: "
+                f"training without the item-item path (for a sparse item-item model, {SPARSE_ALTERNATIVE})",
                 RuntimeWarning,
                 stacklevel=3,
             )
             return False
         return bool(self.linear_path)
 
-    def _build_net(self, n_items: int, n_context: int, linear: bool) -> ConditionalVAENet:
-        return ConditionalVAENet(n_items, n_context, int(self.hidden), int(self.latent), int(self.context_dim), linear)
+    def _build_net(self, n_items: int, n_context: int, linear: bool, sampled: bool = False) -> ConditionalVAENet:
+        dims = (int(self.hidden), int(self.latent), int(self.context_dim))
+        return ConditionalVAENet(n_items, n_context, *dims, linear, sparse_input=sampled)
 
     def item_item_weights(self, matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
         """EASE closed form of the item-item path on ``matrix`` (the fit's costliest fixed step)."""
@@ -340,7 +390,14 @@ class ConditionalVAE(TorchRecommender):
         fit = self.prepare_fit(data)
         matrix, train, device, rng = fit.matrix, fit.train, fit.device, fit.rng
         self.linear_path_ = self._use_linear(matrix.shape[1])
-        net = self._build_net(matrix.shape[1], fit.n_context, self.linear_path_).to(device)
+        self.full_softmax_ = matrix.shape[1] <= int(self.max_full_softmax_items)
+        net = self._build_net(matrix.shape[1], fit.n_context, self.linear_path_, not self.full_softmax_).to(device)
+        # negatives by the training slice's popularity (validation items never shape the proposal)
+        log_q = (
+            None
+            if self.full_softmax_
+            else popularity_log_q(np.bincount(train.indices, minlength=train.shape[1])).to(device)
+        )
         warm = self.warm_load({"net": net})
         kept = self._reusable_linear(matrix) if warm else None
         mixes = MIX_GRID
@@ -358,7 +415,7 @@ class ConditionalVAE(TorchRecommender):
         steps = int(self.anneal_steps) if self.anneal_steps else int(self.epochs) * -(-n_rows // int(self.batch_size))
         if warm:
             steps = 1  # the warm-start model is already annealed: the KL weight starts at beta_max
-        task = _CVAETask(net, self, steps, fit.context is not None, mixes=mixes)
+        task = _CVAETask(net, self, steps, fit.context is not None, mixes=mixes, log_q=log_q)
         report = run_training(
             task, train, fit.settings, context=fit.context, validation=fit.validation, progress=progress, rng=rng
         )
@@ -406,6 +463,7 @@ class ConditionalVAE(TorchRecommender):
     def _own_meta(self) -> dict:
         return {
             "linear_path": bool(self.linear_path_),
+            "full_softmax": bool(self.full_softmax_),
             "linear_mix": self.linear_mix_,
             "linear_scale": self.linear_scale_,
         }
@@ -413,7 +471,9 @@ class ConditionalVAE(TorchRecommender):
     def _load_networks(self, state: dict[str, np.ndarray], meta: dict, device: str) -> None:
         self.linear_path_ = bool(meta["linear_path"])
         self.linear_mix_ = meta.get("linear_mix")
-        net = self._build_net(len(self.item_ids_), self.context_encoder_.n_features_, self.linear_path_)
+        self.full_softmax_ = bool(meta.get("full_softmax", True))
+        n_items, n_context = len(self.item_ids_), self.context_encoder_.n_features_
+        net = self._build_net(n_items, n_context, self.linear_path_, not self.full_softmax_)
         net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state.items()})
         self.net_ = net.to(device).eval()
         self.linear_scale_ = meta.get("linear_scale")
