@@ -4,6 +4,7 @@ with an optional EASE-like item-item path beside the decoder."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -89,6 +90,21 @@ class ConditionalVAENet(nn.Module):
         mu, logvar = self.enc_out(torch.tanh(h)).chunk(2, dim=1)
         return mu, logvar
 
+    def encode_pairs(
+        self, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, n_rows: int, c: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`encode` of the (already normalised) input given as its nonzero (row, item, value) triples,
+        ``rows`` in ascending order."""
+        counts = torch.bincount(rows, minlength=n_rows)
+        offsets = torch.cumsum(counts, 0) - counts
+        weight = self.enc_items.weight.T
+        h = F.embedding_bag(cols, weight, offsets, mode="sum", per_sample_weights=values.to(weight.dtype))
+        h = h + self.enc_items.bias
+        if c is not None and self.enc_context is not None:
+            h = h + self.enc_context(c)
+        mu, logvar = self.enc_out(torch.tanh(h)).chunk(2, dim=1)
+        return mu, logvar
+
     def decode_hidden(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         """The decoder's last hidden layer: ``decode`` is ``dec_out`` of it."""
         h = self.dec_latent(z)
@@ -118,6 +134,34 @@ class ConditionalVAENet(nn.Module):
         return None if context is None or self.context is None else self.context(context)
 
 
+@dataclass
+class HistoryRows:
+    """A training batch as the nonzero (row, item) pairs of its binary history rows, rows ascending."""
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    n_rows: int
+    n_items: int
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> "HistoryRows":
+        part = sp.csr_matrix(matrix[rows])
+        part.data = (part.data > 0).astype(np.float32)
+        part.eliminate_zeros()
+        row_of = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(part.indptr))
+        return cls(
+            torch.from_numpy(row_of).to(device),
+            torch.from_numpy(part.indices.astype(np.int64)).to(device),
+            len(rows),
+            matrix.shape[1],
+        )
+
+    def dense(self) -> torch.Tensor:
+        out = torch.zeros((self.n_rows, self.n_items), device=self.rows.device)
+        out[self.rows, self.cols] = 1.0
+        return out
+
+
 class _CVAETask(TrainingTask):
     def __init__(
         self,
@@ -144,45 +188,76 @@ class _CVAETask(TrainingTask):
             self._unknown = self.model.context_encoder_.transform(None, n_rows=1).to(context.device)
         return self._unknown.expand_as(context)
 
+    def batch_input(self, matrix: sp.csr_matrix, rows: np.ndarray, device: torch.device):
+        """Dense rows with the full softmax; with the sampled softmax only their nonzero pairs
+        (:class:`HistoryRows`), so no training step touches rows x n_items cells."""
+        if self.log_q is None:
+            return super().batch_input(matrix, rows, device)
+        return HistoryRows.of(matrix, rows, device)
+
+    def hide(
+        self, context: torch.Tensor | None, n_rows: int, device
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Cold-start training: (rows kept, (n, 1) float, or None for all; the context with some rows hidden).
+
+        Some rows see no history, so the model also learns p(items | context) for new customers; as many
+        others see no context, so a customer whose attributes are missing (new since the model was
+        trained) is still scored from their history."""
+        rate = self.model.cold_start_rate
+        if not (self.has_context and rate > 0):
+            return None, context
+        keep = (torch.rand(n_rows, 1, device=device) >= rate).float()
+        hide = torch.rand(n_rows, 1, device=device) < rate
+        return keep, torch.where(hide, self.unknown_context(context), context)
+
     def train_batch(self, batch, context, runtime: TrainingRuntime, step: int) -> float:
+        if isinstance(batch, HistoryRows):
+            return self.train_sampled(batch, context, runtime, step)
         model, net = self.model, self.net
         x = (batch > 0).float()
-        if self.has_context and model.cold_start_rate > 0:
-            # some rows see no history, so the model also learns p(items | context) for new customers;
-            # as many others see no context, so a customer whose attributes are missing (new since the
-            # model was trained) is still scored from their history
-            keep = (torch.rand(x.shape[0], 1, device=x.device) >= model.cold_start_rate).float()
-            x_seen = x * keep
-            hide = torch.rand(x.shape[0], 1, device=x.device) < model.cold_start_rate
-            context = torch.where(hide, self.unknown_context(context), context)
-        else:
-            x_seen = x
+        keep, context = self.hide(context, x.shape[0], x.device)
+        x_seen = x if keep is None else x * keep
         x_drop = F.dropout(x_seen, p=model.dropout, training=True)
         with runtime.autocast():
             c = net.embed_context(context)
             mu, logvar = net.encode(F.normalize(x_drop, dim=1), c)
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            if self.log_q is None:
-                nll = -(F.log_softmax(net.decode(z, c).float(), dim=1) * x).sum(dim=1).mean()
-            else:
-                nll = self.sampled_nll(net.decode_hidden(z, c), x).float()
+            logits = net.decode(z, c)
+        nll = -(F.log_softmax(logits.float(), dim=1) * x).sum(dim=1).mean()
+        return self.step_on(nll, mu, logvar, runtime, step)
+
+    def train_sampled(self, batch: "HistoryRows", context, runtime: TrainingRuntime, step: int) -> float:
+        """:meth:`train_batch` on the nonzero pairs: the same input dropout and L2 normalisation per
+        row, the encoder as a weighted sum of the kept items' columns, the sampled-softmax NLL."""
+        model, net = self.model, self.net
+        rows, cols, n_rows = batch.rows, batch.cols, batch.n_rows
+        keep, context = self.hide(context, n_rows, rows.device)
+        values = torch.ones(len(rows), device=rows.device) if keep is None else keep[rows, 0]
+        values = F.dropout(values, p=model.dropout, training=True)
+        norms = torch.zeros(n_rows, device=rows.device).index_add_(0, rows, values * values).sqrt()
+        values = values / norms.clamp_min(1e-12)[rows]
+        with runtime.autocast():
+            c = net.embed_context(context)
+            mu, logvar = net.encode_pairs(rows, cols, values, n_rows, c)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            hidden = net.decode_hidden(z, c)
+        negatives = draw_negatives(self.log_q, int(model.n_negatives))
+        out = net.dec_out
+        nll = sampled_softmax_nll(hidden.float(), out.weight, cols, negatives, self.log_q, bias=out.bias, rows=rows)
+        return self.step_on(nll.sum() / n_rows, mu, logvar, runtime, step)
+
+    def step_on(self, nll: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, runtime, step: int) -> float:
+        """One optimiser step on ``nll + beta * KL`` (beta annealed over ``anneal_steps``)."""
         mu, logvar = mu.float(), logvar.float()
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1).mean()
-        beta = model.beta_max * min(1.0, step / self.anneal_steps)
+        beta = self.model.beta_max * min(1.0, step / self.anneal_steps)
         loss = nll + beta * kl
         runtime.step(loss, self.optimizers["adam"])
         return float(loss.detach())
 
-    def sampled_nll(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The multinomial NLL with the softmax over each positive and ``n_negatives`` items drawn by
-        popularity (logQ-corrected): the decoder's output weights are read only at those columns."""
-        rows, cols = x.nonzero(as_tuple=True)
-        negatives = draw_negatives(self.log_q, int(self.model.n_negatives))
-        out = self.net.dec_out
-        nll = sampled_softmax_nll(hidden, out.weight, cols, negatives, self.log_q, bias=out.bias, rows=rows)
-        return nll.sum() / x.shape[0]
-
     def score(self, batch, context):
+        if isinstance(batch, HistoryRows):
+            batch = batch.dense()
         return self.net.logits((batch > 0).float(), context)
 
     def score_variants(self, batch, context):
@@ -190,6 +265,8 @@ class _CVAETask(TrainingTask):
         net = self.net
         if not net.has_linear:
             return {None: self.score(batch, context)}
+        if isinstance(batch, HistoryRows):
+            batch = batch.dense()
         x = (batch > 0).float()
         c = net.embed_context(context)
         mu, _ = net.encode(F.normalize(x, dim=1), c)

@@ -167,3 +167,18 @@ def test_sparse_cosine_keeps_the_dense_blocks_neighbours():
     matrix.data = rng.random(matrix.nnz).astype(np.float32) + 0.5  # weights, so no ties at the k-th place
     dense, sparse = _top_k_cosine(matrix, 7, 2.0), _top_k_cosine_sparse(matrix, 7, 2.0)
     assert (dense != sparse).nnz == 0 and dense.nnz == sparse.nnz > 0
+
+
+def test_cvae_pairs_encoder_is_the_dense_encoder():
+    from aigc_biz.models.cvae import ConditionalVAENet, HistoryRows
+
+    torch.manual_seed(3)
+    matrix = sp.random(12, 300, density=0.03, random_state=2, format="csr", dtype=np.float32)
+    batch = HistoryRows.of(matrix, np.arange(12), torch.device("cpu"))
+    np.testing.assert_array_equal(batch.dense().numpy(), (matrix.toarray() > 0).astype(np.float32))
+    net = ConditionalVAENet(300, 0, 16, 4, 0, linear_path=False)
+    x = batch.dense()
+    norms = x.sum(dim=1).sqrt().clamp_min(1e-12)
+    mu, logvar = net.encode_pairs(batch.rows, batch.cols, 1.0 / norms[batch.rows], 12, None)
+    mu_dense, logvar_dense = net.encode(torch.nn.functional.normalize(x, dim=1), None)
+    assert torch.allclose(mu, mu_dense, atol=1e-6) and torch.allclose(logvar, logvar_dense, atol=1e-6)
