@@ -93,13 +93,13 @@ class ConditionalVAENet(nn.Module):
     def encode_pairs(
         self, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, n_rows: int, c: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`encode` of the (already normalised) input given as its nonzero (row, item, value) triples,
-        ``rows`` in ascending order."""
-        counts = torch.bincount(rows, minlength=n_rows)
-        offsets = torch.cumsum(counts, 0) - counts
-        weight = self.enc_items.weight.T
-        h = F.embedding_bag(cols, weight, offsets, mode="sum", per_sample_weights=values.to(weight.dtype))
-        h = h + self.enc_items.bias
+        """:meth:`encode` of the (already normalised) input given as its nonzero (row, item, value) triples."""
+        # columns of the (hidden, n_items) weight summed per row: its gradient stays in that layout,
+        # about twice as fast on 100,000 items as embedding_bag over the transposed weight
+        weight = self.enc_items.weight
+        picked = weight.index_select(1, cols) * values.to(weight.dtype)
+        h = torch.zeros(weight.shape[0], n_rows, dtype=weight.dtype, device=weight.device).index_add_(1, rows, picked)
+        h = h.T + self.enc_items.bias
         if c is not None and self.enc_context is not None:
             h = h + self.enc_context(c)
         mu, logvar = self.enc_out(torch.tanh(h)).chunk(2, dim=1)
