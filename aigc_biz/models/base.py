@@ -27,6 +27,7 @@ from aigc_biz.data.interactions import Interactions, data_schema
 from aigc_biz.errors import ModelError, NotFittedError
 from aigc_biz.json_safe import json_safe
 from aigc_biz.models.artifacts import FORMAT_VERSION
+from aigc_biz.models.large_catalogue import SCORE_BLOCK_CELLS, rows_per_block
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,8 @@ class Recommender(ABC):
         progress: Callable[[int], None] | None = None,
         features: dict | None = None,
         extra_items=None,
+        *,
+        cell_budget: int = SCORE_BLOCK_CELLS,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` item indices and scores for each row of a model-space history, scored in chunks.
 
@@ -268,6 +271,8 @@ class Recommender(ABC):
         ``extra_items``: items beyond the model's (new products), with ``item_ids`` and
         ``scores(known_scores) -> (rows, n_extra)``; they take indices ``n_items...``, and ``exclude``
         and ``allowed`` then cover them too.
+        ``cell_budget``: most scores (rows x items) densified at once; the row batch shrinks below
+        ``batch_size`` to fit it, so 100,000 items score ~335 rows at a time (each row's list is the same).
         """
         self.check_fitted()
         history = sp.csr_matrix(history, dtype=np.float32)
@@ -281,9 +286,10 @@ class Recommender(ABC):
         if k_eff == 0 or n_rows == 0:
             return out_idx, out_score
         banned = None if allowed is None else torch.from_numpy(~np.asarray(allowed, dtype=bool))
+        block = rows_per_block(batch_size, n_total, cell_budget)
         with torch.inference_mode():
-            for start in range(0, n_rows, batch_size):
-                stop = min(start + batch_size, n_rows)
+            for start in range(0, n_rows, block):
+                stop = min(start + block, n_rows)
                 ctx = None if context is None else context.iloc[start:stop]
                 if features:
                     part = {name: value[start:stop] for name, value in features.items()}

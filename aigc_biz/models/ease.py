@@ -14,10 +14,15 @@ from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError, ModelError
 from aigc_biz.models.artifacts import expect_array
 from aigc_biz.models.base import RecencyWeightedHistory, Recommender
+from aigc_biz.models.large_catalogue import (
+    DENSE_ITEM_ITEM_MAX,
+    SPARSE_ALTERNATIVE,
+    dense_item_item_allowed,
+    dense_limit_text,
+)
 
 #: share of the available memory the three n_items x n_items float64 matrices may take
 MEMORY_SHARE = 0.6
-_ADVICE = "use itemknn or cvae, or filter to the top N items with --candidates"
 
 
 class EASE(RecencyWeightedHistory, Recommender):
@@ -35,7 +40,8 @@ class EASE(RecencyWeightedHistory, Recommender):
     l2 : float, default 500.0
         L2 regularisation on B (larger values for denser data).
     max_items : int, default 30000
-        Refuse to fit catalogues larger than this.
+        Refuse to fit catalogues larger than this (never more than ``large_catalogue.DENSE_ITEM_ITEM_MAX``,
+        30,000); the refusal names the sparse alternatives (``itemknn``, ``cvae``).
     recency_half_life : float or None, default None
         At scoring time, weight each history entry by ``0.5 ** (age / recency_half_life)`` (days with a
         time column, else events), so recent purchases count most; None scores the plain item set.
@@ -71,11 +77,11 @@ class EASE(RecencyWeightedHistory, Recommender):
         if not float(self.l2) > 0:
             raise ConfigError(f"ease: l2={self.l2!r} must be positive")
         n_items = data.n_items
-        if n_items > int(self.max_items):
+        if not dense_item_item_allowed(n_items, int(self.max_items)):
             raise ModelError(
                 f"EASE needs a dense {n_items:,} x {n_items:,} matrix; {n_items:,} items is more "
-                f"than max_items={int(self.max_items):,}",
-                hint=_ADVICE,
+                f"than {dense_limit_text('max_items', self.max_items)}",
+                hint=SPARSE_ALTERNATIVE,
             )
         # float64 LU inverse: as fast as a Cholesky route here and safe for ill-conditioned catalogues
         self.item_weights_ = ease_weights(data.binary(), float(self.l2), dtype=torch.float64).numpy()
@@ -108,7 +114,8 @@ def ease_weights(
     """EASE closed form ``B = I - P / diag(P)``, ``P = (X'X + l2 I)^-1``, zero diagonal (Steck 2019), float32.
 
     The one implementation: the EASE model and the CVAE's item-item path both call it. It refuses, with a
-    :class:`ModelError`, a catalogue whose three n_items x n_items matrices would not fit in memory, and a
+    :class:`ModelError`, a catalogue above ``DENSE_ITEM_ITEM_MAX`` items or whose three n_items x n_items
+    matrices would not fit in memory, and a
     Gram matrix that cannot be inverted.
 
     Parameters
@@ -124,6 +131,10 @@ def ease_weights(
         well conditioned), so the peak stays near three n_items^2 matrices.
     """
     n_items = matrix.shape[1]
+    if not dense_item_item_allowed(n_items, DENSE_ITEM_ITEM_MAX):
+        raise ModelError(
+            f"EASE on {n_items:,} items is above DENSE_ITEM_ITEM_MAX={DENSE_ITEM_ITEM_MAX:,}", hint=SPARSE_ALTERNATIVE
+        )
     device = torch.device(device)
     if dtype is None:
         dtype = torch.float64 if n_items <= 8000 else torch.float32
@@ -133,7 +144,7 @@ def ease_weights(
         raise ModelError(
             f"EASE on {n_items:,} items needs about {needed / 2**30:.1f} GiB of memory; "
             f"{available / 2**30:.1f} GiB is available",
-            hint=_ADVICE,
+            hint=SPARSE_ALTERNATIVE,
         )
     gram = torch.from_numpy(np.asarray((matrix.T @ matrix).toarray(), dtype=np.float32)).to(device, dtype)
     gram.diagonal().add_(float(l2))

@@ -16,6 +16,8 @@ from torch import nn
 
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.models.diffusion import hide_rows
+from aigc_biz.models.large_catalogue import dense_item_item_allowed
+from aigc_biz.models.large_catalogue import sparse_times as times
 from aigc_biz.models.training import (
     TorchRecommender,
     TrainingRuntime,
@@ -98,18 +100,6 @@ class HeatGraph(nn.Module):
         """Projection of ``x`` on the first ``cutoff`` eigenvectors: an ideal low-pass filter."""
         vectors = self.vectors[:, :cutoff]
         return times(x, vectors, sparse) @ vectors.T
-
-
-def times(x: torch.Tensor, weights: torch.Tensor, sparse: bool) -> torch.Tensor:
-    """``x @ weights``; with ``sparse`` a weighted sum of the rows of ``weights`` at ``x``'s nonzero
-    entries (``embedding_bag``): a history has ~1% nonzeros, and this is ~50x fewer operations than the
-    dense product (and faster than torch's sparse matmul on CPU)."""
-    if not sparse:
-        return x @ weights
-    rows, cols = x.nonzero(as_tuple=True)
-    counts = torch.bincount(rows, minlength=x.shape[0])
-    offsets = torch.cumsum(counts, 0) - counts
-    return F.embedding_bag(cols, weights, offsets, mode="sum", per_sample_weights=x[rows, cols].to(weights.dtype))
 
 
 class StepScalar(nn.Module):
@@ -263,7 +253,8 @@ class GiffCF(TorchRecommender):
     rescale_smoothed : bool
         Not in the paper: hand the score mixer ``s(c)`` rescaled to ``c``'s row maximum (off by default).
     max_dense_items, n_eigen : int
-        Largest catalogue kept as a whole graph, and the eigenpairs kept beyond it.
+        Largest catalogue kept as a whole graph (at most ``large_catalogue.DENSE_ITEM_ITEM_MAX``), and
+        the eigenpairs kept beyond it.
     context_dim : int
         0 ignores user attributes; any positive value conditions on them (embedded at ``dim`` width).
     cold_start_rate : float
@@ -377,7 +368,7 @@ class GiffCF(TorchRecommender):
 
     # --- fitting --------------------------------------------------------------------------------
     def _graph_shape(self, n_items: int) -> tuple[bool, int]:
-        dense = n_items <= int(self.max_dense_items)
+        dense = dense_item_item_allowed(n_items, int(self.max_dense_items))
         cutoff = int(self.ideal_cutoff) if self.ideal_weight else 1
         n_vectors = cutoff if dense else max(int(self.n_eigen), cutoff)
         return dense, max(1, min(n_vectors, n_items))

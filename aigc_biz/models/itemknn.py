@@ -18,6 +18,10 @@ from aigc_biz.models.pop import svd_item_factors
 #: dense similarity block held at once while fitting (items x block columns), in float32 cells
 _BLOCK_CELLS = 1 << 24
 
+#: above this many items the cosine is computed on the sparse co-occurrence counts only (the same
+#: neighbours, up to ties at the k-th place): the dense blocks cost n_items^2 operations
+SPARSE_COSINE_ITEMS = 20_000
+
 
 class ItemKNN(RecencyWeightedHistory, Recommender):
     """Item-item collaborative filtering with a shrunk cosine similarity.
@@ -139,9 +143,12 @@ def _top_k_cosine(
 ) -> sp.csr_matrix:
     """Shrunk cosine between item columns, keeping the top ``k`` per column, in column blocks.
 
-    Memory stays bounded by one dense (n_items x block) slab whatever the catalogue size.
+    Memory stays bounded by one dense (n_items x block) slab whatever the catalogue size; above
+    ``SPARSE_COSINE_ITEMS`` items only the stored co-occurrences are scored (:func:`_top_k_cosine_sparse`).
     """
     n_items = matrix.shape[1]
+    if n_items > SPARSE_COSINE_ITEMS:
+        return _top_k_cosine_sparse(matrix, k, shrinkage, progress)
     k = min(k, max(n_items - 1, 1))
     by_item = sp.csc_matrix(matrix)
     items_t = sp.csr_matrix(by_item.T)
@@ -161,6 +168,52 @@ def _top_k_cosine(
         vals.append(top.values[keep].numpy())
         if progress is not None:
             progress({"items_done": stop, "n_items": n_items})
+    similarity = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items), dtype=np.float32
+    )
+    similarity.sort_indices()
+    return similarity
+
+
+def _top_k_cosine_sparse(
+    matrix: sp.csr_matrix, k: int, shrinkage: float, progress: Callable[[dict], None] | None = None
+) -> sp.csr_matrix:
+    """:func:`_top_k_cosine` from the sparse co-occurrence counts: an item pair no customer shares has
+    similarity 0 and is never kept, so only stored products are scored and ranked (per column, larger
+    similarity first, ties by the lower item index). Column blocks hold at most ``_BLOCK_CELLS`` stored
+    products, bounded before each block is formed."""
+    n_items = matrix.shape[1]
+    k = min(k, max(n_items - 1, 1))
+    by_item = sp.csc_matrix(matrix)
+    items_t = sp.csr_matrix(by_item.T)
+    norms = np.sqrt(np.asarray(by_item.multiply(by_item).sum(axis=0), dtype=np.float64)).ravel()
+    # stored products of column j are at most the summed history lengths of its customers (and n_items)
+    lengths = np.diff(sp.csr_matrix(matrix).indptr).astype(np.float64)
+    bound = np.minimum(items_t.astype(bool).astype(np.float64) @ lengths, n_items)
+    cumulative = np.concatenate([[0.0], np.cumsum(bound)])
+    rows, cols, vals = [], [], []
+    start = 0
+    while start < n_items:
+        stop = int(np.searchsorted(cumulative, cumulative[start] + _BLOCK_CELLS, side="right")) - 1
+        stop = min(max(stop, start + 1), n_items)
+        block = (items_t @ by_item[:, start:stop]).tocoo()
+        r, c = block.row.astype(np.int64), block.col.astype(np.int64) + start
+        # float32 as the dense blocks compute it, so both paths rank alike
+        denom = (norms[r] * norms[c] + shrinkage).astype(np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sims = block.data.astype(np.float32) / denom
+        keep = (r != c) & (denom > 0) & (sims > 0)
+        r, c, sims = r[keep], c[keep], sims[keep]
+        order = np.lexsort((r, -sims, c))  # by column, then larger similarity, then lower item index
+        r, c, sims = r[order], c[order], sims[order]
+        first = np.searchsorted(c, c, side="left")
+        top = (np.arange(len(c)) - first) < k
+        rows.append(r[top])
+        cols.append(c[top])
+        vals.append(sims[top])
+        if progress is not None:
+            progress({"items_done": stop, "n_items": n_items})
+        start = stop
     similarity = sp.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items), dtype=np.float32
     )

@@ -21,6 +21,7 @@ from torch import nn
 
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ModelError
+from aigc_biz.models.sampled_softmax import popularity_log_q
 from aigc_biz.models.sasrec_net import SASRecNet, full_ce_loss, sampled_softmax_loss
 from aigc_biz.models.training import (
     TorchRecommender,
@@ -425,9 +426,8 @@ class SASRec(TorchRecommender):
         log_q = None
         if not self.full_softmax_:
             # negatives by popularity (add-one so every item can be drawn), never the start token
-            counts = np.bincount(items - 1, minlength=n_items).astype(np.float64) + 1.0
             log_q = torch.full((n_items + 1,), -torch.inf, dtype=torch.float32)
-            log_q[:n_items] = torch.from_numpy(np.log(counts / counts.sum()).astype(np.float32))
+            log_q[:n_items] = popularity_log_q(np.bincount(items - 1, minlength=n_items))
             log_q = log_q.to(fit.device)
         unknown = None
         if fit.context is not None:

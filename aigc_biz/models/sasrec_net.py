@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aigc_biz.models.sampled_softmax import draw_negatives, sampled_softmax_nll
+
 #: above this many items ``train_step`` uses the sampled softmax instead of the full one
 SAMPLED_SOFTMAX_THRESHOLD = 50_000
 
@@ -176,19 +178,13 @@ def sampled_softmax_loss(
     replacement from ``q`` (``log_q``: log-probabilities of items 1..n_items; uniform when None).
     Negative logits get ``-log(n_neg * q)``, negatives equal to the row's target are masked, so
     ``logsumexp`` estimates the full log-partition and the loss approaches ``full_ce_loss`` as
-    ``n_neg`` grows."""
+    ``n_neg`` grows (the shared implementation: :mod:`aigc_biz.models.sampled_softmax`)."""
     keep = targets > 0
-    hv, t = h[keep], targets[keep] - 1
     n = net.n_items
     if log_q is None:
         log_q = torch.full((n,), -math.log(n), device=h.device)
-    neg = torch.multinomial(log_q.exp(), n_neg, replacement=True, generator=generator)
-    w = net.item_weights()
-    pos_logit = (hv * w[t]).sum(-1, keepdim=True)
-    neg_logit = hv @ w[neg].T - (math.log(n_neg) + log_q[neg])
-    neg_logit = neg_logit.masked_fill(neg[None, :] == t[:, None], float("-inf"))
-    logits = torch.cat([pos_logit, neg_logit], dim=1)
-    return F.cross_entropy(logits, torch.zeros(len(t), dtype=torch.long, device=h.device))
+    negatives = draw_negatives(log_q, n_neg, generator)
+    return sampled_softmax_nll(h[keep], net.item_weights(), targets[keep] - 1, negatives, log_q).mean()
 
 
 def train_step(

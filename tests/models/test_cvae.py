@@ -131,3 +131,21 @@ def test_data_without_user_attributes(checkerboard):
 def test_invalid_parameters_are_refused(checkerboard, bad):
     with pytest.raises(ConfigError, match="invalid cvae parameters"):
         small_vae(**bad).fit(checkerboard.train)
+
+
+def test_sampled_softmax_above_the_threshold_still_learns(checkerboard, tmp_path):
+    model = small_vae(max_full_softmax_items=5, n_negatives=8, linear_path=False).fit(checkerboard.train)
+    assert model.full_softmax_ is False and model.net_.sparse_input
+    rec = model.recommend(checkerboard.train, k=checkerboard.n_items // 2)
+    lists = rec.groupby("user_id")["item_id"].agg(list)
+    found = np.mean([checkerboard.heldout[u] in lists[u] for u in checkerboard.heldout])
+    assert found >= 0.9
+    again = ConditionalVAE.load(model.save(tmp_path / "m"))  # saved and loaded in the sampled layout
+    assert again.full_softmax_ is False and again.net_.sparse_input
+    np.testing.assert_allclose(scores_of(again, checkerboard.train), scores_of(model, checkerboard.train), atol=1e-5)
+
+
+def test_sampled_softmax_validates_with_the_item_item_path(checkerboard):
+    model = small_vae(max_full_softmax_items=5, n_negatives=8, val_fraction=0.3, epochs=3).fit(checkerboard.train)
+    assert model.full_softmax_ is False and model.linear_path_
+    assert model.best_val_ndcg_ is not None and model.linear_mix_ is not None
