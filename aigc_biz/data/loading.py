@@ -319,6 +319,43 @@ class RowFindings:
         entry[0] += count
         return work[~mask]
 
+    def note_ids(self, key: str, empty: np.ndarray) -> None:
+        """``empty``: which rows have no ``key`` ("user" or "item") id."""
+        self._ids[key][0] += len(empty)
+        self._ids[key][1] += int(empty.sum())
+
+    def note_times(self, bad: np.ndarray, raw: pd.Series, rows: pd.Series) -> str:
+        """Count unreadable times (``bad``); returns the first one overall, as the messages show it."""
+        tally = self._time
+        tally[0] += len(bad)
+        if bad.any():
+            if tally[1] == 0:
+                first = int(np.flatnonzero(bad)[0])
+                value = raw.iloc[first]
+                tally[2] = int(rows.iloc[first])
+                tally[3] = "an empty cell" if pd.isna(value) else repr(value)
+            tally[1] += int(bad.sum())
+        return tally[3]
+
+    def note_not_numbers(self, bad: np.ndarray, raw: pd.Series, rows: pd.Series) -> None:
+        if bad.any():
+            if self._not_number is None:
+                first = int(np.flatnonzero(bad)[0])
+                self._not_number = [0, raw.iloc[first], int(rows.iloc[first])]
+            self._not_number[0] += int(bad.sum())
+
+    def note_unknown_events(self, unknown: np.ndarray, raw: pd.Series, rows: pd.Series) -> None:
+        if unknown.any():
+            if self._unknown_row is None:
+                self._unknown_row = int(rows.iloc[int(np.flatnonzero(unknown)[0])])
+            for value, n in raw[unknown].value_counts(sort=False).items():
+                self._unknown_events[value] = self._unknown_events.get(value, 0) + int(n)
+
+    def note_prices(self, column: str, values: pd.Series, rows: pd.Series) -> None:
+        bad = _bad_prices(values, rows)
+        if bad is not None:
+            self._prices.setdefault(column, [0, bad[1], bad[2]])[0] += bad[0]
+
     def result(self) -> list[str]:
         """The warnings of every dropped row; InputError for the first problem that rejects the table."""
         roles, file = self.roles, self.file
@@ -406,25 +443,16 @@ def check_rows(
 
     for key, column in (("user", roles.user), ("item", roles.item)):
         empty = work[key].isna().to_numpy()
-        findings._ids[key][0] += len(empty)
-        findings._ids[key][1] += int(empty.sum())
+        findings.note_ids(key, empty)
         work = findings.drop(work, empty, key, f"with empty {column}")
 
     if roles.time is not None:
         raw_time = df[roles.time].reindex(work.index)
         times = parse_timestamps(raw_time, findings.time_parser)
         bad = times.isna().to_numpy()
-        tally = findings._time
-        tally[0] += len(bad)
-        if bad.any():
-            if tally[1] == 0:
-                first = int(np.flatnonzero(bad)[0])
-                value = raw_time.iloc[first]
-                tally[2] = int(work["row"].iloc[first])
-                tally[3] = "an empty cell" if pd.isna(value) else repr(value)
-            tally[1] += int(bad.sum())
+        shown = findings.note_times(bad, raw_time, work["row"])
         work["time"] = times.to_numpy()
-        work = findings.drop(work, bad, "time", f"with empty or unreadable {roles.time} (first value {tally[3]})")
+        work = findings.drop(work, bad, "time", f"with empty or unreadable {roles.time} (first value {shown})")
 
     if roles.weight is None:
         work["weight"] = 1.0
@@ -443,9 +471,7 @@ def check_rows(
     findings.kept += len(work)
     for column, canonical in dict(roles.item_attrs).items():
         if canonical == "price":
-            bad = _bad_prices(work[column], work["row"])
-            if bad is not None:
-                findings._prices.setdefault(column, [0, bad[1], bad[2]])[0] += bad[0]
+            findings.note_prices(column, work[column], work["row"])
     return work.reset_index(drop=True)
 
 
@@ -499,12 +525,7 @@ def _numbers(raw: pd.Series, rows: pd.Series, findings: RowFindings) -> np.ndarr
     thousands = text.str.match(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$", na=False)
     text = text.where(~thousands, text.str.replace(",", "", regex=False))
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        if findings._not_number is None:
-            first = int(np.flatnonzero(bad)[0])
-            findings._not_number = [0, raw.iloc[first], int(rows.iloc[first])]
-        findings._not_number[0] += int(bad.sum())
+    findings.note_not_numbers(~np.isfinite(values), raw, rows)
     return values
 
 
@@ -520,11 +541,5 @@ def _event_weights(raw: pd.Series, rows: pd.Series, findings: RowFindings, event
     }
     keys = normalize_event(raw)
     weights = keys.map(table)
-    unknown = weights.isna().to_numpy()
-    if unknown.any():
-        if findings._unknown_row is None:
-            findings._unknown_row = int(rows.iloc[int(np.flatnonzero(unknown)[0])])
-        known = findings._unknown_events
-        for value, n in raw[unknown].value_counts(sort=False).items():
-            known[value] = known.get(value, 0) + int(n)
+    findings.note_unknown_events(weights.isna().to_numpy(), raw, rows)
     return weights.to_numpy(dtype=np.float64)
