@@ -90,7 +90,7 @@ ORDERS = (
 
 
 def test_sample_data_csv_and_parquet_stream_alike(tmp_path):
-    data = assert_streams_alike(SAMPLE, chunks=(4_999, 20_000))
+    data = assert_streams_alike(SAMPLE, chunks=(7_001,))
     assert data.n_users > 100 and "price" in data.item_features.columns
     parquet = tmp_path / "retail_orders.parquet"
     pd.read_csv(SAMPLE, dtype=str).to_parquet(parquet)
