@@ -220,10 +220,10 @@ def _load_streamed(source, detect: dict, chunk_rows: int, *, event_weights, retu
         for _ in chunks:  # a damaged row further down is reported first, as when the file is read whole
             pass
         raise
+    del sample
     findings = RowFindings(roles, name)
     if roles.time is not None:
-        findings.time_parser = timestamp_parser(_time_format_sample(source, roles, sample, chunk_rows))
-    del sample
+        findings.time_parser = timestamp_parser(_time_format_sample(source, roles, head, held, chunk_rows))
     builder = InteractionsBuilder(roles)
     while head:
         builder.add(check_rows(head.popleft(), roles, findings, event_weights=event_weights, returns=returns))
@@ -233,16 +233,16 @@ def _load_streamed(source, detect: dict, chunk_rows: int, *, event_weights, retu
     return builder.finish(source=name, warnings=warnings, time_decay_days=decay)
 
 
-def _time_format_sample(source, roles: ColumnRoles, head: pd.DataFrame, chunk_rows: int) -> list[str]:
+def _time_format_sample(source, roles: ColumnRoles, head, held: int, chunk_rows: int) -> list[str]:
     """The time values the whole-table check chooses the format on: the first distinct ones among the rows
-    with both ids. Usually all in the head; else the file is scanned again (one column kept) until enough."""
-    distinct = _first_times({}, head, roles)
-    if len(distinct) < TIME_SAMPLE and len(head) >= SAMPLE_ROWS:  # the head is not the whole file
-        distinct = {}
-        for part in iter_table_chunks(source, chunk_rows=chunk_rows):
+    with both ids. Usually all in the head; else the file is scanned again until there are enough."""
+    whole_file = held < SAMPLE_ROWS
+    for parts in (head,) if whole_file else (head, iter_table_chunks(source, chunk_rows=chunk_rows)):
+        distinct: dict[str, None] = {}
+        for part in parts:
             if len(_first_times(distinct, part, roles)) >= TIME_SAMPLE:
-                break
-    return list(distinct)[:TIME_SAMPLE]
+                return list(distinct)[:TIME_SAMPLE]
+    return list(distinct)
 
 
 def _first_times(distinct: dict, part: pd.DataFrame, roles: ColumnRoles) -> dict:
