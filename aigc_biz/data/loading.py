@@ -168,6 +168,8 @@ def load_interactions(
     (['007', '042'], ['A', 'B'], [[2.0, 1.0], [5.0, 0.0]])
     """
     _check_options(returns, time_decay_days, event_weights)
+    if chunk_rows is not None and not (isinstance(chunk_rows, int) and chunk_rows >= 1):
+        raise ConfigError(f"chunk_rows must be a whole number of rows >= 1 (or None), got {chunk_rows!r}")
     detect = {
         "user_col": user_col,
         "item_col": item_col,

@@ -208,3 +208,12 @@ def test_chunks_carry_the_rows_of_the_whole_file(tmp_path):
     path = _write(tmp_path / "rows.csv", 'user_id,item_id\nu1,i1\n,\nu2,"two\nlines"\nu3,i3\n')
     rows = [chunk.attrs["row_numbers"].tolist() for chunk in iter_table_chunks(path, chunk_rows=2)]
     assert rows == [[2], [4], [5]]  # the grid row of the quoted cell counts once, as read_table counts it
+
+
+def test_chunk_rows_must_be_a_positive_whole_number(tmp_path):
+    from aigc_biz.errors import ConfigError
+
+    path = _write(tmp_path / "o.csv", "user_id,item_id\nu1,i1\n")
+    for bad in (0, -5, 2.5):
+        with pytest.raises(ConfigError, match="chunk_rows"):
+            load_interactions(path, chunk_rows=bad)
