@@ -304,74 +304,240 @@ def build_interactions(
     time_decay_days: float | None = None,
 ) -> Interactions:
     """Id maps, weighted and aggregated matrix, per-user and per-item attributes from a validated frame."""
-    u_idx, user_ids = _sorted_codes(clean["user"])
-    i_idx, item_ids = _sorted_codes(clean["item"])
-    weight = clean["weight"].to_numpy(dtype=np.float64)
-    has_time = "time" in clean.columns
-    if time_decay_days is not None:
-        if not has_time:
-            raise InputError(
-                "time decay needs a time column",
-                file=source or None,
-                hint="pass --time-col, or leave time_decay_days unset",
-            )
-        times = clean["time"].to_numpy(dtype="datetime64[ns]")
-        age_days = (times.max() - times) / np.timedelta64(1, "D")
-        weight = weight * 0.5 ** (age_days / float(time_decay_days))
-    _check_weights(weight, clean, roles, source)
-    events = pd.DataFrame(
-        {"user_idx": u_idx.astype(np.int32), "item_idx": i_idx.astype(np.int32), "weight": weight.astype(np.float32)}
-    )
-    if has_time:
-        events["time"] = clean["time"].to_numpy(dtype="datetime64[ns]")
-    with np.errstate(over="ignore"):  # an overflowing sum is refused just below
-        matrix = aggregate_events(events, roles.weight_kind, (len(user_ids), len(item_ids)))
-    if matrix.nnz and not np.isfinite(matrix.data).all():
-        raise InputError(
-            "the summed weights overflow (a customer-item total is beyond 3.4e38)",
-            file=source or None,
-            column=roles.weight,
-            hint="check the weight column's units, or pass --weight-col",
-        )
-    user_features = pd.DataFrame(
-        {c: _mode_per_index(u_idx, clean[c], len(user_ids)) for c in roles.user_attrs},
-        index=pd.RangeIndex(len(user_ids)),
-    )
-    item_columns = {}
-    for column, canonical in roles.item_attrs.items():
-        if canonical in item_columns:
-            raise InputError(
-                f"two item attribute columns would both be called {canonical!r}",
-                file=source or None,
-                column=column,
-                hint="name them differently in item_attrs",
-            )
-        item_columns[canonical] = (
-            _median_price(i_idx, clean[column], len(item_ids))
-            if canonical == "price"
-            else _mode_per_index(i_idx, clean[column], len(item_ids))
-        )
-    item_features = pd.DataFrame(item_columns, index=pd.RangeIndex(len(item_ids)))
-    user_names = (
-        None
-        if not roles.user_name
-        else np.asarray(_mode_per_index(u_idx, clean[roles.user_name], len(user_ids)), dtype=object)
-    )
-    return Interactions(
-        matrix=matrix,
-        user_ids=user_ids,
-        item_ids=item_ids,
-        user_features=user_features,
-        item_features=item_features,
-        events=events,
-        user_names=user_names,
-        roles=roles,
-        source=source,
-        warnings=list(warnings or []),
-    )
+    builder = InteractionsBuilder(roles)
+    builder.add(clean)
+    return builder.finish(source=source, warnings=warnings, time_decay_days=time_decay_days)
 
 
-def _check_weights(weight: np.ndarray, clean: pd.DataFrame, roles: ColumnRoles, source: str) -> None:
+class InteractionsBuilder:
+    """:class:`Interactions` from validated rows handed in one part at a time (a table read in chunks).
+
+    Between parts it keeps only compact arrays: int32 id codes (a growing id -> code map, sorted at the
+    end), float64 weights, the time and the message row of each event, and counts per (id, attribute
+    value); never the rows as text. One part or many give the same result.
+
+    Examples
+    --------
+    >>> roles = ColumnRoles(user="u", item="i")
+    >>> builder = InteractionsBuilder(roles)
+    >>> builder.add(pd.DataFrame({"user": ["b", "a"], "item": ["x", "x"], "weight": [1.0, 2.0], "row": [2, 3]}))
+    >>> builder.add(pd.DataFrame({"user": ["a"], "item": ["y"], "weight": [1.0], "row": [4]}))
+    >>> data = builder.finish()
+    >>> list(data.user_ids), data.matrix.toarray().tolist()
+    (['a', 'b'], [[2.0, 1.0], [1.0, 0.0]])
+    """
+
+    def __init__(self, roles: ColumnRoles):
+        self.roles = roles
+        self._users, self._items = _IdCodes(), _IdCodes()
+        self._parts: dict[str, list[np.ndarray]] = {"u": [], "i": [], "weight": [], "row": [], "time": []}
+        self._user_modes = {c: _ModeCounts() for c in roles.user_attrs}
+        if roles.user_name:
+            self._user_modes.setdefault(roles.user_name, _ModeCounts())
+        self._item_modes = {c: _ModeCounts() for c in roles.item_attrs}
+        self._prices = {c: _PriceValues() for c, canonical in roles.item_attrs.items() if canonical == "price"}
+
+    def add(self, clean: pd.DataFrame) -> None:
+        """Add validated rows (columns ``user``, ``item``, ``weight``, optional ``row``, ``time``, attributes)."""
+        u = self._users.encode(clean["user"])
+        i = self._items.encode(clean["item"])
+        parts = self._parts
+        parts["u"].append(u)
+        parts["i"].append(i)
+        parts["weight"].append(clean["weight"].to_numpy(dtype=np.float64))
+        if "row" in clean.columns:
+            parts["row"].append(clean["row"].to_numpy(np.int64))
+        else:  # a frame built by hand: its index names the row
+            parts["row"].append(np.asarray(clean.index, dtype=np.int64))
+        if "time" in clean.columns:
+            parts["time"].append(clean["time"].to_numpy(dtype="datetime64[ns]"))
+        for column, counts in self._user_modes.items():
+            counts.add(u, clean[column])
+        for column, counts in self._item_modes.items():
+            counts.add(i, clean[column])
+        for column, prices in self._prices.items():
+            prices.add(i, clean[column])
+
+    def finish(
+        self, *, source: str = "", warnings: list[str] | None = None, time_decay_days: float | None = None
+    ) -> Interactions:
+        """The :class:`Interactions` of every row added; raises the checks of the whole table."""
+        roles, parts = self.roles, self._parts
+        user_rank, user_ids = self._users.sorted()
+        item_rank, item_ids = self._items.sorted()
+        u_idx = user_rank[_joined(parts["u"], np.int32)]
+        i_idx = item_rank[_joined(parts["i"], np.int32)]
+        weight = _joined(parts["weight"], np.float64)
+        has_time = bool(parts["time"])
+        times = _joined(parts["time"], "datetime64[ns]") if has_time else None
+        if time_decay_days is not None:
+            if not has_time:
+                raise InputError(
+                    "time decay needs a time column",
+                    file=source or None,
+                    hint="pass --time-col, or leave time_decay_days unset",
+                )
+            age_days = (times.max() - times) / np.timedelta64(1, "D")
+            weight = weight * 0.5 ** (age_days / float(time_decay_days))
+        _check_weights(weight, self._rows(), roles, source)
+        events = pd.DataFrame(
+            {
+                "user_idx": u_idx.astype(np.int32),
+                "item_idx": i_idx.astype(np.int32),
+                "weight": weight.astype(np.float32),
+            }
+        )
+        del weight
+        if has_time:
+            events["time"] = times
+        with np.errstate(over="ignore"):  # an overflowing sum is refused just below
+            matrix = aggregate_events(events, roles.weight_kind, (len(user_ids), len(item_ids)))
+        if matrix.nnz and not np.isfinite(matrix.data).all():
+            raise InputError(
+                "the summed weights overflow (a customer-item total is beyond 3.4e38)",
+                file=source or None,
+                column=roles.weight,
+                hint="check the weight column's units, or pass --weight-col",
+            )
+        n_users, n_items = len(user_ids), len(item_ids)
+        user_features = pd.DataFrame(
+            {c: self._user_modes[c].modes(user_rank, n_users) for c in roles.user_attrs},
+            index=pd.RangeIndex(n_users),
+        )
+        item_columns = {}
+        for column, canonical in roles.item_attrs.items():
+            if canonical in item_columns:
+                raise InputError(
+                    f"two item attribute columns would both be called {canonical!r}",
+                    file=source or None,
+                    column=column,
+                    hint="name them differently in item_attrs",
+                )
+            prices = self._prices.get(column)
+            item_columns[canonical] = (
+                prices.medians(item_rank, n_items, self._item_modes[column])
+                if prices is not None
+                else self._item_modes[column].modes(item_rank, n_items)
+            )
+        item_features = pd.DataFrame(item_columns, index=pd.RangeIndex(n_items))
+        user_names = (
+            None
+            if not roles.user_name
+            else np.asarray(self._user_modes[roles.user_name].modes(user_rank, n_users), dtype=object)
+        )
+        return Interactions(
+            matrix=matrix,
+            user_ids=user_ids,
+            item_ids=item_ids,
+            user_features=user_features,
+            item_features=item_features,
+            events=events,
+            user_names=user_names,
+            roles=roles,
+            source=source,
+            warnings=list(warnings or []),
+        )
+
+    def _rows(self) -> np.ndarray:
+        """Each event's message row."""
+        return _joined(self._parts["row"], np.int64)
+
+
+def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+class _IdCodes:
+    """A growing id -> code map in order of first appearance; :meth:`sorted` gives the sorted ids."""
+
+    def __init__(self):
+        self._codes: dict[str, int] = {}
+
+    def encode(self, ids: pd.Series) -> np.ndarray:
+        codes, uniques = pd.factorize(ids)
+        known = self._codes
+        uniques = np.asarray(uniques, dtype=object)  # iterating an Arrow-backed array is ten times slower
+        new = [u for u in uniques if u not in known]
+        known.update(zip(new, range(len(known), len(known) + len(new))))
+        table = np.fromiter(map(known.__getitem__, uniques), dtype=np.int32, count=len(uniques))
+        return table[codes]
+
+    def sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """``rank[code]`` (the position of each code's id among the sorted ids) and the sorted ids."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = np.fromiter(self._codes, dtype=object, count=len(self._codes))
+        # UTF-8 byte order is code point order, the order of Python's str comparison; Arrow sorts far faster
+        order = pc.array_sort_indices(pa.array(ids, type=pa.string())).to_numpy(zero_copy_only=False)
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[order] = np.arange(len(ids))
+        return rank, ids[order]
+
+
+class _ModeCounts:
+    """Rows per (code, non-empty value), summed part by part; the most frequent value per code at the end."""
+
+    #: rows of partial counts held before they are summed into one table
+    _COMPACT_ROWS = 2_000_000
+
+    def __init__(self):
+        self._counts: list[pd.DataFrame] = []
+        self._held = 0
+
+    def add(self, codes: np.ndarray, values: pd.Series) -> None:
+        part = pd.DataFrame({"i": codes, "v": values.to_numpy(dtype=object)}).dropna()
+        if len(part):
+            counts = part.groupby(["i", "v"], sort=False).size().reset_index(name="n")
+            self._counts.append(counts)
+            self._held += len(counts)
+            if self._held > self._COMPACT_ROWS and len(self._counts) > 1:
+                self._counts = [self._summed()]
+                self._held = len(self._counts[0])
+
+    def _summed(self) -> pd.DataFrame:
+        return pd.concat(self._counts).groupby(["i", "v"], sort=False)["n"].sum().reset_index()
+
+    def modes(self, rank: np.ndarray, n: int) -> pd.Series:
+        """Most frequent non-empty value per index (ties: the smallest value), NA where none."""
+        out = pd.Series([None] * n, dtype="str")
+        if self._counts:
+            counts = self._summed()
+            counts["i"] = rank[counts["i"].to_numpy(np.int64)]
+            counts = counts.groupby(["i", "v"], sort=True)["n"].sum().reset_index()
+            best = counts.sort_values(["i", "n"], ascending=[True, False], kind="stable").drop_duplicates("i")
+            out.iloc[best["i"].to_numpy()] = best["v"].astype("str").to_numpy()
+        return out
+
+
+class _PriceValues:
+    """Each row's price as a number (and how many cells were there), for the median price per item."""
+
+    def __init__(self):
+        self._codes: list[np.ndarray] = []
+        self._numbers: list[np.ndarray] = []
+        self.cells = 0
+        self.numeric = 0
+
+    def add(self, codes: np.ndarray, values: pd.Series) -> None:
+        text = strip_currency(values)
+        numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").to_numpy(np.float64)
+        self._codes.append(codes)
+        self._numbers.append(numbers)
+        self.cells += int(values.notna().sum())
+        self.numeric += int((~np.isnan(numbers)).sum())
+
+    def medians(self, rank: np.ndarray, n: int, modes: _ModeCounts) -> pd.Series:
+        """Median numeric price per item (prices vary with discounts, the median is the typical one);
+        the most frequent text when fewer than half of the cells are numbers."""
+        if self.cells and self.numeric < 0.5 * self.cells:
+            return modes.modes(rank, n)
+        idx = rank[_joined(self._codes, np.int32)]
+        medians = pd.Series(_joined(self._numbers, np.float64), index=idx).groupby(level=0).median()
+        return medians.reindex(range(n)).reset_index(drop=True).astype(np.float64)
+
+
+def _check_weights(weight: np.ndarray, rows: np.ndarray, roles: ColumnRoles, source: str) -> None:
     """InputError for a weight that is NaN, infinite or beyond float32 (the models' precision): every
     score built on it would be NaN or infinite, and the output silently empty."""
     bad = ~np.isfinite(weight) | (np.abs(weight) > np.finfo(np.float32).max)
@@ -381,15 +547,9 @@ def _check_weights(weight: np.ndarray, clean: pd.DataFrame, roles: ColumnRoles, 
             f"weight {float(weight[first])!r} is not a finite number within ±3.4e38 ({int(bad.sum())} such rows)",
             file=source or None,
             column=roles.weight,
-            row=int(clean.index[first]) if "row" not in clean.columns else int(clean["row"].iloc[first]),
+            row=int(rows[first]),
             hint="check the weight column (or --event-weights), or pass --weight-col",
         )
-
-
-def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Index of each row's id, and the sorted distinct ids (hash-based: far faster than sorting objects)."""
-    codes, uniques = pd.factorize(ids, sort=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
 def aggregate_events(events: pd.DataFrame, weight_kind: str | None, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -416,31 +576,20 @@ def aggregate_events(events: pd.DataFrame, weight_kind: str | None, shape: tuple
     return matrix.astype(np.float32)
 
 
-def _mode_per_index(idx: np.ndarray, values: pd.Series, n: int) -> pd.Series:
-    """Most frequent non-empty value per index (ties: the smallest value), NA where none."""
-    part = pd.DataFrame({"i": idx, "v": values.to_numpy(dtype=object)}).dropna()
-    out = pd.Series([None] * n, dtype="str")
-    if len(part):
-        counts = part.groupby(["i", "v"], sort=True).size().reset_index(name="n")
-        best = counts.sort_values(["i", "n"], ascending=[True, False], kind="stable").drop_duplicates("i")
-        out.iloc[best["i"].to_numpy()] = best["v"].astype("str").to_numpy()
-    return out
-
-
-def _median_price(idx: np.ndarray, values: pd.Series, n: int) -> pd.Series:
-    """Median numeric price per item; prices vary with discounts, the median is the typical one."""
-    text = strip_currency(values)
-    numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
-    if values.notna().sum() and numbers.notna().sum() < 0.5 * values.notna().sum():
-        return _mode_per_index(idx, values, n)
-    medians = pd.Series(numbers.to_numpy(), index=idx).groupby(level=0).median()
-    return medians.reindex(range(n)).reset_index(drop=True).astype(np.float64)
-
-
 #: a currency sign before a number or a currency word after it ("¥1,299", "89 元", "12.5 EUR")
 CURRENCY_AFFIX = r"^[¥￥$€£]\s*|\s*(元|RMB|CNY|USD|EUR)$"
 
 
+#: a character every currency sign or word above contains
+_CURRENCY_CHARS = r"[¥￥$€£元RCUE]"
+
+
 def strip_currency(values: pd.Series) -> pd.Series:
     """Cells as stripped text without a currency sign or word, ready for a number parser."""
-    return values.astype("str").str.strip().str.replace(CURRENCY_AFFIX, "", regex=True)
+    text = values.astype("str").str.strip()
+    # the affix pattern runs cell by cell in Python: only on the cells that could hold one
+    marked = text.str.contains(_CURRENCY_CHARS, regex=True, na=False)
+    if marked.any():
+        text = text.copy()
+        text[marked] = text[marked].str.replace(CURRENCY_AFFIX, "", regex=True)
+    return text

@@ -16,6 +16,8 @@ import gzip
 import re
 import zlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
@@ -26,7 +28,16 @@ import pandas as pd
 from aigc_biz.errors import InputError
 from aigc_biz.redaction import mask_url
 
-__all__ = ["read_table", "is_database_url", "DELIMITED_SUFFIXES", "EXCEL_SUFFIXES", "PARQUET_SUFFIXES"]
+__all__ = [
+    "read_table",
+    "iter_table_chunks",
+    "is_streamable",
+    "NotStreamable",
+    "is_database_url",
+    "DELIMITED_SUFFIXES",
+    "EXCEL_SUFFIXES",
+    "PARQUET_SUFFIXES",
+]
 
 DELIMITED_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -124,25 +135,8 @@ def read_table(
 
         frame = read_sql_table(source, table=table, query=query, chunksize=chunksize)
         return _text_frame(frame, _safe_source_name(source), row_offset=1)
-    if isinstance(source, str) and _URL_TYPO.match(source) and not Path(source).exists():
-        raise InputError(
-            "looks like a database URL with a '/' missing",
-            file=mask_url(source),
-            hint="write dialect://user@host/db, e.g. postgresql+psycopg://user@host/db",
-        )
-    path = Path(source)
+    path, suffix, compressed = _table_file(source, table, query)
     name = str(path)
-    if table is not None or query is not None:
-        raise InputError("table= and query= only apply to a database URL such as sqlite:///orders.db", file=name)
-    if not path.exists():
-        raise InputError("file not found", file=name)
-    if path.is_dir():
-        raise InputError("is a folder, not a table file", file=name)
-    suffixes = [s.lower() for s in path.suffixes]
-    suffix = suffixes[-1] if suffixes else ""
-    compressed = suffix == ".gz"
-    if compressed:
-        suffix = suffixes[-2] if len(suffixes) > 1 else ""
     if suffix in DELIMITED_SUFFIXES:
         try:
             frame = _read_delimited(path, tab=suffix == ".tsv", compressed=compressed)
@@ -166,8 +160,78 @@ def read_table(
     return frame
 
 
+def _table_file(source, table, query) -> tuple[Path, str, bool]:
+    """The path, its table suffix and whether it is .gz-compressed; InputError for what is not a table file."""
+    if isinstance(source, str) and _URL_TYPO.match(source) and not Path(source).exists():
+        raise InputError(
+            "looks like a database URL with a '/' missing",
+            file=mask_url(source),
+            hint="write dialect://user@host/db, e.g. postgresql+psycopg://user@host/db",
+        )
+    path = Path(source)
+    name = str(path)
+    if table is not None or query is not None:
+        raise InputError("table= and query= only apply to a database URL such as sqlite:///orders.db", file=name)
+    if not path.exists():
+        raise InputError("file not found", file=name)
+    if path.is_dir():
+        raise InputError("is a folder, not a table file", file=name)
+    suffixes = [s.lower() for s in path.suffixes]
+    suffix = suffixes[-1] if suffixes else ""
+    compressed = suffix == ".gz"
+    if compressed:
+        suffix = suffixes[-2] if len(suffixes) > 1 else ""
+    return path, suffix, compressed
+
+
 # --- delimited text ----------------------------------------------------------------------------
 def _read_delimited(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
+    name = str(path)
+    encoding, delimiter = _delimited_format(path, tab, compressed)
+    with _delimited_errors(name, delimiter):
+        grid = pd.read_csv(path, **_csv_options(delimiter, encoding, compressed))
+    header = [h.strip() for h in grid.iloc[0].fillna("")]
+    frame = grid.iloc[1:].reset_index(drop=True)
+    header, frame = _drop_unnamed_empty(header, frame)
+    _check_header(header, name)
+    frame.columns = header
+    return _text_frame(frame, name, row_offset=2)
+
+
+def _delimited_chunks(path: Path, *, tab: bool, compressed: bool, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The same parse as :func:`_read_delimited`, ``chunk_rows`` grid rows at a time."""
+    name = str(path)
+    encoding, delimiter = _delimited_format(path, tab, compressed)
+    header: list[str] | None = None
+    keep: list[int] = []
+    dropped: list[int] = []
+    with _delimited_errors(name, delimiter):
+        with pd.read_csv(path, **_csv_options(delimiter, encoding, compressed), chunksize=chunk_rows) as reader:
+            for grid in reader:  # the grid's index counts parsed lines from the header's 0, across chunks
+                if header is None:
+                    raw = [h.strip() for h in grid.iloc[0].fillna("")]
+                    grid = grid.iloc[1:]
+                    # whether an unnamed column is empty is decided on the first chunk; a value further
+                    # down means the whole-table reader must decide
+                    keep = _kept_positions(raw, grid)
+                    dropped = sorted(set(range(len(raw))) - set(keep))
+                    header = [raw[k] for k in keep]
+                    _check_header(header, name)
+                elif dropped and _has_values(grid.iloc[:, dropped]):
+                    raise NotStreamable("an unnamed column has values below the first chunk")
+                if len(grid) == 0:
+                    continue
+                frame = grid.iloc[:, keep]
+                frame.columns = header
+                yield _text_rows(frame, name, first_row=int(grid.index[0]) + 1)
+
+
+class NotStreamable(Exception):
+    """The table cannot be read in chunks with the whole-table reader's result; read it whole instead."""
+
+
+def _delimited_format(path: Path, tab: bool, compressed: bool) -> tuple[str, str]:
+    """The encoding and the delimiter of a delimited text file."""
     name = str(path)
     try:
         with _open_binary(path, compressed) as handle:
@@ -178,22 +242,30 @@ def _read_delimited(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
     except (OSError, EOFError) as exc:  # includes a damaged .gz
         raise InputError(f"cannot read the file: {_first_line(exc)}", file=name) from None
     sample = head.decode(encoding, errors="ignore")  # the head may end inside a character
-    delimiter = "\t" if tab else _sniff_delimiter(sample)
+    return encoding, "\t" if tab else _sniff_delimiter(sample)
+
+
+def _csv_options(delimiter: str, encoding: str, compressed: bool) -> dict:
+    # header=None: the header row sets the width, so a longer row is an error rather than a silent
+    # shift into the index, and the raw names show duplicates before pandas renames them
+    return {
+        "sep": delimiter,
+        "dtype": str,
+        "keep_default_na": False,
+        "header": None,
+        "engine": "c",
+        "skip_blank_lines": True,
+        "encoding": encoding,
+        "encoding_errors": "replace",
+        "compression": "gzip" if compressed else None,
+    }
+
+
+@contextmanager
+def _delimited_errors(name: str, delimiter: str):
+    """The parser's failures as InputErrors naming the file (and the line, for a malformed row)."""
     try:
-        # header=None: the header row sets the width, so a longer row is an error rather than a silent
-        # shift into the index, and the raw names show duplicates before pandas renames them
-        grid = pd.read_csv(
-            path,
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            header=None,
-            engine="c",
-            skip_blank_lines=True,
-            encoding=encoding,
-            encoding_errors="replace",
-            compression="gzip" if compressed else None,
-        )
+        yield
     except pd.errors.ParserError as exc:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         what = f"{found.group(3)} fields where the header has {found.group(1)}" if found else _first_line(exc)
@@ -207,12 +279,6 @@ def _read_delimited(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
         raise InputError("the file is empty: no header row", file=name) from None
     except (OSError, EOFError, UnicodeError) as exc:
         raise InputError(f"cannot read the file: {_first_line(exc)}", file=name) from None
-    header = [h.strip() for h in grid.iloc[0].fillna("")]
-    frame = grid.iloc[1:].reset_index(drop=True)
-    header, frame = _drop_unnamed_empty(header, frame)
-    _check_header(header, name)
-    frame.columns = header
-    return _text_frame(frame, name, row_offset=2)
 
 
 def _open_binary(path: Path, compressed: bool):
@@ -311,24 +377,98 @@ def _json_text(value) -> str:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
-    import pyarrow as pa
+    name = str(path)
+    with _parquet_errors(name):
+        schema = _parquet_schema(path, name)
+        frame = _json_nested(pd.read_parquet(path, engine="pyarrow"), schema)
+    return _text_frame(frame, name, row_offset=2)
+
+
+def _parquet_chunks(path: Path, *, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The same cells as :func:`_read_parquet`, one record batch of ``chunk_rows`` rows at a time."""
     import pyarrow.parquet as pq
 
     name = str(path)
+    first_row = 2
+    with _parquet_errors(name):
+        schema = _parquet_schema(path, name)
+        with pq.ParquetFile(path) as file:
+            for batch in file.iter_batches(batch_size=chunk_rows):
+                frame = _json_nested(batch.to_pandas(), schema)
+                if len(frame.columns) == 0:
+                    raise InputError("the table has no columns", file=name)
+                yield _text_rows(frame, name, first_row=first_row)
+                first_row += batch.num_rows
+
+
+def _parquet_schema(path: Path, name: str):
+    import pyarrow.parquet as pq
+
+    # the schema first: pyarrow refuses duplicate names with an obscure message
+    schema = pq.read_schema(path)
+    _check_header([str(c) for c in schema.names], name)
+    return schema
+
+
+def _json_nested(frame: pd.DataFrame, schema) -> pd.DataFrame:
+    """List, struct and map cells as JSON text, as a CSV export would show them."""
+    import pyarrow as pa
+
+    for field in schema:
+        if pa.types.is_nested(field.type) and field.name in frame.columns:
+            frame[field.name] = frame[field.name].map(_json_text, na_action="ignore")
+    return frame
+
+
+@contextmanager
+def _parquet_errors(name: str):
     try:
-        # the schema first: pyarrow refuses duplicate names with an obscure message
-        schema = pq.read_schema(path)
-        _check_header([str(c) for c in schema.names], name)
-        frame = pd.read_parquet(path, engine="pyarrow")
-        # list, struct and map cells become JSON text, as a CSV export would show them
-        for field in schema:
-            if pa.types.is_nested(field.type) and field.name in frame.columns:
-                frame[field.name] = frame[field.name].map(_json_text, na_action="ignore")
+        yield
     except InputError:
         raise
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
         raise InputError(f"cannot read the Parquet file: {_first_line(exc)}", file=name) from None
-    return _text_frame(frame, name, row_offset=2)
+
+
+# --- in chunks ---------------------------------------------------------------------------------
+def is_streamable(source) -> bool:
+    """Whether :func:`iter_table_chunks` reads ``source``: an existing CSV/TSV/TXT(.gz) or Parquet file."""
+    if isinstance(source, pd.DataFrame) or is_database_url(source) or not isinstance(source, (str, Path)):
+        return False
+    try:
+        path, suffix, compressed = _table_file(source, None, None)
+    except InputError:
+        return False
+    return path.is_file() and (suffix in DELIMITED_SUFFIXES or (suffix in PARQUET_SUFFIXES and not compressed))
+
+
+def iter_table_chunks(source: str | Path, *, chunk_rows: int = 250_000) -> Iterator[pd.DataFrame]:
+    """A CSV/TSV/TXT(.gz) or Parquet file as frames of at most ``chunk_rows`` rows, cells as in :func:`read_table`.
+
+    Each frame's ``attrs["row_numbers"]`` are the rows of the whole file (header = row 1), so a message
+    about a row names the row a spreadsheet user sees. The file's problems raise the same
+    :class:`InputError` as :func:`read_table`, when the reader reaches them. A table without data rows
+    yields nothing (the caller says so for the whole table). :class:`NotStreamable` means the table must
+    be read whole to match :func:`read_table` (an unnamed column that is empty only in the first chunk).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "orders.csv"
+    >>> _ = path.write_text("user_id,item_id\\n7,A\\n8,B\\n9,A\\n", encoding="utf-8")
+    >>> [chunk.attrs["row_numbers"].tolist() for chunk in iter_table_chunks(path, chunk_rows=2)]
+    [[2], [3, 4]]
+    """
+    path, suffix, compressed = _table_file(source, None, None)
+    if suffix in PARQUET_SUFFIXES and not compressed:
+        yield from _parquet_chunks(path, chunk_rows=chunk_rows)
+        return
+    if suffix not in DELIMITED_SUFFIXES:
+        raise NotStreamable(f"{suffix or 'no extension'} files are read whole")
+    try:
+        yield from _delimited_chunks(path, tab=suffix == ".tsv", compressed=compressed, chunk_rows=chunk_rows)
+    except zlib.error as exc:
+        raise InputError(f"cannot read the file: damaged gzip data ({exc})", file=str(path)) from None
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
@@ -367,14 +507,20 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
 # --- shared ------------------------------------------------------------------------------------
 def _drop_unnamed_empty(header: list[str], frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     """Columns with no name and no values (trailing delimiters, formatted Excel cells) are not data."""
-    keep = [
-        position
-        for position, column in enumerate(header)
-        if column != "" or (frame.iloc[:, position].fillna("").astype(str).str.strip() != "").any()
-    ]
+    keep = _kept_positions(header, frame)
     if len(keep) == len(header):
         return header, frame
     return [header[k] for k in keep], frame.iloc[:, keep]
+
+
+def _kept_positions(header: list[str], frame: pd.DataFrame) -> list[int]:
+    return [
+        position for position, column in enumerate(header) if column != "" or _has_values(frame.iloc[:, [position]])
+    ]
+
+
+def _has_values(frame: pd.DataFrame) -> bool:
+    return any(bool((frame.iloc[:, k].fillna("").astype(str).str.strip() != "").any()) for k in range(frame.shape[1]))
 
 
 def _check_header(header: list[str], name: str) -> None:
@@ -395,6 +541,14 @@ def _text_frame(frame: pd.DataFrame, name: str, *, row_offset: int) -> pd.DataFr
     """Every cell as a stripped string, empty -> NA; rejects a table without data rows."""
     if len(frame.columns) == 0:
         raise InputError("the table has no columns", file=name)
+    frame = _text_rows(frame, name, first_row=row_offset)
+    if len(frame) == 0:
+        raise InputError("the table has a header but no data rows", file=name)
+    return frame
+
+
+def _text_rows(frame: pd.DataFrame, name: str, *, first_row: int) -> pd.DataFrame:
+    """The rows of ``frame`` (the first one is ``first_row`` in messages) as text, all-empty rows dropped."""
     frame = frame.copy()
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in frame.columns:
@@ -403,12 +557,10 @@ def _text_frame(frame: pd.DataFrame, name: str, *, row_offset: int) -> pd.DataFr
     blank = frame.isna().all(axis=1)
     if blank.any():
         frame = frame[~blank]
-    if len(frame) == 0:
-        raise InputError("the table has a header but no data rows", file=name)
     frame.attrs["source"] = name
-    frame.attrs["row_offset"] = row_offset
+    frame.attrs["row_offset"] = first_row
     # original positions survive dropped blank rows so messages can still name the right row
-    frame.attrs["row_numbers"] = None if not blank.any() else (np.flatnonzero(~blank.to_numpy()) + row_offset)
+    frame.attrs["row_numbers"] = np.flatnonzero(~blank.to_numpy()) + first_row
     return frame.reset_index(drop=True)
 
 

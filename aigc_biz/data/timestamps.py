@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["parse_timestamps", "SUPPORTED_FORMATS"]
+__all__ = ["parse_timestamps", "timestamp_parser", "time_sample", "SUPPORTED_FORMATS"]
 
 SUPPORTED_FORMATS = ("2023-01-05 10:31", "12/1/2010 8:26", "05.01.2023", "unix seconds", "2023年1月5日")
 
@@ -34,11 +34,15 @@ _CHINESE = re.compile(
     r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?\s*"
     r"(?:(\d{1,2})\s*[:时]\s*(\d{1,2})\s*(?:[:分]\s*(?:(\d{1,2})\s*秒?)?)?)?\s*$"
 )
-_SAMPLE = 2000
+#: distinct values a column's format is chosen on
+TIME_SAMPLE = 2000
 
 
-def parse_timestamps(values: pd.Series) -> pd.Series:
+def parse_timestamps(values: pd.Series, parser=None) -> pd.Series:
     """``values`` (strings, NA allowed) as naive ``datetime64[ns]``; NaT where a value cannot be read.
+
+    ``parser`` (from :func:`timestamp_parser`) fixes the format, for a column read in parts; by default
+    it is chosen on ``values``' own first distinct values.
 
     Examples
     --------
@@ -46,10 +50,23 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     ['2010-12-01 08:26', '2011-01-12 17:05']
     """
     text = values.astype("str").str.strip()
-    present = text.dropna()
-    if len(present) == 0:
+    if parser is None:
+        parser = timestamp_parser(time_sample(text))
+    if parser is _UNREADABLE:
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    sample = present.drop_duplicates().head(_SAMPLE)
+    return parser(text).astype("datetime64[ns]")
+
+
+def time_sample(values: pd.Series, limit: int = TIME_SAMPLE) -> list[str]:
+    """The first ``limit`` distinct present values, stripped: what :func:`timestamp_parser` chooses on."""
+    return values.astype("str").str.strip().dropna().drop_duplicates().head(limit).tolist()
+
+
+def timestamp_parser(sample: list[str]):
+    """The parser that reads most of ``sample`` (the first that reads all of it); unreadable -> NaT throughout."""
+    if len(sample) == 0:
+        return _UNREADABLE
+    sample = pd.Series(sample, dtype="str")
     parsers = (_parse_unix, _parse_chinese, _parse_iso, _formats_parser(_US), _formats_parser(_DAY_FIRST))
     best, best_rate = None, -1.0
     for parser in parsers:
@@ -58,9 +75,14 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
             best, best_rate = parser, rate
         if rate == 1.0:
             break
-    if best_rate == 0.0:
-        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    return best(text).astype("datetime64[ns]")
+    return _UNREADABLE if best_rate == 0.0 else best
+
+
+def _unreadable(text: pd.Series) -> pd.Series:
+    return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+
+
+_UNREADABLE = _unreadable
 
 
 def _naive(parsed: pd.Series) -> pd.Series:
