@@ -74,7 +74,8 @@ def _pyspark_sql():
 
 
 def session(master: str | None = None, app_name: str = "aigc-biz"):
-    """The active SparkSession, or a new one on ``master`` (default :data:`DEFAULT_MASTER`).
+    """The active SparkSession, or a new one on ``master`` (default :data:`DEFAULT_MASTER`; under
+    ``spark-submit``, the master it was given).
 
     On a local master the Python workers run this interpreter (unless ``PYSPARK_PYTHON`` says otherwise),
     so they import the same aigc_biz and torch as the driver.
@@ -83,7 +84,11 @@ def session(master: str | None = None, app_name: str = "aigc-biz"):
     active = pyspark_sql.SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
-    master = master or os.environ.get("AIGC_BIZ_SPARK_MASTER") or DEFAULT_MASTER
+    master = master or os.environ.get("AIGC_BIZ_SPARK_MASTER")
+    if master is None and "PYSPARK_GATEWAY_PORT" in os.environ:
+        # launched by spark-submit: its --master and --conf already hold
+        return pyspark_sql.SparkSession.builder.appName(app_name).getOrCreate()
+    master = master or DEFAULT_MASTER
     if master.startswith("local"):
         # pyspark reads the workers' interpreter from the environment when the context starts
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
