@@ -339,6 +339,11 @@ def write_parquet(recs, output: str | Path) -> Path:
     target = Path(output)
     if target.exists() and not target.is_dir():
         raise InputError(f"{target} is a file; the Spark engine writes a Parquet dataset folder there")
+    if target.is_dir() and any(not _spark_output(p.name) for p in target.iterdir()):
+        raise InputError(
+            f"{target} is a folder that is not a Parquet dataset written by Spark; it is left as it is",
+            hint="choose another -o, or remove the folder",
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
@@ -354,3 +359,9 @@ def write_parquet(recs, output: str | Path) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _spark_output(name: str) -> bool:
+    """A file Spark writes into a Parquet dataset folder (parts, _SUCCESS and their .crc files)."""
+    name = name.lstrip(".")
+    return name.startswith(("part-", "_SUCCESS", "_committed", "_started")) or name.endswith(".crc")

@@ -200,3 +200,19 @@ def test_without_pyspark_the_error_says_what_to_install(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "install 'aigc-biz[spark]'" in lines[0], proc.stderr
     assert not (tmp_path / "r.parquet").exists()
+
+
+def test_write_parquet_replaces_its_own_output_but_no_other_folder(spark, tmp_path):
+    from aigc_biz import spark as engine
+    from aigc_biz.errors import InputError
+
+    out = tmp_path / "recs.parquet"
+    engine.write_parquet(spark.createDataFrame(pd.DataFrame({"user_id": ["a", "b"]})), out)
+    engine.write_parquet(spark.createDataFrame(pd.DataFrame({"user_id": ["c"]})), out)
+    assert pd.read_parquet(out)["user_id"].tolist() == ["c"]
+    mine = tmp_path / "mine.parquet"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="not a Parquet dataset written by Spark"):
+        engine.write_parquet(spark.createDataFrame(pd.DataFrame({"user_id": ["c"]})), mine)
+    assert (mine / "notes.txt").read_text() == "keep me"
