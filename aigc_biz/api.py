@@ -843,10 +843,6 @@ def recommend_job(
         Told what happens (loading, training epochs, scoring progress, warnings).
     """
     started = time.perf_counter()
-    if engine not in ("local", "spark"):
-        raise InputError(f"--engine: unknown value {engine!r}", hint="one of local, spark")
-    if engine == "spark":
-        _check_spark_job(model_path, output, users, copy_channel, report_path, out_db, save_model, candidates)
     copy_target = copy_output
     if copy_channel and copy_target is None and output is not None:
         copy_target = Path(output).with_name(Path(output).stem + f"_copy_{copy_channel}.csv")
@@ -859,8 +855,10 @@ def recommend_job(
         frame_outputs=(output, copy_target),
         report_path=report_path,
         models={model: parse_params(params)} if model_path is None and isinstance(model, str) else None,
-        choices=_copy_choices(copy_channel, locale),
+        choices=(*_copy_choices(copy_channel, locale), ("--engine", engine, ("local", "spark"))),
     )
+    if engine == "spark":
+        _check_spark_job(model_path, output, users, copy_channel, report_path, out_db, save_model, candidates)
     loaded = _as_data(data, load_options, observer)
     warnings = list(loaded.warnings) if not isinstance(data, Interactions) else []
     if model_path is not None:
