@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt hatchling editables
-	$(PIP) install -q -c constraints.txt --no-build-isolation -e '.[dev,postgres,mysql]'
+	$(PIP) install -q -c constraints.txt --no-build-isolation -e '.[dev,postgres,mysql,spark]'
 	touch $@
 
 demo: setup

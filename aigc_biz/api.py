@@ -43,10 +43,9 @@ from aigc_biz.models.base import Recommender
 from aigc_biz.models.registry import DEFAULT_MODEL
 from aigc_biz.ranking import (
     BusinessRules,
-    attach_item_info,
     business_rules,
-    catalogue_features,
     recommend_with_rules,
+    recommendation_frame,
 )
 
 log = logging.getLogger(__name__)
@@ -222,19 +221,7 @@ def recommend(
         new_items=new_items,
         content=content,
     )
-    new = prepare_new_items(model, data, new_items)
-    recs = attach_item_info(top.to_frame(reason=repeats), top.item_ids, catalogue_features(model, data, new))
-    if new is not None:
-        recs["new_item"] = recs["item_id"].isin(set(new.item_ids))
-    recs.attrs["warnings"] = (
-        [
-            f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "
-            f"to the model and were never recommended"
-        ]
-        if top.unknown_items.size
-        else []
-    )
-    return recs
+    return recommendation_frame(model, data, top, prepare_new_items(model, data, new_items), reason=repeats)
 
 
 def evaluate(
@@ -768,6 +755,9 @@ class RecommendResult:
     report: Any = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: rows written when ``recs`` stays on Spark (``engine="spark"``: ``recs`` is then empty)
+    rows: int | None = None
+    engine: str = "local"
 
     def summary(self) -> dict:
         """JSON-ready: what ``aigc-biz recommend --json`` prints."""
@@ -775,11 +765,13 @@ class RecommendResult:
             "model": self.model.name,
             "customers": self.customers,
             "customers_short_of_k": self.customers_short_of_k,
-            "rows": int(len(self.recs)),
+            "rows": int(len(self.recs)) if self.rows is None else self.rows,
             "top_k": self.top_k,
             "run_id": self.run_id,
             "outputs": dict(self.outputs),
         }
+        if self.engine != "local":
+            out["engine"] = self.engine
         if self.copy is not None:
             out["copy_messages"] = int(len(self.copy.frame))
         out["seconds"] = round(self.seconds, 2)
@@ -816,6 +808,8 @@ def recommend_job(
     out_table: str = "recommendations",
     copy_table: str = "marketing_copy",
     run_id: str | None = None,
+    engine: str = "local",
+    spark_master: str | None = None,
     observer: Observer = _SILENT,
     **load_options,
 ) -> RecommendResult:
@@ -842,6 +836,9 @@ def recommend_job(
         Also an HTML report of the data, the recommendations and the copy here.
     out_db, out_table, copy_table, run_id
         Also write to this SQLAlchemy URL, replacing rows of the same ``run_id`` (default: :func:`new_run_id`).
+    engine, spark_master
+        ``"local"`` (this process) or ``"spark"``: score on Spark (``spark_master``, default ``local[*]``) with
+        the model at ``model_path``, writing ``output`` as a Parquet dataset folder (see :mod:`aigc_biz.spark`).
     observer : Observer
         Told what happens (loading, training epochs, scoring progress, warnings).
     """
@@ -858,8 +855,10 @@ def recommend_job(
         frame_outputs=(output, copy_target),
         report_path=report_path,
         models={model: parse_params(params)} if model_path is None and isinstance(model, str) else None,
-        choices=_copy_choices(copy_channel, locale),
+        choices=(*_copy_choices(copy_channel, locale), ("--engine", engine, ("local", "spark"))),
     )
+    if engine == "spark":
+        _check_spark_job(model_path, output, users, copy_channel, report_path, out_db, save_model, candidates)
     loaded = _as_data(data, load_options, observer)
     warnings = list(loaded.warnings) if not isinstance(data, Interactions) else []
     if model_path is not None:
@@ -898,6 +897,8 @@ def recommend_job(
         max_price=max_price,
         include_seen=include_seen,
     )
+    if engine == "spark":
+        return _spark_job(loaded, fitted, model_path, top_k, rules, output, spark_master, warnings, started)
     n_users = loaded.n_users if users is None else len(users)
     recs = recommend(
         loaded,
@@ -954,6 +955,72 @@ def recommend_job(
         report=built,
         warnings=warnings,
         seconds=time.perf_counter() - started,
+    )
+
+
+def _check_spark_job(model_path, output, users, copy_channel, report_path, out_db, save_model, candidates):
+    """What ``engine="spark"`` needs and cannot do, refused before anything is read (one line each)."""
+    from aigc_biz.spark import require_pyspark
+
+    require_pyspark()
+    if model_path is None:
+        raise InputError(
+            "--engine spark scores a saved model: pass --model-path", hint="train it first with `aigc-biz train`"
+        )
+    if output is None or Path(output).suffix.lower() != ".parquet":
+        raise InputError(
+            f"--engine spark writes a Parquet dataset folder: give -o a path ending .parquet, not {output}"
+        )
+    refused = {
+        "--users": users,
+        "--copy": copy_channel,
+        "--report": report_path,
+        "--out-db": out_db,
+        "--save-model": save_model,
+    }
+    given = [flag for flag, value in refused.items() if value]
+    if given:
+        raise InputError(f"--engine spark does not do {', '.join(given)}", hint="use the local engine for those")
+    if candidates is not None and not isinstance(candidates, (str, Path)):
+        return
+    if candidates is not None:
+        _, new_items = read_id_list(candidates, "item_id")
+        if new_items is not None and len(new_items.columns) > 1:
+            raise InputError(
+                "--engine spark takes a --candidates list of ids, not new products with attributes",
+                file=str(candidates),
+                hint="score new products with the local engine",
+            )
+
+
+def _spark_job(loaded, fitted, model_path, top_k, rules, output, master, warnings, started) -> RecommendResult:
+    """Score on Spark and write the Parquet folder; the counts come from one pass over what was written."""
+    from aigc_biz import spark
+
+    recs = spark.recommend_data(loaded, model_path, top_k, rules=rules, master=master, model=fitted)
+    spark.write_parquet(recs, output)
+    written = recs.sparkSession.read.parquet(str(Path(output).resolve()))
+    per_user = written.groupBy("user_id").count()
+    customers = per_user.count()
+    rows = int(per_user.agg({"count": "sum"}).first()[0] or 0)
+    short = per_user.filter(per_user["count"] < top_k).count() + (loaded.n_users - customers)
+    unknown = int((fitted.item_positions(loaded.item_ids, strict=False) < 0).sum())
+    if unknown:
+        warnings.append(
+            f"{unknown:,} of {loaded.n_items:,} items in the data are unknown to the model and were never recommended"
+        )
+    return RecommendResult(
+        recs=pd.DataFrame(),
+        model=fitted,
+        top_k=top_k,
+        run_id=new_run_id(),
+        customers=int(customers),
+        customers_short_of_k=int(short),
+        outputs={"recommendations": Path(output)},
+        warnings=warnings,
+        seconds=time.perf_counter() - started,
+        rows=rows,
+        engine="spark",
     )
 
 

@@ -27,6 +27,7 @@ LAYERS = {
     "io": 3,
     "synth": 3,
     "api": 4,
+    "spark": 4,
     "pipeline": 4,
     "cli": 5,
     # helpers every layer may use

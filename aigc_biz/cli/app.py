@@ -16,6 +16,7 @@ from aigc_biz import api
 from aigc_biz._version import __version__
 from aigc_biz.cli.common import TerminalObserver, display_path, emit_json, handle_errors, info, printable, shown
 from aigc_biz.cli.options import (
+    ENGINE,
     ROLES,
     RULES,
     SHOW,
@@ -83,13 +84,16 @@ def inspect(data: DataArg = None, load: dict = None, json_out: bool = False, qui
     "  aigc-biz recommend orders.csv --model ease --top-k 20 --max-per-category 2 -o recs.parquet\n\n"
     "  aigc-biz recommend orders.csv --copy sms --locale zh --report out/report.html -o out/recs.csv\n\n"
     "  aigc-biz recommend orders.csv --model-path models/cvae --out-db sqlite:///dw.db "
-    "--out-table recommendations --run-id 2026-11-23"
+    "--out-table recommendations --run-id 2026-11-23\n\n"
+    "  aigc-biz recommend orders.csv --model-path models/itemknn --engine spark --spark-master local[4] "
+    "-o out/recs.parquet"
 )
 @handle_errors
 @with_groups(
-    output("out/recommendations.csv", "Where to write: .csv, .parquet or .jsonl."),
+    output("out/recommendations.csv", "Where to write: .csv, .parquet or .jsonl (--engine spark: a .parquet folder)."),
     RULES,
     warehouse("recommendations"),
+    ENGINE,
     SOURCE,
     ROLES,
     SHOW,
@@ -126,6 +130,7 @@ def recommend(
     output: Path = None,
     rules: dict = None,
     warehouse: dict = None,
+    engine: dict = None,
     load: dict = None,
     json_out: bool = False,
     quiet: bool = False,
@@ -153,6 +158,7 @@ def recommend(
             observer=observer,
             **rules,
             **warehouse,
+            **engine,
             **load,
         )
     summary = {**result.summary(), "outputs": shown(result.outputs)}

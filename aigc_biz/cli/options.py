@@ -114,6 +114,24 @@ ParamOpt = Annotated[
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (training and splits are repeatable).")]
 
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where to score: local (this process) or spark (needs --model-path, -o DIR.parquet and the "
+        "[spark] extra).",
+    ),
+]
+SparkMasterOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark (default local[*]), e.g. local[4], yarn, spark://host:7077.",
+        envvar="AIGC_BIZ_SPARK_MASTER",
+        show_envvar=True,
+    ),
+]
+
 
 # --- groups -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -165,6 +183,8 @@ RULES = _group(
     max_price=(MaxPriceOpt, None),
     include_seen=(IncludeSeenOpt, False),
 )
+#: where the scoring runs (api.recommend_job's engine, spark_master)
+ENGINE = _group("engine", "Engine", engine=(EngineOpt, "local"), spark_master=(SparkMasterOpt, None))
 #: how much to print
 SHOW = _group(None, json_out=(JsonOpt, False), quiet=(QuietOpt, False))
 

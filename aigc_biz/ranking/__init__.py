@@ -7,6 +7,7 @@ from aigc_biz.ranking.rules import (
     business_rules,
     catalogue_features,
     recommend_with_rules,
+    recommendation_frame,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "business_rules",
     "catalogue_features",
     "recommend_with_rules",
+    "recommendation_frame",
 ]

@@ -177,6 +177,26 @@ def attach_item_info(
     return recs.join(info, on="item_id")
 
 
+def recommendation_frame(model: Recommender, data: Interactions, top: TopK, new=None, reason: bool = False):
+    """``top`` as the output frame: ``user_id, rank, item_id, score[, reason][, title, category][, new_item]``.
+
+    ``new``: the ``NewItems`` scored beside the model's (flagged in ``new_item``); ``reason`` adds
+    ``repeat``/``new``. ``attrs["warnings"]`` counts the data's items the model does not know.
+    """
+    recs = attach_item_info(top.to_frame(reason=reason), top.item_ids, catalogue_features(model, data, new))
+    if new is not None:
+        recs["new_item"] = recs["item_id"].isin(set(new.item_ids))
+    recs.attrs["warnings"] = (
+        [
+            f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "
+            f"to the model and were never recommended"
+        ]
+        if top.unknown_items.size
+        else []
+    )
+    return recs
+
+
 def business_rules(
     rules: BusinessRules | dict | None = None,
     *,
