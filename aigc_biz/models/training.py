@@ -273,15 +273,23 @@ def validation_ndcg(
     k: int,
     batch_size: int,
     device: torch.device,
+    group: ProcessGroup | None = None,
 ) -> tuple[float, object]:
     """Mean NDCG@k of the held-out items (all items ranked except the user's fold-in items).
 
-    Returns the best value over the task's score variants and that variant's key.
+    Returns the best value over the task's score variants and that variant's key. With a ``group``
+    each process scores its share of the validation customers and the sums are added up, so every
+    process gets the same values and takes the same early-stopping decision.
     """
+    users, target = validation.users, validation.target
+    if group is not None:
+        share = group.shard(np.arange(len(users)))
+        users, target = users[share], target[share]
     task.set_mode(False)
     tops: dict = {}
     with torch.inference_mode():
-        for rows in iterate_batches(validation.users, batch_size):
+        # at least one (maybe empty) batch, so a process without validation customers still knows the variants
+        for rows in list(iterate_batches(users, batch_size)) or [users]:
             batch = task.batch_input(matrix, rows, device)
             ctx = None if context is None else context[torch.from_numpy(rows)].to(device)
             # the seen mask comes from the sparse rows, whatever form the task's input takes
@@ -296,7 +304,13 @@ def validation_ndcg(
                 top = torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.cpu().numpy()
                 tops.setdefault(key, []).append(top)
     task.set_mode(True)
-    values = {key: float(np.nanmean(ndcg_at_k(np.vstack(parts), validation.target, k))) for key, parts in tops.items()}
+    per_user = {key: ndcg_at_k(np.vstack(parts), target, k) for key, parts in tops.items()}
+    if group is None:
+        values = {key: float(np.nanmean(ndcg)) for key, ndcg in per_user.items()}
+    else:
+        parts = [x for ndcg in per_user.values() for x in (np.nansum(ndcg), np.count_nonzero(~np.isnan(ndcg)))]
+        sums = group.sum(*parts)
+        values = {key: sums[2 * i] / max(sums[2 * i + 1], 1.0) for i, key in enumerate(per_user)}
     best = max(values, key=lambda key: values[key])
     return values[best], best
 
@@ -428,8 +442,9 @@ def run_training(
     Under ``torchrun`` (``WORLD_SIZE`` > 1, see :mod:`aigc_biz.models.distributed`) every process runs
     this with the same data and seed: rank 0's weights are broadcast, each global batch of
     ``batch_size`` rows is split between the processes and their gradients averaged at every step,
-    rank 0 validates and every process follows its early-stopping decision, and only rank 0 writes
-    checkpoints and reports progress. Every process returns the same weights and report.
+    each validates its share of the validation customers and all follow the early-stopping decision
+    of the summed NDCG, and only rank 0 writes checkpoints and reports progress. Every process returns
+    the same weights and report.
     """
     if settings.epochs < 0 or settings.batch_size < 1 or settings.patience < 1:
         raise ConfigError(
@@ -518,12 +533,9 @@ def _train_loop(
                 raise _diverged(epoch, total)
         val, variant = None, None
         if validation is not None:
-            if main:
-                val, variant = validation_ndcg(
-                    task, validation, matrix, context, settings.val_k, max(settings.batch_size, 1024), device
-                )
-            if group is not None:
-                val, variant = group.broadcast((val, variant))
+            val, variant = validation_ndcg(
+                task, validation, matrix, context, settings.val_k, max(settings.batch_size, 1024), device, group
+            )
         state.observe(val, variant, task, settings.patience)
         record = {
             "epoch": epoch + 1,

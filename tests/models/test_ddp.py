@@ -53,12 +53,14 @@ def torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_two_processes_train_cvae_through_the_cli_as_well_as_one(tmp_path):
     params = [arg for p in PARAMS for arg in ("-p", p)]
     done = torchrun(
-        ["-m", "aigc_biz.cli", "train", str(SAMPLE), "--model", "cvae", *params, "--device", "cpu", "-o", "model"],
+        ["-m", "aigc_biz.cli", "train", str(SAMPLE), "--model", "cvae", *params, "--device", "cpu"]
+        + ["--checkpoint-dir", "ck", "-o", "model"],
         tmp_path,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    # rank 0 wrote the model folder, rank 1 nothing; one process reported
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    # rank 0 wrote the model folder and the checkpoint, rank 1 nothing; one process reported
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck", "model"]
+    assert [p.name for p in (tmp_path / "ck").iterdir()] == ["checkpoint.pt"]
     assert done.stderr.count("Saved cvae to model") == 1
     assert done.stderr.count("epoch 20/20") == 1
     two = api.load_model(tmp_path / "model")
@@ -86,6 +88,8 @@ def test_replicas_stay_identical_and_a_task_that_steps_alone_is_refused(tmp_path
     assert [r["rank"] for r in reports] == [0, 1]
     assert reports[0]["path"] is not None and reports[1]["path"] is None
     assert (tmp_path / "model" / "model.json").exists()
+    # rank 1 had no validation customer yet both took the decision of rank 0's one
+    assert reports[0]["val_curve"] == reports[1]["val_curve"] and None not in reports[0]["val_curve"]
     for report in reports:  # both processes stop with the same one-line error, none hangs
         assert report["refused"] and "different weights" in report["refused"]
 
