@@ -50,6 +50,7 @@ def torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
+@pytest.mark.slow
 def test_two_processes_train_cvae_through_the_cli_as_well_as_one(tmp_path):
     params = [arg for p in PARAMS for arg in ("-p", p)]
     done = torchrun(
@@ -77,6 +78,7 @@ def test_two_processes_train_cvae_through_the_cli_as_well_as_one(tmp_path):
     assert two.best_val_ndcg_ > 0.2  # it learnt: the first epochs sit near 0.11
 
 
+@pytest.mark.slow
 def test_replicas_stay_identical_and_a_task_that_steps_alone_is_refused(tmp_path):
     done = torchrun([str(ROOT / "tests" / "models" / "ddp_worker.py"), str(tmp_path)], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
