@@ -37,7 +37,7 @@ import pandas as pd
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.data.loading import ROLE_FLAGS
 from aigc_biz.data.readers import read_id_list, split_list
-from aigc_biz.errors import InputError
+from aigc_biz.errors import ConfigError, InputError
 from aigc_biz.io.runs import new_run_id
 from aigc_biz.models.base import Recommender
 from aigc_biz.models.registry import DEFAULT_MODEL
@@ -121,6 +121,7 @@ def train(
     ``warm_start_epochs`` epochs unless ``params`` sets ``epochs``. ease, itemknn and pop are refit on
     ``data``: their fit is one closed-form pass, as cheap as an incremental update would be.
     """
+    from aigc_biz.models.distributed import is_main_process
     from aigc_biz.models.registry import create_model
     from aigc_biz.models.training import TorchRecommender, load_warm_start, warm_start_epochs
 
@@ -146,7 +147,7 @@ def train(
         est.fit(data, progress=progress, warm_start=previous)
     else:
         est.fit(data, progress=progress)
-    if save is not None:
+    if save is not None and is_main_process():  # under torchrun rank 0 writes the one model folder
         est.save(save)
     return est
 
@@ -625,6 +626,7 @@ def check_job(
     report_path: str | Path | None = None,
     models: dict | None = None,
     choices: Sequence[tuple[str, Any, Sequence[str]]] = (),
+    multi_process: bool = False,
 ) -> None:
     """Every option a job writes with, checked before it reads or trains anything (InputError, exit 2).
 
@@ -632,10 +634,19 @@ def check_job(
     (a report's JSON beside its HTML and a SQLite ``out_db`` count as outputs). ``tables``, ``run_id``,
     ``out_db``: the warehouse target's names and URL. ``frame_outputs``: files whose extension must name a
     format. ``models``: name -> parameters, each model built once to check them. ``choices``:
-    ``(option, value, allowed)`` triples.
+    ``(option, value, allowed)`` triples. ``multi_process``: the job may run as several ``torchrun``
+    processes (``train``); any other job launched so is refused (ConfigError), as each process would
+    write the same outputs.
     """
     from aigc_biz.io.files import check_distinct_paths, format_of
+    from aigc_biz.models.distributed import launch
 
+    where = launch()
+    if where is not None and not multi_process:
+        raise ConfigError(
+            f"this command runs as one process, not {where.world_size} (WORLD_SIZE={where.world_size})",
+            hint="only `train` splits its work over torchrun processes; run this without torchrun",
+        )
     outputs = dict(outputs or {})
     for option, value, allowed in choices:
         if value is not None and value not in allowed:
@@ -675,6 +686,8 @@ class TrainResult:
     model: Recommender
     path: Path | None
     seconds: float
+    #: this process's rank under torchrun (0 in a single process): only rank 0 saved and reports
+    rank: int = 0
 
     def summary(self) -> dict:
         return {
@@ -705,32 +718,46 @@ def train_job(
     ``params``: a mapping or ``["epochs=30", …]``; ``load_options`` go to :func:`load`; ``warm_start``: a
     saved model folder (or fitted model) to continue from (see :func:`train`). ``augment_ratio``: also
     train on that many synthetic customers per real one, drawn for sparse segments (see :func:`augment`).
+
+    Under ``torchrun`` every process runs this job: the torch models train data-parallel (see
+    :func:`aigc_biz.models.training.run_training`), rank 0 saves the model and reports; the other
+    processes write nothing and return ``rank`` > 0 with ``path`` None.
     """
+    from aigc_biz.models.distributed import job_group
+
     started = time.perf_counter()
     check_job(
         inputs={"the data": data},
         outputs={"-o": output},
         models={model: parse_params(params)} if warm_start is None else None,
+        multi_process=True,
     )
-    if augment_ratio is not None:
-        loaded = augment(data, augment_ratio, seed=seed or 0, **load_options)
-        observer.info(f"Training on {loaded.n_users:,} customers, synthetic ones for sparse segments included")
-    else:
-        loaded = _as_data(data, load_options, observer)
-    fitted = train(
-        loaded,
-        model,
-        parse_params(params),
-        device=device,
-        seed=seed,
-        save=output,
-        checkpoint_dir=checkpoint_dir,
-        resume=resume,
-        warm_start=warm_start,
-        progress=lambda d: observer.epoch(model, d),
-    )
+    with job_group() as where:  # under torchrun: every process's part of the job, rank 0 saving
+        rank = 0 if where is None else where.rank
+        if rank:
+            observer = _SILENT  # rank 0 speaks for every process
+        if augment_ratio is not None:
+            loaded = augment(data, augment_ratio, seed=seed or 0, **load_options)
+            observer.info(f"Training on {loaded.n_users:,} customers, synthetic ones for sparse segments included")
+        else:
+            loaded = _as_data(data, load_options, observer)
+        fitted = train(
+            loaded,
+            model,
+            parse_params(params),
+            device=device,
+            seed=seed,
+            save=output,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+            warm_start=warm_start,
+            progress=lambda d: observer.epoch(model, d),
+        )
     return TrainResult(
-        model=fitted, path=None if output is None else Path(output), seconds=time.perf_counter() - started
+        model=fitted,
+        path=None if output is None or rank else Path(output),
+        seconds=time.perf_counter() - started,
+        rank=rank,
     )
 
 

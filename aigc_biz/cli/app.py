@@ -182,7 +182,8 @@ def recommend(
     "  aigc-biz train sample_data/retail_orders.csv --model cvae -o models/cvae\n\n"
     "  aigc-biz train orders.csv --model ease -p l2=300 -o models/ease\n\n"
     "  aigc-biz train orders.csv --model cvae --checkpoint-dir ckpt --resume -o models/cvae\n\n"
-    "  aigc-biz train orders_dec.csv --model cvae --warm-start models/cvae -o models/cvae-dec"
+    "  aigc-biz train orders_dec.csv --model cvae --warm-start models/cvae -o models/cvae-dec\n\n"
+    "  torchrun --nproc_per_node 2 -m aigc_biz.cli train orders.csv --model cvae -o models/cvae"
 )
 @handle_errors
 @with_groups(output("models/model", "Folder to save the fitted model in."), SOURCE, ROLES, SHOW)
@@ -235,6 +236,8 @@ def train(
             observer=observer,
             **load,
         )
+    if result.rank:  # under torchrun rank 0 saved the model and reports for every process
+        return
     summary = {**result.summary(), "path": display_path(output)}
     if json_out:
         emit_json(summary)

@@ -385,17 +385,7 @@ class _LatentTask(TrainingTask):
         weight = max((1.0 - step / model.anneal_steps) * model.diffusion_weight, model.diffusion_floor)
         beta = min(model.beta_max, step / model.anneal_steps)
         loss = weight * diffusion + nll + beta * kl
-        for optimizer in self.optimizers.values():
-            optimizer.zero_grad(set_to_none=True)
-        if runtime.scaler is None:
-            loss.backward()
-            for optimizer in self.optimizers.values():
-                optimizer.step()
-        else:
-            runtime.scaler.scale(loss).backward()
-            for optimizer in self.optimizers.values():
-                runtime.scaler.step(optimizer)
-            runtime.scaler.update()
+        runtime.step(loss, *self.optimizers.values())
         return float(loss.detach())
 
     def score(self, batch, context):

@@ -24,25 +24,29 @@ from aigc_biz.data.splits import holdout_items
 from aigc_biz.errors import ConfigError, ModelError
 from aigc_biz.metrics_core import ndcg_at_k
 from aigc_biz.models.base import Recommender
+from aigc_biz.models.distributed import ProcessGroup, local_device, open_group
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
 # --- device, seeds, batches ----------------------------------------------------------------------
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available else CPU; ``"cuda"`` without a GPU warns and falls back to CPU."""
+    """``"auto"`` -> CUDA when available else CPU; ``"cuda"`` without a GPU warns and falls back to CPU.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) ``"auto"`` and ``"cuda"`` mean the GPU of ``LOCAL_RANK``.
+    """
     if isinstance(device, torch.device):
         device = str(device)
     name = str(device).strip().lower()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return local_device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             warnings.warn(
                 f"device {device!r} requested but CUDA is not available; training on CPU", RuntimeWarning, stacklevel=2
             )
             return torch.device("cpu")
-        return torch.device(name)
+        return local_device("cuda") if name == "cuda" else torch.device(name)
     if name == "cpu":
         return torch.device("cpu")
     raise ConfigError(f"unknown device {device!r}", hint='use "auto", "cpu" or "cuda"')
@@ -125,11 +129,17 @@ def carve_validation(
 
 # --- what a model supplies ------------------------------------------------------------------------
 class TrainingRuntime:
-    """What a task needs during a step: the device, autocast and a scaled backward/step."""
+    """What a task needs during a step: the device, autocast and a scaled backward/step.
 
-    def __init__(self, device: torch.device, precision: str):
+    With a ``group`` (several processes, see :mod:`aigc_biz.models.distributed`) :meth:`step` averages
+    the gradients over the processes before the optimizers step, so every task trains data-parallel
+    as long as it steps its optimizers through :meth:`step`.
+    """
+
+    def __init__(self, device: torch.device, precision: str, group: ProcessGroup | None = None):
         self.device = device
         self.precision = precision
+        self.group = group
         self._dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
         self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
 
@@ -139,15 +149,21 @@ class TrainingRuntime:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self._dtype)
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """zero_grad, backward (scaled in fp16), optimizer step."""
-        optimizer.zero_grad(set_to_none=True)
-        if self.scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(optimizer)
+    def step(self, loss: torch.Tensor, *optimizers: torch.optim.Optimizer) -> None:
+        """zero_grad, backward (scaled in fp16), gradients averaged over the processes, optimizer step;
+        several optimizers (one per part of a network) all step on the one backward pass."""
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        if self.group is not None:
+            for optimizer in optimizers:
+                self.group.average_gradients(optimizer)
+        for optimizer in optimizers:
+            if self.scaler is None:
+                optimizer.step()
+            else:
+                self.scaler.step(optimizer)
+        if self.scaler is not None:
             self.scaler.update()
 
 
@@ -234,6 +250,8 @@ class TrainingReport:
     precision: str = "fp32"
     #: key of the best score variant at the best epoch (see TrainingTask.score_variants)
     best_variant: object = None
+    #: processes that trained together (``torchrun``), 1 in a single process
+    processes: int = 1
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -255,15 +273,23 @@ def validation_ndcg(
     k: int,
     batch_size: int,
     device: torch.device,
+    group: ProcessGroup | None = None,
 ) -> tuple[float, object]:
     """Mean NDCG@k of the held-out items (all items ranked except the user's fold-in items).
 
-    Returns the best value over the task's score variants and that variant's key.
+    Returns the best value over the task's score variants and that variant's key. With a ``group``
+    each process scores its share of the validation customers and the sums are added up, so every
+    process gets the same values and takes the same early-stopping decision.
     """
+    users, target = validation.users, validation.target
+    if group is not None:
+        share = group.shard(np.arange(len(users)))
+        users, target = users[share], target[share]
     task.set_mode(False)
     tops: dict = {}
     with torch.inference_mode():
-        for rows in iterate_batches(validation.users, batch_size):
+        # at least one (maybe empty) batch, so a process without validation customers still knows the variants
+        for rows in list(iterate_batches(users, batch_size)) or [users]:
             batch = task.batch_input(matrix, rows, device)
             ctx = None if context is None else context[torch.from_numpy(rows)].to(device)
             # the seen mask comes from the sparse rows, whatever form the task's input takes
@@ -278,7 +304,13 @@ def validation_ndcg(
                 top = torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.cpu().numpy()
                 tops.setdefault(key, []).append(top)
     task.set_mode(True)
-    values = {key: float(np.nanmean(ndcg_at_k(np.vstack(parts), validation.target, k))) for key, parts in tops.items()}
+    per_user = {key: ndcg_at_k(np.vstack(parts), target, k) for key, parts in tops.items()}
+    if group is None:
+        values = {key: float(np.nanmean(ndcg)) for key, ndcg in per_user.items()}
+    else:
+        parts = [x for ndcg in per_user.values() for x in (np.nansum(ndcg), np.count_nonzero(~np.isnan(ndcg)))]
+        sums = group.sum(*parts)
+        values = {key: sums[2 * i] / max(sums[2 * i + 1], 1.0) for i, key in enumerate(per_user)}
     best = max(values, key=lambda key: values[key])
     return values[best], best
 
@@ -406,6 +438,13 @@ def run_training(
     With ``checkpoint_dir`` the full state (weights, optimizers, RNG states, best weights, curve) is
     written after every epoch; ``resume=True`` continues from it up to ``epochs`` (a run that already
     stopped early stays stopped). The caller must pass the same data, seed and settings.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1, see :mod:`aigc_biz.models.distributed`) every process runs
+    this with the same data and seed: rank 0's weights are broadcast, each global batch of
+    ``batch_size`` rows is split between the processes and their gradients averaged at every step,
+    each validates its share of the validation customers and all follow the early-stopping decision
+    of the summed NDCG, and only rank 0 writes checkpoints and reports progress. Every process returns
+    the same weights and report.
     """
     if settings.epochs < 0 or settings.batch_size < 1 or settings.patience < 1:
         raise ConfigError(
@@ -413,46 +452,89 @@ def run_training(
             hint=f"got epochs={settings.epochs}, batch_size={settings.batch_size}, patience={settings.patience}",
         )
     device = resolve_device(settings.device)
-    precision = resolve_precision(settings.precision, device)
-    runtime = TrainingRuntime(device, precision)
     rng = np.random.default_rng(settings.seed) if rng is None else rng
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     active = np.flatnonzero(np.diff(matrix.indptr) > 0)
     if len(active) == 0:
         raise ModelError("no user has any interaction to train on")
+    group = open_group(device)
+    if group is not None and len(active) < group.world_size:
+        raise ModelError(f"{len(active)} customers with interactions cannot be split over {group.world_size} processes")
+    # every process draws its own noise while training; afterwards all continue from one torch RNG state
+    keep_rng = (
+        contextlib.nullcontext()
+        if group is None
+        else torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], device_type=device.type)
+    )
+    with keep_rng:
+        return _train_loop(task, matrix, active, settings, device, context, validation, progress, rng, group)
 
+
+def _diverged(epoch: int, loss: float) -> ModelError:
+    return ModelError(
+        f"training diverged at epoch {epoch + 1} (loss is {loss})", hint="lower lr or use precision='fp32'"
+    )
+
+
+def _train_loop(
+    task: TrainingTask,
+    matrix: sp.csr_matrix,
+    active: np.ndarray,
+    settings: TrainingSettings,
+    device: torch.device,
+    context: torch.Tensor | None,
+    validation: ValidationSlice | None,
+    progress: Callable[[dict], None] | None,
+    rng: np.random.Generator,
+    group: ProcessGroup | None,
+) -> TrainingReport:
+    """:func:`run_training`'s epochs; ``group`` is None in a single process."""
+    precision = resolve_precision(settings.precision, device)
+    runtime = TrainingRuntime(device, precision, group=group)
+    main = group is None or group.is_main
     state = LoopState()
     checkpoint = None
     if settings.checkpoint_dir is not None:
         folder = Path(settings.checkpoint_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        if main:
+            folder.mkdir(parents=True, exist_ok=True)
         checkpoint = folder / CHECKPOINT_NAME
         if settings.resume and checkpoint.exists():
             saved = torch.load(checkpoint, map_location=device, weights_only=True)
             state = LoopState.from_checkpoint(saved, task, rng)
+    if group is not None:
+        group.broadcast_modules(task.modules)
 
     n_batches = -(-len(active) // settings.batch_size)
     task.set_mode(True)
     while state.epoch < settings.epochs and not state.done:
         epoch = state.epoch
         began = time.perf_counter()
+        if group is not None:
+            torch.manual_seed(group.epoch_seed(settings.seed, epoch))
         task.start_epoch(epoch)
         order = rng.permutation(active)
         total, count = 0.0, 0
         for i, rows in enumerate(iterate_batches(order, settings.batch_size)):
+            if group is not None:
+                if len(rows) < group.world_size:
+                    continue  # a last batch too small to split: every process skips it, so none waits
+                rows = group.shard(rows)
             batch = task.batch_input(matrix, rows, device)
             ctx = None if context is None else context[torch.from_numpy(rows)].to(device)
             loss = task.train_batch(batch, ctx, runtime, epoch * n_batches + i)
-            if not np.isfinite(loss):
-                raise ModelError(
-                    f"training diverged at epoch {epoch + 1} (loss is {loss})", hint="lower lr or use precision='fp32'"
-                )
+            if group is None and not np.isfinite(loss):
+                raise _diverged(epoch, loss)
             total += loss * len(rows)
             count += len(rows)
+        if group is not None:
+            total, count = group.sum(total, count)  # every process sees a divergence at the same point
+            if not np.isfinite(total):
+                raise _diverged(epoch, total)
         val, variant = None, None
         if validation is not None:
             val, variant = validation_ndcg(
-                task, validation, matrix, context, settings.val_k, max(settings.batch_size, 1024), device
+                task, validation, matrix, context, settings.val_k, max(settings.batch_size, 1024), device, group
             )
         state.observe(val, variant, task, settings.patience)
         record = {
@@ -464,10 +546,14 @@ def run_training(
         }
         state.curve.append(record)
         state.epoch = epoch + 1
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             _save_checkpoint(checkpoint, state.to_checkpoint(task, rng))
-        if progress is not None:
+        if progress is not None and main:
             progress(dict(record))
+    if group is not None:
+        # the curve's seconds are rank 0's: every process keeps the same record
+        state.curve = group.broadcast(state.curve)
+        group.check_replicas(task.modules, "training")
     if state.best_weights is not None:
         task.load_weights({k: v.to(device) for k, v in state.best_weights.items()})
     task.set_mode(False)
@@ -480,6 +566,7 @@ def run_training(
         device=str(device),
         precision=precision,
         best_variant=state.best_variant,
+        processes=1 if group is None else group.world_size,
     )
 
 
