@@ -15,7 +15,7 @@ so that each uses the same two cores:
 
 Seconds per epoch are rank 0's wall time of each epoch (the gradient all-reduce and rank 0's validation
 included), median over the epochs. The table goes to ``bench/RESULTS.md`` between its ``ddp`` markers
-and ``bench/results/ddp.json``. Run it under ``flock /tmp/bench.lock`` on a shared machine.
+and ``bench/results/ddp.json``. On a shared machine run heavy benchmarks one at a time.
 """
 
 from __future__ import annotations

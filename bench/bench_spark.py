@@ -1,6 +1,6 @@
 """Spark engine vs single-process scoring on a synthetic long-tail table (itemknn, top-10).
 
-    flock /tmp/bench.lock python bench/bench_spark.py --sizes 100000,300000,1000000 --items 100000
+    python bench/bench_spark.py --sizes 100000,300000,1000000 --items 100000
 
 A seeded table: customers with 1 + Poisson(2) orders each, items drawn from a Zipf(1.1) popularity over
 ``--items`` products. itemknn is fitted once on the first ``--fit-customers`` customers and saved; then the

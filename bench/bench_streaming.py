@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/bench_streaming.py [--rows 10000000] [--whole-rows 1000000,3000000] [--dir /tmp/bench_streaming]
+    python bench/bench_streaming.py [--rows 10000000] [--whole-rows 1000000,3000000] [--dir DIR]
 
 Writes a seeded orders table (user_id, item_id, order_time, quantity, price: ~1M customers with a
 skewed number of orders, ~100k products with a long tail, a 2-year span, 1 % returns) as Parquet and as
