@@ -46,6 +46,7 @@ from aigc_biz.ranking import (
     business_rules,
     recommend_with_rules,
     recommendation_frame,
+    unknown_items_warnings,
 )
 
 log = logging.getLogger(__name__)
@@ -1008,9 +1009,7 @@ def _check_spark_job(model_path, output, users, copy_channel, report_path, out_d
     given = [flag for flag, value in refused.items() if value]
     if given:
         raise InputError(f"--engine spark does not do {', '.join(given)}", hint="use the local engine for those")
-    if candidates is not None and not isinstance(candidates, (str, Path)):
-        return
-    if candidates is not None:
+    if isinstance(candidates, (str, Path)):
         _, new_items = read_id_list(candidates, "item_id")
         if new_items is not None and len(new_items.columns) > 1:
             raise InputError(
@@ -1031,11 +1030,7 @@ def _spark_job(loaded, fitted, model_path, top_k, rules, output, master, warning
     customers = per_user.count()
     rows = int(per_user.agg({"count": "sum"}).first()[0] or 0)
     short = per_user.filter(per_user["count"] < top_k).count() + (loaded.n_users - customers)
-    unknown = int((fitted.item_positions(loaded.item_ids, strict=False) < 0).sum())
-    if unknown:
-        warnings.append(
-            f"{unknown:,} of {loaded.n_items:,} items in the data are unknown to the model and were never recommended"
-        )
+    warnings += unknown_items_warnings(int((fitted.item_positions(loaded.item_ids, strict=False) < 0).sum()), loaded)
     return RecommendResult(
         recs=pd.DataFrame(),
         model=fitted,

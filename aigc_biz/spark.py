@@ -173,8 +173,7 @@ def customer_table(data: Interactions):
     if data.events is not None:
         events = data.events
         order = np.argsort(events["user_idx"].to_numpy(np.int64), kind="stable")  # file order within a customer
-        indptr = np.zeros(data.n_users + 1, dtype=np.int64)
-        np.cumsum(np.bincount(events["user_idx"].to_numpy(np.int64), minlength=data.n_users), out=indptr[1:])
+        indptr = _indptr(np.bincount(events["user_idx"].to_numpy(np.int64), minlength=data.n_users))
         columns["event_items"] = _lists(indptr, events["item_idx"].to_numpy(np.int32)[order])
         columns["event_weights"] = _lists(indptr, events["weight"].to_numpy(np.float32)[order])
         if "time" in events.columns:

@@ -8,6 +8,7 @@ from aigc_biz.ranking.rules import (
     catalogue_features,
     recommend_with_rules,
     recommendation_frame,
+    unknown_items_warnings,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "catalogue_features",
     "recommend_with_rules",
     "recommendation_frame",
+    "unknown_items_warnings",
 ]

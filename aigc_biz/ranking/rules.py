@@ -186,15 +186,15 @@ def recommendation_frame(model: Recommender, data: Interactions, top: TopK, new=
     recs = attach_item_info(top.to_frame(reason=reason), top.item_ids, catalogue_features(model, data, new))
     if new is not None:
         recs["new_item"] = recs["item_id"].isin(set(new.item_ids))
-    recs.attrs["warnings"] = (
-        [
-            f"{top.unknown_items.size:,} of {data.n_items:,} items in the data are unknown "
-            f"to the model and were never recommended"
-        ]
-        if top.unknown_items.size
-        else []
-    )
+    recs.attrs["warnings"] = unknown_items_warnings(top.unknown_items.size, data)
     return recs
+
+
+def unknown_items_warnings(n_unknown: int, data: Interactions) -> list[str]:
+    """The one warning line (or none) for items of ``data`` the model does not know."""
+    if not n_unknown:
+        return []
+    return [f"{n_unknown:,} of {data.n_items:,} items in the data are unknown to the model and were never recommended"]
 
 
 def business_rules(
