@@ -175,9 +175,7 @@ def main(argv=None) -> int:
     )
     print(summary)
     if not args.no_write:
-        command = "python bench/bench_large_catalogue.py " + " ".join(
-            shlex.quote(a) for a in (argv or sys.argv[1:])
-        )
+        command = "python bench/bench_large_catalogue.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
         stamp = datetime.now(timezone.utc).isoformat(timespec="minutes")
         table = "\n".join(
             [
