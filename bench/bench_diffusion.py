@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -32,6 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+#: the CLI's per-epoch log line of the shared training loop
+EPOCH_LINE = re.compile(r"\[\w+\] epoch (\d+)/(\d+), loss [-\d.e]+, val NDCG ([\d.]+)")
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -86,6 +90,7 @@ def bench_model(folder: Path, name: str, params: list[str], target: str, top_k: 
             return None
         masked = train + valid if target == "test" else train
         topk = read_recommendations(recs_csv, train.shape[0], train.shape[1], masked, max(KS))
+        curve = training_curve(log.read_text(encoding="utf-8", errors="replace"))
     truth = test if target == "test" else valid
     metrics, _ = metrics_from_topk(topk, truth, train, KS, n_boot=200)
     return {
@@ -97,7 +102,19 @@ def bench_model(folder: Path, name: str, params: list[str], target: str, top_k: 
         "fit_seconds": seconds,
         "peak_rss_mib": peak,
         "users": int((np.diff(truth.indptr) > 0).sum()),
+        "threads": os.environ.get("OMP_NUM_THREADS") or str(os.cpu_count()),
+        **curve,
     }
+
+
+def training_curve(log_text: str) -> dict:
+    """Epochs run, and the best carved-validation NDCG with its epoch, from the CLI's epoch lines
+    (empty for the closed-form models, which log none)."""
+    epochs = [(int(e), float(v)) for e, _, v in EPOCH_LINE.findall(log_text)]
+    if not epochs:
+        return {}
+    best_epoch, best_val = max(epochs, key=lambda pair: (pair[1], -pair[0]))
+    return {"epochs_run": epochs[-1][0], "best_epoch": best_epoch, "best_val_ndcg": best_val}
 
 
 def _key(row: dict) -> tuple:
@@ -128,8 +145,9 @@ def markdown(stored: dict) -> str:
         out += [
             f"Scored on **{title}**:",
             "",
-            "| model | params | R@10 | R@20 | N@10 | N@20 | N@20 95% CI | fit+score s (× EASE) | peak RSS MiB | run |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| model | params | R@10 | R@20 | N@10 | N@20 | N@20 95% CI | fit+score s (× EASE) | peak RSS MiB "
+            "| epochs run (best, its carved-val NDCG) | threads | run |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in rows:
             m = row["metrics"]
@@ -140,13 +158,19 @@ def markdown(stored: dict) -> str:
             out.append(
                 f"| **{row['model']}** | `{params}` | {m['recall@10']['mean']:.4f} | {m['recall@20']['mean']:.4f} "
                 f"| {m['ndcg@10']['mean']:.4f} | {m['ndcg@20']['mean']:.4f} | {ci} | {row['fit_seconds']:.0f}{ratio} "
-                f"| {row['peak_rss_mib']:.0f} | {row['run']} |"
+                f"| {row['peak_rss_mib']:.0f} | {_curve(row)} | {row.get('threads', '2')} | {row['run']} |"
             )
         out.append("")
     out.append(
-        f"Machine: {stored['system']}. Timings are whole `aigc-biz recommend` commands (read, fit, score, write)."
+        f"Machine: {stored['system']} (the threads column gives each row's torch threads). Timings are whole `aigc-biz recommend` commands (read, fit, score, write)."
     )
     return "\n".join(out) + "\n"
+
+
+def _curve(row: dict) -> str:
+    if "epochs_run" not in row:
+        return "–"
+    return f"{row['epochs_run']} ({row['best_epoch']}, {row['best_val_ndcg']:.4f})"
 
 
 def main(argv=None) -> int:
