@@ -135,9 +135,7 @@ def plan_for(data: Interactions, model: Recommender, model_path, k: int, rules: 
             hint="train one with `aigc-biz train DATA --model blend -o DIR` and pass --model-path DIR",
         )
     features = catalogue_features(model, data)
-    rules.allowed_mask(model.item_ids_, features)  # raises when the rules leave nothing or lack a column
-    if rules.max_per_category:
-        BusinessRules._column(features, "category", "--max-per-category")
+    rules.check(model.item_ids_, features)
     end = None
     if data.events is not None and "time" in data.events.columns and len(data.events):
         times = data.events["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64)

@@ -63,6 +63,13 @@ class BusinessRules:
             )
         return mask if restricted else None
 
+    def check(self, item_ids: np.ndarray, item_features: pd.DataFrame) -> None:
+        """Raise the error scoring would raise: the rules leave no item, or lack a column they need
+        (the category for ``max_per_category`` too), before any customer is scored."""
+        self.allowed_mask(item_ids, item_features)
+        if self.max_per_category:
+            self._column(item_features, "category", "--max-per-category")
+
     @staticmethod
     def _column(item_features: pd.DataFrame, name: str, flag: str) -> pd.Series:
         if name not in item_features.columns:
