@@ -104,6 +104,11 @@ class BehaviourSynthesizer:
     taste_concentration_ : float, the Dirichlet concentration synthetic taste mixes are drawn with
     repeat_rate_ : float, share of a customer's later lines that repeat an item they have
     return_rate_ : float, returns per purchase line
+
+    References
+    ----------
+    Blei, Ng, Jordan. "Latent Dirichlet allocation." JMLR 2003 (the taste model; scikit-learn's
+    variational implementation). Minka. "Estimating a Dirichlet distribution." 2000 (the moments).
     """
 
     def __init__(
