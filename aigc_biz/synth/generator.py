@@ -10,19 +10,26 @@ How one synthetic customer is made (``BehaviourSynthesizer.sample``):
    gap stretched by a random factor, and each order day is then redrawn near its place in proportion to
    the real number of orders per calendar day, so weekday, month and peak-day seasonality follow the real
    table. The time of day is drawn from real orders on the same weekday, moved by up to 20 minutes.
-3. **Items**: the first basket comes from item popularity among real customers with the same attributes;
-   after that each line is a repeat of an item the customer already has (at the real repeat rate), or a new
-   item from a mixture of the engine's item-item weights (EASE by default, fitted on the real table) scoring
-   the customer's synthetic history so far (the basket being filled included), and the attribute
-   popularity. The mixture weight (per history length) and the sharpness of the item-item part are fitted
-   by maximum likelihood on real customers held out of the item-item fit.
-4. **Lines**: quantity, price, title and every other line column come together from one real line of the
+3. **Taste**: a latent taste model (latent Dirichlet allocation over the customers' item sets, ``topics``
+   tastes, each a distribution over the catalogue) is fitted on the real table. A synthetic customer's
+   taste mix is drawn from a Dirichlet whose mean is the average taste mix of real customers with the
+   same attributes and whose concentration is fitted to the spread of all real customers' mixes (by the
+   moments); no real customer's mix is copied. Their taste distribution is that mix of the tastes.
+4. **Items**: the first basket comes from the customer's taste distribution; after that each line is a
+   repeat of an item the customer already has (at the real repeat rate), or a new item from a mixture of
+   the engine's item-item weights (EASE by default, fitted on the real table) scoring the customer's
+   synthetic history so far (the basket being filled included), and the taste distribution. The mixture
+   weight (per history length) and the sharpness of the item-item part are fitted by maximum likelihood
+   on real customers held out of the item-item fit (against item popularity among customers with the
+   same attributes, which is also what replaces the taste distribution when ``topics=0``).
+5. **Lines**: quantity, price, title and every other line column come together from one real line of the
    same product, so they stay consistent per product (Online Retail's quantity-dependent prices included).
-5. **Returns**: each line is returned with its product's real return rate (shrunk towards the overall
+6. **Returns**: each line is returned with its product's real return rate (shrunk towards the overall
    rate), after a delay drawn from the real purchase-to-return delays, as its own order.
 
 Nothing of a real customer is copied whole: ids and names are new; attributes are a combination that
-exists (or a smoothed one), activity shapes are jittered, items are drawn afresh. See
+exists (or a smoothed one), activity shapes are jittered, taste mixes are drawn from a fitted
+distribution, items are drawn afresh. See
 :mod:`aigc_biz.synth.privacy` for what is measured and what is not guaranteed.
 """
 
@@ -31,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.decomposition import LatentDirichletAllocation
 
 from aigc_biz.data.interactions import Interactions
 from aigc_biz.errors import ConfigError, InputError, NotFittedError
@@ -52,6 +60,9 @@ _BETAS = (1.0, 2.0, 3.0, 4.0)
 _BUCKET_EDGES = (1, 2, 4, 8, 16)
 #: pseudo-lines that shrink a product's return rate (and a segment's popularity) towards the overall one
 _SHRINK = 20.0
+#: variational passes of the taste model, and the fewest real customers whose mean taste mix an attribute
+#: combination gets (fewer: the attributes are relaxed from the last column on)
+_TASTE_ITERATIONS, _TASTE_GROUP = 50, 5
 
 
 class BehaviourSynthesizer:
@@ -74,6 +85,9 @@ class BehaviourSynthesizer:
         Strongest source items kept per item.
     l2 : float, default 500.0
         EASE's ridge penalty.
+    topics : int, default 8
+        Latent tastes of the taste model (latent Dirichlet allocation over customers' item sets); 0 turns
+        it off, and new items off the walk come from the attribute popularity instead.
     seed : int, default 0
         Seeds the fit's holdout (sampling takes its own seed).
 
@@ -85,8 +99,16 @@ class BehaviourSynthesizer:
     mixture_weight_ : float array (5,), share of new items drawn from the item-item model, by history
         length (1, 2-3, 4-7, 8-15, 16+ distinct items)
     sharpness_ : float, power applied to item-item scores
+    item_tastes_ : float array (topics, n_items) or None, each taste's distribution over the catalogue
+    customer_tastes_ : float array (n_customers, topics) or None, each real customer's fitted taste mix
+    taste_concentration_ : float, the Dirichlet concentration synthetic taste mixes are drawn with
     repeat_rate_ : float, share of a customer's later lines that repeat an item they have
     return_rate_ : float, returns per purchase line
+
+    References
+    ----------
+    Blei, Ng, Jordan. "Latent Dirichlet allocation." JMLR 2003 (the taste model; scikit-learn's
+    variational implementation). Minka. "Estimating a Dirichlet distribution." 2000 (the moments).
     """
 
     def __init__(
@@ -96,6 +118,7 @@ class BehaviourSynthesizer:
         item_model: str = "ease",
         k_neighbours: int = 20,
         l2: float = 500.0,
+        topics: int = 8,
         seed: int = 0,
     ):
         self.noise = noise
@@ -103,6 +126,7 @@ class BehaviourSynthesizer:
         self.item_model = item_model
         self.k_neighbours = k_neighbours
         self.l2 = l2
+        self.topics = topics
         self.seed = seed
 
     # --- fitting ------------------------------------------------------------------------------------
@@ -114,6 +138,8 @@ class BehaviourSynthesizer:
             raise ConfigError(f"synth: item_model={self.item_model!r} is not 'ease' or 'itemknn'")
         if int(self.k_neighbours) < 1:
             raise ConfigError(f"synth: k_neighbours={self.k_neighbours!r} must be at least 1")
+        if int(self.topics) < 0:
+            raise ConfigError(f"synth: topics={self.topics!r} must be 0 (off) or more")
         if not 0.0 <= float(self.smoothing) <= 1.0:
             raise ConfigError(f"synth: smoothing={self.smoothing!r} must be between 0 and 1")
         bought = ~table.is_return
@@ -199,6 +225,33 @@ class BehaviourSynthesizer:
         self.similarity_ = self._item_model(data.matrix)
         self.repeat_rate_ = _repeat_rate(user_pos, item_pos, bought.time)
         self.mixture_weight_, self.sharpness_ = self._fit_mixture(data, user_pos, item_pos, bought.time)
+        self._fit_taste(data)
+
+    def _fit_taste(self, data: Interactions) -> None:
+        """Latent tastes over the customers' item sets (each distinct item once), and how spread the real
+        customers' taste mixes are (the Dirichlet concentration of the moments, median over tastes)."""
+        self.item_tastes_ = self.customer_tastes_ = None
+        self.taste_concentration_ = 0.0
+        self._taste_means: dict[tuple, np.ndarray] = {}
+        k = int(self.topics)
+        if k == 0 or data.matrix.shape[0] < 2 or len(self.item_ids_) < 2:
+            return
+        matrix = sp.csr_matrix(data.matrix, dtype=np.float64, copy=True)
+        matrix.data[:] = 1.0
+        lda = LatentDirichletAllocation(
+            n_components=k, learning_method="batch", max_iter=_TASTE_ITERATIONS, random_state=int(self.seed)
+        )
+        mixes = lda.fit_transform(matrix)
+        tastes = np.asarray(lda.components_, dtype=np.float64)
+        self.item_tastes_ = tastes / tastes.sum(axis=1, keepdims=True)
+        rows = np.searchsorted(self.user_ids_, data.user_ids)
+        self.customer_tastes_ = np.full((len(self.user_ids_), k), 1.0 / k)
+        self.customer_tastes_[rows] = mixes / mixes.sum(axis=1, keepdims=True)
+        mean, var = self.customer_tastes_.mean(axis=0), self.customer_tastes_.var(axis=0)
+        ok = var > 1e-12
+        self.taste_concentration_ = (
+            float(np.clip(np.median(mean[ok] * (1 - mean[ok]) / var[ok] - 1.0), 0.05, 1e4)) if ok.any() else 1e4
+        )
 
     def _item_model(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         """Item -> item weights the walk adds up: EASE's positive weights (or itemknn's cosine), the
@@ -350,6 +403,26 @@ class BehaviourSynthesizer:
                     break
         return chosen
 
+    def _taste(self, attrs: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        """A new customer's distribution over the catalogue: a taste mix drawn around the mean mix of real
+        customers with these attributes (see the module docstring), or the attribute popularity."""
+        if self.item_tastes_ is None:
+            return self._attribute_popularity(attrs)
+        key = tuple(str(attrs[c]) for c in self.attr_columns_)
+        if key not in self._taste_means:
+            real = self.customer_attrs_.astype(str)
+            mean = self.customer_tastes_.mean(axis=0)
+            for width in range(len(key), 0, -1):
+                match = np.ones(len(real), dtype=bool)
+                for column, value in zip(self.attr_columns_[:width], key[:width]):
+                    match &= real[column].to_numpy() == value
+                if match.sum() >= _TASTE_GROUP:
+                    mean = self.customer_tastes_[match].mean(axis=0)
+                    break
+            self._taste_means[key] = mean
+        mix = rng.dirichlet(np.maximum(self.taste_concentration_ * self._taste_means[key], 1e-3))
+        return mix @ self.item_tastes_
+
     def _attribute_popularity(self, attrs: pd.Series) -> np.ndarray:
         if not self.attr_columns_:
             return self.popularity_
@@ -399,7 +472,7 @@ class BehaviourSynthesizer:
         times = self._order_times(template, rng, noise)
         sizes = self._basket_sizes(template, len(times), rng, noise)
         n_items = len(self.item_ids_)
-        pop = self._attribute_popularity(attrs)
+        pop = self._taste(attrs, rng)
         pop_cdf = np.cumsum(pop)
         score = np.zeros(n_items, dtype=np.float64)
         counts = np.zeros(n_items, dtype=np.int64)

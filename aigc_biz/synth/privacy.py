@@ -15,8 +15,10 @@ Measured here:
 
 Not guaranteed: this is **no differential privacy**. A real customer with a rare combination of
 attributes and items can still be close to a synthetic one, and the attributes of every real combination
-that exists are reproduced on purpose (drawn jointly). The ``noise`` setting makes the draws coarser; the
-figures above say how much it helps on a given table.
+that exists are reproduced on purpose (drawn jointly). A synthetic customer's taste mix is drawn around
+the mean mix of the real customers with the same attributes (at least five; fewer and the attributes are
+relaxed), so a small group's mean says something about those few customers' tastes. The ``noise``
+setting makes the draws coarser; the figures above say how much it helps on a given table.
 """
 
 from __future__ import annotations

@@ -256,3 +256,67 @@ def test_cli_synth_refuses_to_write_onto_its_input(shop, tmp_path):
         out = CliRunner().invoke(app, ["synth", str(source), *args])
         assert out.exit_code == 2 and "Traceback" not in out.output, out.output
         assert source.read_bytes() == before
+
+
+def _two_taste_shop(seed: int = 0) -> pd.DataFrame:
+    """200 customers of one segment, each buying only from one of two disjoint halves of a 20-item
+    catalogue (their hidden taste); nothing in their attributes says which."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(200):
+        half = c % 2
+        for o in range(3):
+            day = 1 + int(rng.integers(0, 300))
+            for item in rng.choice(10, size=3, replace=False):
+                rows.append(
+                    {
+                        "order_id": f"O{c:03d}{o}",
+                        "customer_id": f"C{c:04d}",
+                        "segment": "regular",
+                        "product_id": f"P{half * 10 + item:02d}",
+                        "quantity": "1",
+                        "order_time": str(np.datetime64("2023-01-01") + np.timedelta64(day, "D")) + " 10:00",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _pure_share(fake: pd.DataFrame) -> float:
+    halves = fake.assign(half=fake["product_id"].str[1:].astype(int) // 10).groupby("customer_id")["half"]
+    sizes = halves.size()
+    return float((halves.nunique()[sizes >= 3] == 1).mean())
+
+
+def test_taste_model_keeps_each_customer_within_one_taste():
+    real = read_source(_two_taste_shop())
+    with_taste = BehaviourSynthesizer(topics=2, seed=0).fit(real)
+    assert with_taste.item_tastes_.shape == (2, 20)
+    np.testing.assert_allclose(with_taste.item_tastes_.sum(axis=1), 1.0)
+    # each taste puts almost all its mass on one half of the catalogue
+    halves = with_taste.item_ids_.astype(str).tolist()
+    lower = np.array([int(p[1:]) < 10 for p in halves])
+    mass = with_taste.item_tastes_[:, lower].sum(axis=1)
+    assert sorted(np.round(mass, 1).tolist()) in ([0.0, 1.0], [0.1, 0.9], [0.0, 0.9], [0.1, 1.0])
+    assert _pure_share(with_taste.sample(200, seed=1)) > 0.9
+    # with the item-item walk switched off, only the taste keeps a customer within one half (not always:
+    # the mixes are drawn with the concentration of the moments, looser than these one-taste customers);
+    # without the taste model the items come from popularity and mix the halves
+    plain = BehaviourSynthesizer(topics=0, seed=0).fit(real)
+    for fitted in (with_taste, plain):
+        fitted.mixture_weight_ = np.zeros_like(fitted.mixture_weight_)
+    taste_only, popularity_only = _pure_share(with_taste.sample(200, seed=1)), _pure_share(plain.sample(200, seed=1))
+    assert taste_only > 0.45 and popularity_only < 0.2, (taste_only, popularity_only)
+
+
+def test_taste_mix_follows_the_attributes():
+    shop = _two_taste_shop()
+    shop["segment"] = np.where(shop["product_id"].str[1:].astype(int) < 10, "vip", "regular")
+    fake = BehaviourSynthesizer(topics=2, seed=0).fit(read_source(shop)).sample(200, seed=2)
+    lower = fake["product_id"].str[1:].astype(int) < 10
+    assert lower[fake["segment"] == "vip"].mean() > 0.8
+    assert lower[fake["segment"] == "regular"].mean() < 0.2
+
+
+def test_topics_must_not_be_negative(real):
+    with pytest.raises(Exception, match="topics"):
+        BehaviourSynthesizer(topics=-1).fit(real)
