@@ -49,20 +49,19 @@ def _time_ctgan_transformer() -> list[float]:
     spent = [0.0]
     base = module.DataTransformer
 
-    class Timed(base):
-        def fit(self, *args, **kwargs):
+    def timed(method):
+        def wrapper(self, *args, **kwargs):
             started = time.perf_counter()
             try:
-                return super().fit(*args, **kwargs)
+                return method(self, *args, **kwargs)
             finally:
                 spent[0] += time.perf_counter() - started
 
-        def transform(self, *args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return super().transform(*args, **kwargs)
-            finally:
-                spent[0] += time.perf_counter() - started
+        return wrapper
+
+    class Timed(base):
+        fit = timed(base.fit)
+        transform = timed(base.transform)
 
     module.DataTransformer = Timed
     return spent

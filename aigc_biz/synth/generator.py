@@ -165,6 +165,9 @@ class BehaviourSynthesizer:
         for column in self.attr_columns_:
             attrs[column] = first_per_key(table.user, table.raw[column]).reindex(self.user_ids_).to_numpy()
         self.customer_attrs_ = attrs.reset_index(drop=True)
+        # the attributes as text, and the customers found per attribute prefix (filled while sampling)
+        self._attr_text = self.customer_attrs_.astype(str)
+        self._groups: dict[tuple, np.ndarray] = {}
         self.key_values_ = {c: table.raw[c].dropna().astype(str).unique() for c in self.key_columns_}
         name_col = self.roles_.user_name
         self.names_ = NameMaker(table.raw[name_col].dropna().unique() if name_col else [])
@@ -232,7 +235,6 @@ class BehaviourSynthesizer:
         customers' taste mixes are (the Dirichlet concentration of the moments, median over tastes)."""
         self.item_tastes_ = self.customer_tastes_ = None
         self.taste_concentration_ = 0.0
-        self._taste_means: dict[tuple, np.ndarray] = {}
         k = int(self.topics)
         if k == 0 or data.matrix.shape[0] < 2 or len(self.item_ids_) < 2:
             return
@@ -386,22 +388,27 @@ class BehaviourSynthesizer:
     def _templates(self, attrs: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         """For each synthetic customer, a real customer with the same attributes (relaxed from the last
         column on when no one matches) who lends the activity shape."""
-        real = self.customer_attrs_.astype(str)
         keys = [tuple(row) for row in attrs.astype(str).itertuples(index=False)]
         chosen = np.empty(len(keys), dtype=np.int64)
-        groups: dict[tuple, np.ndarray] = {}
         for c, key in enumerate(keys):
-            for width in range(len(key), -1, -1):
-                part = key[:width]
-                if part not in groups:
-                    match = np.ones(len(real), dtype=bool)
-                    for column, value in zip(real.columns[:width], part):
-                        match &= real[column].to_numpy() == value
-                    groups[part] = np.flatnonzero(match)
-                if len(groups[part]):
-                    chosen[c] = groups[part][int(rng.integers(len(groups[part])))]
-                    break
+            group = self._relaxed_group(key)
+            chosen[c] = group[int(rng.integers(len(group)))]
         return chosen
+
+    def _relaxed_group(self, key: tuple, at_least: int = 1) -> np.ndarray:
+        """Rows of the real customers whose attributes equal ``key`` on its longest prefix that at least
+        ``at_least`` of them share: the attributes are relaxed from the last column on, down to every
+        customer."""
+        for width in range(len(key), 0, -1):
+            part = key[:width]
+            if part not in self._groups:
+                match = np.ones(len(self._attr_text), dtype=bool)
+                for column, value in zip(self.attr_columns_, part):
+                    match &= self._attr_text[column].to_numpy() == value
+                self._groups[part] = np.flatnonzero(match)
+            if len(self._groups[part]) >= at_least:
+                return self._groups[part]
+        return np.arange(len(self._attr_text))
 
     def _taste(self, attrs: pd.Series, rng: np.random.Generator) -> np.ndarray:
         """A new customer's distribution over the catalogue: a taste mix drawn around the mean mix of real
@@ -409,18 +416,8 @@ class BehaviourSynthesizer:
         if self.item_tastes_ is None:
             return self._attribute_popularity(attrs)
         key = tuple(str(attrs[c]) for c in self.attr_columns_)
-        if key not in self._taste_means:
-            real = self.customer_attrs_.astype(str)
-            mean = self.customer_tastes_.mean(axis=0)
-            for width in range(len(key), 0, -1):
-                match = np.ones(len(real), dtype=bool)
-                for column, value in zip(self.attr_columns_[:width], key[:width]):
-                    match &= real[column].to_numpy() == value
-                if match.sum() >= _TASTE_GROUP:
-                    mean = self.customer_tastes_[match].mean(axis=0)
-                    break
-            self._taste_means[key] = mean
-        mix = rng.dirichlet(np.maximum(self.taste_concentration_ * self._taste_means[key], 1e-3))
+        mean = self.customer_tastes_[self._relaxed_group(key, _TASTE_GROUP)].mean(axis=0)
+        mix = rng.dirichlet(np.maximum(self.taste_concentration_ * mean, 1e-3))
         return mix @ self.item_tastes_
 
     def _attribute_popularity(self, attrs: pd.Series) -> np.ndarray:

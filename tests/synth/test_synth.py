@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from aigc_biz import api
+from aigc_biz.errors import ConfigError
 from aigc_biz.resources import sample_data_path
 from aigc_biz.synth import BehaviourSynthesizer
 from aigc_biz.synth.formats import OrderNumbers, new_ids, time_format
@@ -187,8 +188,6 @@ def test_cli_synth_bad_option_is_one_line(tmp_path):
 
 
 def test_unknown_setting_is_a_config_error(shop):
-    from aigc_biz.errors import ConfigError
-
     with pytest.raises(ConfigError, match="unknown synth setting"):
         api.synth(shop, None, params=["depth=3"])
     with pytest.raises(ConfigError, match="item_model"):
@@ -318,5 +317,5 @@ def test_taste_mix_follows_the_attributes():
 
 
 def test_topics_must_not_be_negative(real):
-    with pytest.raises(Exception, match="topics"):
+    with pytest.raises(ConfigError, match="topics"):
         BehaviourSynthesizer(topics=-1).fit(real)
