@@ -62,7 +62,7 @@ _BUCKET_EDGES = (1, 2, 4, 8, 16)
 _SHRINK = 20.0
 #: variational passes of the taste model, and the fewest real customers whose mean taste mix an attribute
 #: combination gets (fewer: the attributes are relaxed from the last column on)
-_TASTE_ITERATIONS, _TASTE_GROUP = 50, 5
+_TASTE_ITERATIONS, _TASTE_GROUP = 20, 5
 
 
 class BehaviourSynthesizer:
@@ -83,9 +83,9 @@ class BehaviourSynthesizer:
         positive weights; memory n_items²) or itemknn's shrunk cosine (sparse, for very large catalogues).
     k_neighbours : int, default 20
         Strongest source items kept per item.
-    l2 : float, default 500.0
+    l2 : float, default 100.0
         EASE's ridge penalty.
-    topics : int, default 8
+    topics : int, default 24
         Latent tastes of the taste model (latent Dirichlet allocation over customers' item sets); 0 turns
         it off, and new items off the walk come from the attribute popularity instead.
     seed : int, default 0
@@ -117,8 +117,8 @@ class BehaviourSynthesizer:
         smoothing: float = 0.05,
         item_model: str = "ease",
         k_neighbours: int = 20,
-        l2: float = 500.0,
-        topics: int = 8,
+        l2: float = 100.0,
+        topics: int = 24,
         seed: int = 0,
     ):
         self.noise = noise
@@ -455,7 +455,9 @@ class BehaviourSynthesizer:
         weekday = (dates.astype(np.int64) + 3) % 7
         seconds = np.array([self.time_of_day_[d][int(rng.integers(len(self.time_of_day_[d])))] for d in weekday])
         seconds = (seconds + rng.integers(-20, 21, size=len(seconds)) * 60) % _SECONDS_PER_DAY
-        return (dates.astype("datetime64[ns]") + seconds.astype("timedelta64[s]")).astype("datetime64[ns]")
+        stamps = (dates.astype("datetime64[ns]") + seconds.astype("timedelta64[s]")).astype("datetime64[ns]")
+        # the moved time of day must not leave the real span (an order at 00:25 before a first one at 00:47)
+        return np.clip(stamps, self.order_time_.min(), self.order_time_.max())
 
     def _basket_sizes(self, template: int, n_orders: int, rng: np.random.Generator, noise: float) -> np.ndarray:
         own = self.order_size_[self.order_ptr_[template] : self.order_ptr_[template + 1]]
