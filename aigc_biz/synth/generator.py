@@ -103,6 +103,8 @@ class BehaviourSynthesizer:
     customer_tastes_ : float array (n_customers, topics) or None, each real customer's fitted taste mix
     taste_concentration_ : float, the Dirichlet concentration synthetic taste mixes are drawn with
     repeat_rate_ : float, share of a customer's later lines that repeat an item they have
+    item_repeat_ : float array (n_items,), share of each item's later lines that are repeats (shrunk); a
+        repeat picks among the customer's items in proportion to times bought × this share
     return_rate_ : float, returns per purchase line
 
     References
@@ -226,7 +228,7 @@ class BehaviourSynthesizer:
                 table[value] = (c + _SHRINK * self.popularity_) / (c.sum() + _SHRINK)
             self.popularity_by_attr_[column] = table
         self.similarity_ = self._item_model(data.matrix)
-        self.repeat_rate_ = _repeat_rate(user_pos, item_pos, bought.time)
+        self.repeat_rate_, self.item_repeat_ = _repeat_rate(user_pos, item_pos, bought.time, len(self.item_ids_))
         self.mixture_weight_, self.sharpness_ = self._fit_mixture(data, user_pos, item_pos, bought.time)
         self._fit_taste(data)
 
@@ -500,7 +502,8 @@ class BehaviourSynthesizer:
         if have and rng.random() < self.repeat_rate_:
             options = [i for i in have if i not in basket]
             if options:
-                weights = counts[options].astype(np.float64)
+                # consumables come back more often than durables: weight by each item's real repeat share
+                weights = counts[options] * self.item_repeat_[options]
                 return int(options[int(rng.choice(len(options), p=weights / weights.sum()))])
         if have and rng.random() < lam:
             w = np.power(score, self.sharpness_)
@@ -624,14 +627,19 @@ def _rows_by_key(keys: np.ndarray, n_keys: int, rows: np.ndarray | None = None) 
     return [sorted_rows[bounds[k] : bounds[k + 1]] for k in range(n_keys)]
 
 
-def _repeat_rate(user_pos, item_pos, times) -> float:
-    """Share of lines, after a customer's first line, whose item the customer already had."""
+def _repeat_rate(user_pos, item_pos, times, n_items: int) -> tuple[float, np.ndarray]:
+    """Share of lines, after a customer's first line, whose item the customer already had; and per item,
+    the share of its lines that are such repeats (shrunk towards the overall share)."""
     order = np.lexsort(((times.astype("int64") if times is not None else np.arange(len(user_pos))), user_pos))
     frame = pd.DataFrame({"u": user_pos[order], "i": item_pos[order]})
     first_of_user = ~frame["u"].duplicated()
-    repeat = frame.duplicated(["u", "i"])
-    later = ~first_of_user
-    return float(repeat[later].mean()) if later.any() else 0.0
+    repeat = frame.duplicated(["u", "i"]).to_numpy()
+    later = ~first_of_user.to_numpy()
+    overall = float(repeat[later].mean()) if later.any() else 0.0
+    items = frame["i"].to_numpy()[later]
+    repeats = np.bincount(items[repeat[later]], minlength=n_items)
+    lines = np.bincount(items, minlength=n_items)
+    return overall, (repeats + _SHRINK * overall) / (lines + _SHRINK)
 
 
 def _return_delays(table: SourceTable, bought: np.ndarray) -> np.ndarray:

@@ -319,3 +319,40 @@ def test_taste_mix_follows_the_attributes():
 def test_topics_must_not_be_negative(real):
     with pytest.raises(ConfigError, match="topics"):
         BehaviourSynthesizer(topics=-1).fit(real)
+
+
+def _staple_shop(seed: int = 0) -> pd.DataFrame:
+    """200 customers, 4 orders each: the staple P00 in every order beside two of 19 other items."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(200):
+        for o in range(4):
+            day = 1 + 60 * o + int(rng.integers(0, 30))
+            for item in [0, *(1 + rng.choice(19, size=2, replace=False))]:
+                rows.append(
+                    {
+                        "order_id": f"O{c:03d}{o}",
+                        "customer_id": f"C{c:04d}",
+                        "segment": "regular",
+                        "product_id": f"P{item:02d}",
+                        "quantity": "1",
+                        "order_time": str(np.datetime64("2023-01-01") + np.timedelta64(day, "D")) + " 10:00",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _staple_share_of_repeats(fake: pd.DataFrame) -> float:
+    lines = fake.sort_values("order_time", kind="stable")
+    repeats = lines[lines.duplicated(["customer_id", "product_id"])]
+    return float((repeats["product_id"] == "P00").mean())
+
+
+def test_repeats_favour_the_items_that_really_come_back():
+    model = BehaviourSynthesizer(topics=0, seed=0).fit(read_source(_staple_shop()))
+    staple = list(model.item_ids_).index("P00")
+    assert model.item_repeat_[staple] > 0.5 > model.item_repeat_.max(initial=0, where=np.arange(20) != staple)
+    weighted = _staple_share_of_repeats(model.sample(200, seed=1))
+    model.item_repeat_ = np.ones_like(model.item_repeat_)  # repeats by times bought alone
+    flat = _staple_share_of_repeats(model.sample(200, seed=1))
+    assert weighted > flat + 0.15, (weighted, flat)
