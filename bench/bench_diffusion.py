@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,15 +57,19 @@ def run_command(command: list[str], log: Path, timeout: float) -> tuple[int, flo
     with log.open("w", encoding="utf-8") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                child.kill()
-                pid, status, usage = os.wait4(child.pid, 0)
-                return 124, time.perf_counter() - started, usage.ru_maxrss / 1024.0
-            time.sleep(0.2)
+        try:
+            while True:
+                pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    child.kill()
+                    pid, status, usage = os.wait4(child.pid, 0)
+                    return 124, time.perf_counter() - started, usage.ru_maxrss / 1024.0
+                time.sleep(0.2)
+        except BaseException:  # the bench stopped (Ctrl-C, SIGTERM): never leave the fit running alone
+            child.kill()
+            raise
     return os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss / 1024.0
 
 
@@ -183,6 +188,7 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so a plain `kill` also stops the child
 
     params: dict[str, list[str]] = {}
     for pair in args.param:
