@@ -266,18 +266,20 @@ def _two_taste_shop(seed: int = 0) -> pd.DataFrame:
         half = c % 2
         for o in range(3):
             day = 1 + int(rng.integers(0, 300))
-            for item in rng.choice(10, size=3, replace=False):
-                rows.append(
-                    {
-                        "order_id": f"O{c:03d}{o}",
-                        "customer_id": f"C{c:04d}",
-                        "segment": "regular",
-                        "product_id": f"P{half * 10 + item:02d}",
-                        "quantity": "1",
-                        "order_time": str(np.datetime64("2023-01-01") + np.timedelta64(day, "D")) + " 10:00",
-                    }
-                )
+            rows += [_line(c, o, half * 10 + item, day) for item in rng.choice(10, size=3, replace=False)]
     return pd.DataFrame(rows)
+
+
+def _line(customer: int, order: int, item: int, day: int) -> dict:
+    """One order line of the small hand-made shops below (one segment, quantity 1, 10:00 on ``day``)."""
+    return {
+        "order_id": f"O{customer:03d}{order}",
+        "customer_id": f"C{customer:04d}",
+        "segment": "regular",
+        "product_id": f"P{item:02d}",
+        "quantity": "1",
+        "order_time": str(np.datetime64("2023-01-01") + np.timedelta64(day, "D")) + " 10:00",
+    }
 
 
 def _pure_share(fake: pd.DataFrame) -> float:
@@ -328,17 +330,7 @@ def _staple_shop(seed: int = 0) -> pd.DataFrame:
     for c in range(200):
         for o in range(4):
             day = 1 + 60 * o + int(rng.integers(0, 30))
-            for item in [0, *(1 + rng.choice(19, size=2, replace=False))]:
-                rows.append(
-                    {
-                        "order_id": f"O{c:03d}{o}",
-                        "customer_id": f"C{c:04d}",
-                        "segment": "regular",
-                        "product_id": f"P{item:02d}",
-                        "quantity": "1",
-                        "order_time": str(np.datetime64("2023-01-01") + np.timedelta64(day, "D")) + " 10:00",
-                    }
-                )
+            rows += [_line(c, o, int(item), day) for item in [0, *(1 + rng.choice(19, size=2, replace=False))]]
     return pd.DataFrame(rows)
 
 
