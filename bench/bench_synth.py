@@ -7,8 +7,8 @@ first part both score the real customers' first-part histories; NDCG@10 counts t
 bought in the last 20 % and had not bought before. The synthesizer's settings are chosen on a
 validation split carved from the first part alone (its own first 80 % / last 20 % by time), never on
 the test part; each setting's validation TSTR is the mean of ``--selection-seeds`` samples (default 2),
-because one sample's figure moves by 2-3 points with the seed. Privacy is measured against the real first part (the rows the synthesizer saw).
-Timings are also given as a ratio to fitting EASE on the same first part, measured in the same run.
+because one sample's figure moves by 2-3 points with the seed. Privacy is measured against the real
+first part (the rows the synthesizer saw). Timings are also given as a ratio to fitting EASE on the same first part, measured in the same run.
 
     PYTHONPATH=$PWD python bench/bench_synth.py DATA [DATA ...] [--scales 1,4] [--seed 0]
     PYTHONPATH=$PWD python bench/bench_synth.py DATA --score OTHER.csv   # a peer's table (bench_synth_sdv.py)

@@ -58,7 +58,8 @@ _MIXTURE_HOLDOUT, _MIXTURE_TRANSITIONS = 0.2, 3000
 _BETAS = (1.0, 2.0, 3.0, 4.0)
 #: the mixture weight is fitted per history length: 1, 2-3, 4-7, 8-15, 16+ distinct items
 _BUCKET_EDGES = (1, 2, 4, 8, 16)
-#: pseudo-lines that shrink a product's return rate (and a segment's popularity) towards the overall one
+#: pseudo-lines that shrink a product's return rate and repeat share (and a segment's popularity) towards
+#: the overall one
 _SHRINK = 20.0
 #: variational passes of the taste model, and the fewest real customers whose mean taste mix an attribute
 #: combination gets (fewer: the attributes are relaxed from the last column on)
@@ -200,6 +201,7 @@ class BehaviourSynthesizer:
         if self.has_time_:
             days = self.order_time_.astype("datetime64[D]")
             self.first_day_, self.last_day_ = days.min(), days.max()
+            self.time_span_ = (self.order_time_.min(), self.order_time_.max())
             span = int((self.last_day_ - self.first_day_) / _DAY) + 1
             per_day = np.bincount(((days - self.first_day_) / _DAY).astype(np.int64), minlength=span)
             self.day_weights_ = per_day.astype(np.float64) + 0.5
@@ -459,7 +461,7 @@ class BehaviourSynthesizer:
         seconds = (seconds + rng.integers(-20, 21, size=len(seconds)) * 60) % _SECONDS_PER_DAY
         stamps = (dates.astype("datetime64[ns]") + seconds.astype("timedelta64[s]")).astype("datetime64[ns]")
         # the moved time of day must not leave the real span (an order at 00:25 before a first one at 00:47)
-        return np.clip(stamps, self.order_time_.min(), self.order_time_.max())
+        return np.clip(stamps, *self.time_span_)
 
     def _basket_sizes(self, template: int, n_orders: int, rng: np.random.Generator, noise: float) -> np.ndarray:
         own = self.order_size_[self.order_ptr_[template] : self.order_ptr_[template + 1]]
@@ -538,7 +540,7 @@ class BehaviourSynthesizer:
         if back.any() and self.roles_.weight is not None and self.return_rate_ > 0:
             delays = self.return_delays_[rng.integers(len(self.return_delays_), size=int(back.sum()))]
             r_time = when[back] + delays
-            keep = r_time <= self.order_time_.max() if self.has_time_ else np.ones(len(r_time), dtype=bool)
+            keep = r_time <= self.time_span_[1] if self.has_time_ else np.ones(len(r_time), dtype=bool)
             r_item = item[back][keep]
             r_rows, r_negate = [], []
             for i, purchase_row in zip(r_item, source_rows[back][keep]):
