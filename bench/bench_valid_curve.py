@@ -66,6 +66,23 @@ def valid_list_model(name: str, valid: sp.csr_matrix, users: np.ndarray):
     return ValidListModel
 
 
+def reference_ndcg(name: str, data, train: sp.csr_matrix, valid: sp.csr_matrix, users: np.ndarray) -> float:
+    """NDCG@20 on ``valid_list`` of the same ``users`` for the registered model ``name`` with its defaults
+    (EASE by default): the same-sample yardstick, since a curve's level moves with the sample of customers."""
+    import torch
+
+    from aigc_biz.metrics_core import ndcg_at_k
+    from aigc_biz.models.registry import get_model_class
+
+    model = get_model_class(name)().fit(data)
+    history = sp.csr_matrix(train[users], dtype=np.float32)
+    scores = model.score_batch(history)
+    scores = scores.float().cpu().numpy() if isinstance(scores, torch.Tensor) else np.asarray(scores, np.float32)
+    scores[history.nonzero()] = -np.inf
+    top = np.argsort(-scores, axis=1)[:, :20]
+    return float(np.nanmean(ndcg_at_k(top, sp.csr_matrix(valid[users]), 20)))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="the DiffRec folder (train/valid/test_list.npy)")
@@ -74,6 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, required=True, help="epochs to run (no early stop before)")
     parser.add_argument("--users", type=int, default=1000, help="valid_list customers scored each epoch")
     parser.add_argument("--seed", type=int, default=0, help="seed of the customer sample")
+    parser.add_argument("--reference", default="ease", help="model scored on the same customers (default ease)")
     parser.add_argument("--out", type=Path, help="write the curve here as JSON")
     args = parser.parse_args(argv)
 
@@ -82,6 +100,8 @@ def main(argv=None) -> int:
     has_valid = np.flatnonzero(np.diff(valid.indptr) > 0)
     rng = np.random.default_rng(args.seed)
     users = np.sort(rng.choice(has_valid, size=min(args.users, len(has_valid)), replace=False))
+    reference = reference_ndcg(args.reference, data, train, valid, users)
+    print(f"{args.reference} (defaults) valid_list NDCG@20 {reference:.4f} on the same {len(users)} customers")
     params = {**parse_params(args.param), "epochs": args.epochs, "patience": args.epochs}
     model = valid_list_model(args.model, valid, users)(**params)
     started = time.perf_counter()
@@ -102,6 +122,7 @@ def main(argv=None) -> int:
         "valid_users": len(users),
         "best_epoch": best["epoch"],
         "best_valid_ndcg20": best["valid_ndcg20"],
+        "reference": {"model": args.reference, "valid_ndcg20": reference},
         "seconds": time.perf_counter() - started,
         "curve": curve,
     }
