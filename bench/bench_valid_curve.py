@@ -1,4 +1,4 @@
-"""The validation curve of a torch model on the DiffRec split's own ``valid_list``, to choose its epochs.
+"""The validation curve of a torch model on the DiffRec split's own ``valid_list``, to choose epochs and seed.
 
 The CLI's fits stop early on a slice carved from the training data (a random 20 % of the items of 10 % of
 the customers), because a user's table has nothing else. On the DiffRec ML-1M split that slice keeps
@@ -8,8 +8,9 @@ through the library on all of ``train_list`` and, after every epoch, scores ``--
 ``valid_list`` (their train items masked): the same NDCG@20 the training loop watches, on the split's
 validation list instead of a carved slice. ``test_list`` is never read.
 
-The epoch with the best valid NDCG is then a hyper-parameter for the CLI run scored on the test list,
-which trains on all of ``train_list`` without a carve for exactly that many epochs::
+The epoch (and, over several ``--param seed=S`` curves, the seed) with the best valid NDCG is then a
+hyper-parameter of the CLI run scored on the test list, which trains on all of ``train_list`` without a
+carve for exactly that many epochs::
 
     python bench/bench_valid_curve.py ../shared/data/diffrec-ml-1m/ml-1m_clean --model diffrec --epochs 60
     python bench/bench_diffusion.py ../shared/data/diffrec-ml-1m/ml-1m_clean --models diffrec \\
@@ -34,19 +35,8 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 from bench_diffrec import load_split  # noqa: E402
 
-
-def parse_params(pairs: list[str]) -> dict:
-    """``k=v`` strings as keyword arguments (numbers and booleans parsed as JSON, else kept as text)."""
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            sys.exit(f"error: --param {pair!r} is not KEY=VALUE")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
+from aigc_biz.errors import InputError  # noqa: E402
+from aigc_biz.models.registry import parse_params  # noqa: E402
 
 
 def valid_list_model(name: str, valid: sp.csr_matrix, users: np.ndarray):
@@ -69,17 +59,11 @@ def valid_list_model(name: str, valid: sp.csr_matrix, users: np.ndarray):
 def reference_ndcg(name: str, data, train: sp.csr_matrix, valid: sp.csr_matrix, users: np.ndarray) -> float:
     """NDCG@20 on ``valid_list`` of the same ``users`` for the registered model ``name`` with its defaults
     (EASE by default): the same-sample yardstick, since a curve's level moves with the sample of customers."""
-    import torch
-
     from aigc_biz.metrics_core import ndcg_at_k
-    from aigc_biz.models.registry import get_model_class
+    from aigc_biz.models.registry import create_model
 
-    model = get_model_class(name)().fit(data)
-    history = sp.csr_matrix(train[users], dtype=np.float32)
-    scores = model.score_batch(history)
-    scores = scores.float().cpu().numpy() if isinstance(scores, torch.Tensor) else np.asarray(scores, np.float32)
-    scores[history.nonzero()] = -np.inf
-    top = np.argsort(-scores, axis=1)[:, :20]
+    history = train[users]
+    top, _ = create_model(name).fit(data).recommend_indices(history, k=20, exclude=history)
     return float(np.nanmean(ndcg_at_k(top, sp.csr_matrix(valid[users]), 20)))
 
 
@@ -94,15 +78,17 @@ def main(argv=None) -> int:
     parser.add_argument("--reference", default="ease", help="model scored on the same customers (default ease)")
     parser.add_argument("--out", type=Path, help="write the curve here as JSON")
     args = parser.parse_args(argv)
+    try:  # before any data is read, so a typo costs nothing
+        params = {**parse_params(args.param), "epochs": args.epochs, "patience": args.epochs}
+    except InputError as error:
+        sys.exit(f"error: {error}")
 
-    data, train, valid, _ = load_split(args.data)
-    del _  # the test list is never looked at here
+    data, train, valid, _test = load_split(args.data)  # the test list is never looked at here
     has_valid = np.flatnonzero(np.diff(valid.indptr) > 0)
     rng = np.random.default_rng(args.seed)
     users = np.sort(rng.choice(has_valid, size=min(args.users, len(has_valid)), replace=False))
     reference = reference_ndcg(args.reference, data, train, valid, users)
     print(f"{args.reference} (defaults) valid_list NDCG@20 {reference:.4f} on the same {len(users)} customers")
-    params = {**parse_params(args.param), "epochs": args.epochs, "patience": args.epochs}
     model = valid_list_model(args.model, valid, users)(**params)
     started = time.perf_counter()
 
