@@ -28,7 +28,7 @@ from aigc_biz.metrics_core import per_user as _per_user
 
 
 def recall_at_k(topk, target, k: int) -> np.ndarray:
-    """hits in top-k / number of the user's held-out items (the DiffRec/GiffCF definition)."""
+    """hits in top-k / number of the user's held-out items (DiffRec's; GiffCF's code divides by min(n, k))."""
     n = _n_targets(target)
     h = hits_matrix(topk, target, k).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
