@@ -115,6 +115,8 @@ class TerminalObserver:
             parts.append(f"loss {stats['loss']:.4g}")
         if stats.get("val_ndcg") is not None:
             parts.append(f"val NDCG {stats['val_ndcg']:.4f}")
+        if stats.get("restarts"):
+            model = f"{model} seed {stats['seed']}, restart {stats['restart']}/{stats['restarts']}"
         if not err_console.is_terminal:
             err_console.print(
                 f"[{model}] " + ", ".join([f"epoch {stats.get('epoch')}/{stats.get('epochs')}"] + parts), markup=False

@@ -345,6 +345,9 @@ class ConditionalVAE(TorchRecommender):
         "auto" (mixed precision on CUDA, fp32 on CPU), "fp32", "bf16" or "fp16".
     seed : int
         Seeds weights, shuffling and dropout; two CPU fits with one seed give identical scores.
+    restarts : int
+        Fit seeds ``seed`` .. ``seed + restarts - 1`` and keep the one with the best validation NDCG (all
+        judged on the one slice carved with ``seed``); needs ``val_fraction`` > 0.
     checkpoint_dir : str or None
         Folder for a checkpoint after every epoch; ``resume=True`` continues from it.
 
@@ -406,6 +409,7 @@ class ConditionalVAE(TorchRecommender):
         device: str = "auto",
         precision: str = "auto",
         seed: int = 0,
+        restarts: int = 1,
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):

@@ -160,7 +160,7 @@ class DiffRec(_DiffusionParams):
         Weight the loss of step t by SNR(t-1) - SNR(t).
     cold_start_rate : float
         Share of training rows whose history (and, separately, context) is hidden; only with context.
-    epochs, batch_size, lr, weight_decay, patience, val_fraction, device, precision, seed,
+    epochs, batch_size, lr, weight_decay, patience, val_fraction, device, precision, seed, restarts,
     checkpoint_dir, resume :
         The shared training loop (see :class:`aigc_biz.models.training.TorchRecommender`).
 
@@ -200,6 +200,7 @@ class DiffRec(_DiffusionParams):
         device: str = "auto",
         precision: str = "auto",
         seed: int = 0,
+        restarts: int = 1,
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
@@ -460,6 +461,7 @@ class LatentDiffRec(_DiffusionParams):
         device: str = "auto",
         precision: str = "auto",
         seed: int = 0,
+        restarts: int = 1,
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):

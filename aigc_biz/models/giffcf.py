@@ -268,9 +268,10 @@ class GiffCF(TorchRecommender):
     context_dim : int
         0 ignores user attributes; any positive value conditions on them (embedded at ``dim`` width).
     cold_start_rate : float
-    epochs, batch_size, lr, weight_decay, patience, val_fraction, device, precision, seed,
+    epochs, batch_size, lr, weight_decay, patience, val_fraction, device, precision, seed, restarts,
     checkpoint_dir, resume :
-        The shared training loop.
+        The shared training loop; ``restarts=N`` fits seeds ``seed`` .. ``seed + N - 1`` and keeps the one
+        that validates best (see :class:`aigc_biz.models.training.TorchRecommender`).
 
     Attributes
     ----------
@@ -310,6 +311,7 @@ class GiffCF(TorchRecommender):
         device: str = "auto",
         precision: str = "auto",
         seed: int = 0,
+        restarts: int = 1,
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):

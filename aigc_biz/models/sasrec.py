@@ -292,7 +292,7 @@ class SASRec(TorchRecommender):
         Share of training sequences whose customer attributes are hidden (read as unknown).
     item_categories : bool
         Add a category embedding to each item's when the data has a ``category`` item column.
-    epochs, batch_size, patience, val_fraction, device, precision, seed, checkpoint_dir, resume :
+    epochs, batch_size, patience, val_fraction, device, precision, seed, restarts, checkpoint_dir, resume :
         The shared training loop (see :class:`~aigc_biz.models.training.TorchRecommender`);
         ``batch_size`` counts sequences. The defaults (dropout 0.1, lr 2e-3, batch 16) are the configuration
         that reached the best *validation* NDCG@10 on ML-1M in the prototype runs of ``bench/sasrec_proto.md``;
@@ -343,6 +343,7 @@ class SASRec(TorchRecommender):
         device: str = "auto",
         precision: str = "auto",
         seed: int = 0,
+        restarts: int = 1,
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
@@ -404,7 +405,7 @@ class SASRec(TorchRecommender):
 
     def validation_slice(self, data, matrix):
         indptr, items = self._sequences(data)
-        _, _, validation = carve_last_events(indptr, items, data.n_items, float(self.val_fraction), int(self.seed))
+        _, _, validation = carve_last_events(indptr, items, data.n_items, float(self.val_fraction), self.split_seed)
         return validation
 
     # --- fitting ----------------------------------------------------------------------------------
