@@ -35,8 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-#: the CLI's per-epoch log line of the shared training loop
-EPOCH_LINE = re.compile(r"\[\w+\] epoch (\d+)/(\d+), loss [-\d.e]+, val NDCG ([\d.]+)")
+#: the CLI's per-epoch log line of the shared training loop: ``[giffcf] epoch 3/300, loss 30.2, val NDCG
+#: 0.15``, or ``[giffcf seed 1, restart 2/4] ...`` under ``restarts``; no NDCG without a validation slice
+EPOCH_LINE = re.compile(
+    r"\[\w+(?: seed (\d+), restart \d+/\d+)?\] epoch (\d+)/\d+, loss [-+\d.e]+(?:, val NDCG ([\d.]+))?"
+)
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -113,13 +116,27 @@ def bench_model(folder: Path, name: str, params: list[str], target: str, top_k: 
 
 
 def training_curve(log_text: str) -> dict:
-    """Epochs run, and the best carved-validation NDCG with its epoch, from the CLI's epoch lines
-    (empty for the closed-form models, which log none)."""
-    epochs = [(int(e), float(v)) for e, _, v in EPOCH_LINE.findall(log_text)]
-    if not epochs:
+    """Epochs run, and the best carved-validation NDCG with its epoch, from the CLI's epoch lines (empty
+    for the closed-form models, which log none). Under ``restarts`` these are the kept restart's (the
+    best validation NDCG), and ``restarts`` lists every seed's ``{seed, epochs_run, best_val_ndcg}``."""
+    runs: dict[int | None, list[tuple[int, float | None]]] = {}
+    for seed, epoch, val in EPOCH_LINE.findall(log_text):
+        runs.setdefault(int(seed) if seed else None, []).append((int(epoch), float(val) if val else None))
+    if not runs:
         return {}
-    best_epoch, best_val = max(epochs, key=lambda pair: (pair[1], -pair[0]))
-    return {"epochs_run": epochs[-1][0], "best_epoch": best_epoch, "best_val_ndcg": best_val}
+    summaries = []
+    for seed, epochs in runs.items():
+        scored = [pair for pair in epochs if pair[1] is not None]
+        best_epoch, best_val = max(scored, key=lambda pair: (pair[1], -pair[0])) if scored else (None, None)
+        summaries.append(
+            {"seed": seed, "epochs_run": epochs[-1][0], "best_epoch": best_epoch, "best_val_ndcg": best_val}
+        )
+    kept = max(summaries, key=lambda s: -1.0 if s["best_val_ndcg"] is None else s["best_val_ndcg"])
+    curve = {k: kept[k] for k in ("epochs_run", "best_epoch", "best_val_ndcg")}
+    if len(summaries) > 1:
+        curve["restarts"] = [{k: s[k] for k in ("seed", "epochs_run", "best_val_ndcg")} for s in summaries]
+        curve["kept_seed"] = kept["seed"]
+    return curve
 
 
 def _key(row: dict) -> tuple:
@@ -172,10 +189,20 @@ def markdown(stored: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _ndcg(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
 def _curve(row: dict) -> str:
     if "epochs_run" not in row:
         return "–"
-    return f"{row['epochs_run']} ({row['best_epoch']}, {row['best_val_ndcg']:.4f})"
+    if row.get("best_val_ndcg") is None:
+        return f"{row['epochs_run']} (no validation)"
+    text = f"{row['epochs_run']} ({row['best_epoch']}, {row['best_val_ndcg']:.4f})"
+    if row.get("restarts"):
+        seeds = ", ".join(f"{r['seed']}: " + _ndcg(r["best_val_ndcg"]) for r in row["restarts"])
+        text += f"; seed {row['kept_seed']} kept of {seeds}"
+    return text
 
 
 def main(argv=None) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -86,3 +89,17 @@ def test_the_cli_names_each_restart_in_its_log(tmp_path, checkerboard):
     assert "[diffrec seed 5, restart 1/2] epoch 2/2" in result.output
     assert "[diffrec seed 6, restart 2/2] epoch 2/2" in result.output
     assert (tmp_path / "recs.csv").stat().st_size > 0
+    # bench/bench_diffusion.py reads these lines back: the kept seed and each restart's best
+    curve = bench_training_curve(result.output)
+    assert [r["seed"] for r in curve["restarts"]] == [5, 6] and curve["epochs_run"] == 2
+    assert curve["kept_seed"] in (5, 6) and curve["best_val_ndcg"] == max(r["best_val_ndcg"] for r in curve["restarts"])
+
+
+def bench_training_curve(log: str) -> dict:
+    bench = Path(__file__).resolve().parents[2] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        from bench_diffusion import training_curve
+    finally:
+        sys.path.remove(str(bench))
+    return training_curve(log)
