@@ -16,7 +16,8 @@ carve for exactly that many epochs::
     python bench/bench_diffusion.py ../shared/data/diffrec-ml-1m/ml-1m_clean --models diffrec \\
         --param diffrec.epochs=E --param diffrec.val_fraction=0
 
-Prints one line per epoch and writes the curve as JSON with ``--out``.
+Prints one line per epoch and, with ``--out``, rewrites the curve as JSON after every epoch (so a run
+stopped by hand keeps what it measured; ``finished`` says whether it ran to the end).
 """
 
 from __future__ import annotations
@@ -91,6 +92,28 @@ def main(argv=None) -> int:
     print(f"{args.reference} (defaults) valid_list NDCG@20 {reference:.4f} on the same {len(users)} customers")
     model = valid_list_model(args.model, valid, users)(**params)
     started = time.perf_counter()
+    curve: list[dict] = []
+    summary = {
+        "model": args.model,
+        "params": params,
+        "valid_users": len(users),
+        "reference": {"model": args.reference, "valid_ndcg20": reference},
+    }
+
+    def write(done: bool) -> None:
+        """The curve so far (a run stopped by hand keeps what it measured), then with its best epoch."""
+        best = max(curve, key=lambda r: r["valid_ndcg20"]) if curve else None
+        summary.update(
+            best_epoch=best and best["epoch"],
+            best_valid_ndcg20=best and best["valid_ndcg20"],
+            seconds=time.perf_counter() - started,
+            finished=done,
+            curve=curve,
+        )
+        if args.out:
+            tmp = args.out.with_name(args.out.name + ".tmp")
+            tmp.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+            tmp.replace(args.out)
 
     def progress(record: dict) -> None:
         print(
@@ -98,23 +121,15 @@ def main(argv=None) -> int:
             f"  {record['seconds']:.1f} s",
             flush=True,
         )
+        curve.append({"epoch": record["epoch"], "valid_ndcg20": record["val_ndcg"]})
+        write(done=False)
 
     model.fit(data, progress=progress)
-    curve = [{"epoch": r["epoch"], "valid_ndcg20": r["val_ndcg"]} for r in model.training_curve_]
-    best = max(curve, key=lambda r: r["valid_ndcg20"])
-    summary = {
-        "model": args.model,
-        "params": params,
-        "valid_users": len(users),
-        "best_epoch": best["epoch"],
-        "best_valid_ndcg20": best["valid_ndcg20"],
-        "reference": {"model": args.reference, "valid_ndcg20": reference},
-        "seconds": time.perf_counter() - started,
-        "curve": curve,
-    }
-    print(f"best epoch {best['epoch']} (valid_list NDCG@20 {best['valid_ndcg20']:.4f} on {len(users)} customers)")
-    if args.out:
-        args.out.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    write(done=True)
+    print(
+        f"best epoch {summary['best_epoch']} (valid_list NDCG@20 {summary['best_valid_ndcg20']:.4f} "
+        f"on {len(users)} customers)"
+    )
     return 0
 
 
