@@ -168,7 +168,7 @@ def markdown(stored: dict) -> str:
             f"Scored on **{title}**:",
             "",
             "| model | params | R@10 | R@20 | N@10 | N@20 | N@20 95% CI | fit+score s (× EASE) | peak RSS MiB "
-            "| epochs run (best, its carved-val NDCG) | threads | run |",
+            "| epochs run (best, its carved-val NDCG) | CPU, torch threads | run |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in rows:
@@ -180,11 +180,13 @@ def markdown(stored: dict) -> str:
             out.append(
                 f"| **{row['model']}** | `{params}` | {m['recall@10']['mean']:.4f} | {m['recall@20']['mean']:.4f} "
                 f"| {m['ndcg@10']['mean']:.4f} | {m['ndcg@20']['mean']:.4f} | {ci} | {row['fit_seconds']:.0f}{ratio} "
-                f"| {row['peak_rss_mib']:.0f} | {_curve(row)} | {row.get('threads', '2')} | {row['run']} |"
+                f"| {row['peak_rss_mib']:.0f} | {_curve(row)} | {row.get('cpu', '?')}, {row.get('threads', '2')} | {row['run']} |"
             )
         out.append("")
     out.append(
-        f"Machine: {stored['system']} (the threads column gives each row's torch threads). Timings are whole `aigc-biz recommend` commands (read, fit, score, write)."
+        f"Last run on: {stored['system']}. Each row names its own CPU (2 logical cores each; the project's "
+        "machines change between stops) and its torch threads; compare times within one run, through the "
+        "ratio to that run's EASE. Timings are whole `aigc-biz recommend` commands (read, fit, score, write)."
     )
     return "\n".join(out) + "\n"
 
@@ -228,6 +230,7 @@ def main(argv=None) -> int:
         if row is None:
             continue
         row["run"] = run
+        row["cpu"] = system_line().split(",", 1)[0]  # the machine changes between stops: kept per row
         row["bench_command"] = "python bench/bench_diffusion.py " + shlex.join(argv or sys.argv[1:])
         rows.append(row)
         m = row["metrics"]
