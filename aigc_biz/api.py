@@ -513,7 +513,8 @@ class Observer:
     """What a job says while it runs; this one says nothing (the CLI passes one that prints and draws bars).
 
     ``info`` gets human lines ("Loaded 9,500 interactions…"), ``warning`` each data or model warning as
-    it is found, ``epoch`` each training epoch's dict (epoch, epochs, loss, val_ndcg), ``advance``
+    it is found, ``epoch`` each training epoch's dict (epoch, epochs, loss, val_ndcg; with ``restarts``
+    also restart, restarts, seed, and at the end one ``{restart_kept, restart_scores}``), ``advance``
     progress of a counted task ("recommending" customers, "evaluating" models).
     """
 

@@ -102,6 +102,18 @@ class TerminalObserver:
     def epoch(self, model: str, stats: dict) -> None:
         if self.quiet:
             return
+        if "restart_kept" in stats:  # the end of a fit with restarts: which seed was kept, and why
+            self._close()
+            others = [s for s in stats["restart_scores"] if s["seed"] != stats["restart_kept"]]
+            kept = next(s for s in stats["restart_scores"] if s["seed"] == stats["restart_kept"])
+            err_console.print(
+                f"[{model}] kept seed {kept['seed']} of {len(stats['restart_scores'])} restarts: val NDCG "
+                f"{kept['best_val_ndcg']:.4f} at epoch {kept['best_epoch']} ("
+                + ", ".join(f"seed {s['seed']}: {s['best_val_ndcg']:.4f}" for s in others)
+                + ")",
+                markup=False,
+            )
+            return
         if "epoch" not in stats:  # a closed-form fit reports its item blocks (itemknn) or only that it is done
             done, total = stats.get("items_done"), stats.get("n_items")
             if err_console.is_terminal and done is not None:

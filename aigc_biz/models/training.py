@@ -857,6 +857,8 @@ class TorchRecommender(Recommender):
                 best = trial
         vars(self).update({k: v for k, v in vars(best).items() if k.endswith("_") and not k.startswith("_")})
         self.restart_scores_ = scores
+        if progress is not None:
+            progress({"restart_kept": int(best.seed), "restart_scores": scores})
         return self
 
     @property

@@ -88,6 +88,10 @@ def test_the_cli_names_each_restart_in_its_log(tmp_path, checkerboard):
     assert result.exit_code == 0, result.output
     assert "[diffrec seed 5, restart 1/2] epoch 2/2" in result.output
     assert "[diffrec seed 6, restart 2/2] epoch 2/2" in result.output
+    kept = max(bench_training_curve(result.output)["restarts"], key=lambda r: r["best_val_ndcg"])
+    other = 11 - kept["seed"]
+    assert f"[diffrec] kept seed {kept['seed']} of 2 restarts: val NDCG {kept['best_val_ndcg']:.4f}" in result.output
+    assert f"(seed {other}: " in result.output
     assert (tmp_path / "recs.csv").stat().st_size > 0
     # bench/bench_diffusion.py reads these lines back: the kept seed and each restart's best
     curve = bench_training_curve(result.output)
