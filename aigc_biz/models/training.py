@@ -833,10 +833,10 @@ class TorchRecommender(Recommender):
         advise trying seeds), so the choice is made the way epochs are, on the validation slice."""
         self.check_params()
         n = int(self.restarts)
-        if float(self.val_fraction) <= 0 or self.validation_slice(data, data.binary()) is None:
+        if int(self.epochs) < 1 or float(self.val_fraction) <= 0 or self.validation_slice(data, data.binary()) is None:
             raise ConfigError(
-                f"restarts={n} chooses among the fits on the validation slice, and this fit has none",
-                hint="set val_fraction > 0 (e.g. 0.1) on data with enough customers, or restarts=1",
+                f"restarts={n} chooses among the fits by their validation NDCG, which this fit would not measure",
+                hint="set epochs >= 1 and val_fraction > 0 (e.g. 0.1) on data with enough customers, or restarts=1",
             )
         params = self.get_params()
         best, scores = None, []

@@ -75,6 +75,8 @@ def test_the_kept_restart_is_what_scores_and_what_is_saved(tmp_path, checkerboar
 def test_restarts_need_a_validation_slice_and_a_positive_count(checkerboard):
     with pytest.raises(ConfigError, match="restarts=2"):
         DiffRec(**{**RESTARTING, "val_fraction": 0.0}, restarts=2).fit(checkerboard.train)
+    with pytest.raises(ConfigError, match="restarts=2"):  # no epoch, so no validation score to choose by
+        DiffRec(**{**RESTARTING, "epochs": 0}, restarts=2).fit(checkerboard.train)
     with pytest.raises(ConfigError, match="restarts=0"):
         DiffRec(**RESTARTING, restarts=0).fit(checkerboard.train)
 
