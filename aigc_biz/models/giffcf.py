@@ -154,8 +154,9 @@ class GiffDenoiser(nn.Module):
         n_steps: int,
         n_context: int,
         context_dim: int,
-        init_scale: float = 1.0,
-        mixer_width: int = 2,
+        *,
+        init_scale: float,
+        mixer_width: int,
     ):
         super().__init__()
         self.n_items = n_items
@@ -248,7 +249,7 @@ class GiffCF(TorchRecommender):
       (seed 0 by epoch ~20 instead of ~100) and reached 0.1050 / 0.0958 (still rising at epoch 150) /
       0.1031 / 0.1078 for seeds 0 / 4 / 6 / 1; a seed can then overfit (seed 1 fell to 0.099 by epoch
       150), which early stopping on validation is there to catch. On the test lists seed 0 alone, through the
-      CLI, scored NDCG@20 0.1231 against 0.1095 with 2 units. An epoch costs ~30 % more.
+      CLI, scored NDCG@20 0.1231 against 0.1095 with 2 units. A training epoch costs ~25 % more.
     - **at most 300 epochs** with a patience of 100, against the authors' 1000 validated every 10 with a
       patience of 200: no valid_list curve improved after epoch 300 (seed 2's best was at 293 and fell
       by 0.0065 over the next 60 epochs), while the slice carved from the training data, which early
@@ -260,7 +261,8 @@ class GiffCF(TorchRecommender):
     scored NDCG@20 0.1257 on the test lists at 300 epochs. Restarts stay off by default, because each
     multiplies the fit time. ``init_scale`` widens the embedding's initialisation, which also shortens
     the plateau with 2-unit mixers but lifted fewer seeds (seed 4 to 0.100, seed 0 to 0.100, seeds 1 and 6
-    not at all). An epoch takes ~4-9 s on one CPU core (see bench/RESULTS.md).
+    not at all). A training epoch on ML-1M takes 5.4 s (2 units) or 6.7 s (8 units) on one AMD EPYC core,
+    validation aside (see bench/RESULTS.md).
 
     Customer attributes condition the denoiser: their embedding is added to the history's code (a new
     customer with no history is scored from it), with ``cold_start_rate`` of training rows hiding the
@@ -424,8 +426,8 @@ class GiffCF(TorchRecommender):
             int(self.steps),
             context,
             int(self.context_dim),
-            float(self.init_scale),
-            int(self.mixer_width),
+            init_scale=float(self.init_scale),
+            mixer_width=int(self.mixer_width),
         )
         return denoiser, HeatGraph(n_items, dense, n_vectors)
 
