@@ -2,8 +2,10 @@
 exit code 1, one clear line without credentials, and the rows of the earlier complete run untouched.
 
 The child process pauses inside its open transaction (a logging handler on the library's per-chunk
-DEBUG record waits for a line on stdin); the test then has the server end that session
-(pg_terminate_backend / KILL), and lets the child carry on into the dead connection.
+DEBUG record prints the server's id of every connection it has checked out, then waits for a line on
+stdin); the test then has the server end exactly that session (pg_terminate_backend / KILL), and lets
+the child carry on into the dead connection. Other sessions on the same server (tests running in
+parallel, say) are left alone.
 """
 
 from __future__ import annotations
@@ -21,12 +23,33 @@ from aigc_biz.resources import sample_data_path
 
 CHILD = r"""
 import logging, sys
+import sqlalchemy as sa
 from aigc_biz.cli import main
+
+checked_out = {}  # pool entry -> the server's id of its session
+
+@sa.event.listens_for(sa.pool.Pool, "connect")
+def remember_session(dbapi_connection, entry):
+    psycopg = type(dbapi_connection).__module__.startswith("psycopg")
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SELECT pg_backend_pid()" if psycopg else "SELECT CONNECTION_ID()")
+    entry.info["session"] = cursor.fetchone()[0]
+    cursor.close()
+    dbapi_connection.rollback()
+
+@sa.event.listens_for(sa.pool.Pool, "checkout")
+def lent(dbapi_connection, entry, proxy):
+    checked_out[id(entry)] = entry.info["session"]
+
+@sa.event.listens_for(sa.pool.Pool, "checkin")
+def returned(dbapi_connection, entry):
+    checked_out.pop(id(entry), None)
 
 class PauseMidWrite(logging.Handler):
     def emit(self, record):
         if "rows sent" in record.getMessage():
-            print("writing", flush=True)   # first chunk sent, nothing committed
+            # first chunk sent, nothing committed: say which sessions hold the transaction
+            print("writing", *sorted(checked_out.values()), flush=True)
             sys.stdin.readline()           # wait until the server has dropped us
 
 logger = logging.getLogger("aigc_biz.io.sql")
@@ -36,24 +59,16 @@ sys.argv = ["aigc-biz"] + sys.argv[1:]
 main()
 """
 
-TERMINATE = {
-    # the only session idle inside a transaction on the test database is the paused child
-    "postgresql": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND state LIKE 'idle in transaction%' "
-    "AND pid <> pg_backend_pid()",
-    "mariadb": "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx",
-}
 
-
-def drop_open_sessions(url: str, backend: str) -> int:
+def drop_session(url: str, backend: str, session: int) -> None:
+    """Have the server end one session, by its id (a PostgreSQL backend pid, a MariaDB connection id)."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            found = conn.execute(sa.text(TERMINATE[backend])).fetchall()
-            if backend == "mariadb":
-                for (thread_id,) in found:
-                    conn.execute(sa.text(f"KILL {int(thread_id)}"))
-            return len(found)
+            if backend == "postgresql":
+                assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": session}).scalar_one()
+            else:
+                conn.execute(sa.text(f"KILL {int(session)}"))
     finally:
         engine.dispose()
 
@@ -94,8 +109,10 @@ def test_dropped_connection_mid_write_exits_1_and_keeps_earlier_rows(request, ta
         env=env,
     )
     try:
-        assert child.stdout.readline().strip() == "writing", child.stderr.read()
-        assert drop_open_sessions(target.url, backend) == 1
+        said = child.stdout.readline().split()
+        assert said[:1] == ["writing"], child.stderr.read()
+        assert len(said) == 2, f"one session should hold the write, the child has {said[1:]}"
+        drop_session(target.url, backend, int(said[1]))
         child.stdin.write("go\n")
         child.stdin.flush()
         _, stderr = child.communicate(timeout=60)
