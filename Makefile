@@ -20,10 +20,12 @@ demo: setup
 	$(BIN)/aigc-biz recommend sample_data/retail_orders.csv -o out/recommendations.csv \
 		--copy sms --locale zh --report out/report.html
 
+# pytest-xdist: one worker per core, whole files per worker (module fixtures are built once); much of
+# the suite waits on subprocesses, database servers and Spark's JVM, so two workers halve its time.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf out .pytest_cache
