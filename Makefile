@@ -20,12 +20,13 @@ demo: setup
 	$(BIN)/aigc-biz recommend sample_data/retail_orders.csv -o out/recommendations.csv \
 		--copy sms --locale zh --report out/report.html
 
-# pytest-xdist: one worker per core, whole files per worker (module fixtures are built once); much of
-# the suite waits on subprocesses, database servers and Spark's JVM, so two workers halve its time.
+# pytest-xdist: one worker per core (at most 4: a worker can hold a Spark JVM or a torch fit), whole files
+# per worker, so module fixtures are built once; the suite's CLI subprocesses, database round trips and
+# one-thread fits then use both cores of a 2-core machine.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 clean:
 	rm -rf out .pytest_cache
