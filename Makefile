@@ -20,9 +20,7 @@ demo: setup
 	$(BIN)/aigc-biz recommend sample_data/retail_orders.csv -o out/recommendations.csv \
 		--copy sms --locale zh --report out/report.html
 
-# pytest-xdist: one worker per core (at most 4: a worker can hold a Spark JVM or a torch fit), whole files
-# per worker, so module fixtures are built once; the suite's CLI subprocesses, database round trips and
-# one-thread fits then use both cores of a 2-core machine.
+# pytest-xdist, at most 4 workers (one can hold a Spark JVM or a torch fit); README's Development says why.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

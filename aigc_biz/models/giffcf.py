@@ -259,7 +259,7 @@ class GiffCF(TorchRecommender):
     The seed still matters: as the authors advise, try a few and keep the one that validates best.
     ``restarts=4`` does that on the carved validation; on ML-1M with 2-unit mixers it kept seed 2 and
     scored NDCG@20 0.1257 on the test lists at 300 epochs. With 8-unit mixers only one of four seeds
-    (seed 2) stayed on the plateau, and the carve told the other three apart by less than its noise
+    (seed 2) stayed on the plateau, and the carve put the other three within 0.0021 of each other
     (0.3337 / 0.3358 / 0.3340): it kept seed 1, which scored 0.1199 on the test lists against seed 0's
     0.1231. So restarts now guard against a stuck seed rather than find a better one, and stay off by
     default, since each multiplies the fit time. ``init_scale`` widens the embedding's initialisation,
