@@ -113,6 +113,12 @@ class TerminalObserver:
                 + ")",
                 markup=False,
             )
+            if stats.get("ensemble_val_ndcg") is not None:  # restart_combine=mean: every restart is kept
+                err_console.print(
+                    f"[{model}] scoring with the mean of the {len(stats['restart_scores'])} restarts: val NDCG "
+                    f"{stats['ensemble_val_ndcg']:.4f}",
+                    markup=False,
+                )
             return
         if "epoch" not in stats:  # a closed-form fit reports its item blocks (itemknn) or only that it is done
             done, total = stats.get("items_done"), stats.get("n_items")

@@ -287,7 +287,7 @@ def schema_differences(fitted: dict, current: dict) -> list[str]:
 # --- helpers -----------------------------------------------------------------------------------------
 def _collect_arrays(model) -> dict[str, np.ndarray]:
     arrays = {}
-    for key, value in model._state().items():
+    for key, value in model._arrays().items():
         value = np.asarray(value)
         if value.dtype == object or value.dtype.kind in "USV":
             raise ModelError(

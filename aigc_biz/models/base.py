@@ -158,6 +158,12 @@ class Recommender(ABC):
     def score_batch(self, history: sp.csr_matrix, context: pd.DataFrame | None = None) -> np.ndarray | torch.Tensor:
         """Scores of shape (len(history rows), n_items); higher is better. ``context`` has one row per history row."""
 
+    def score_rows(
+        self, history: sp.csr_matrix, context: pd.DataFrame | None = None, **kwargs
+    ) -> np.ndarray | torch.Tensor:
+        """What callers score with: ``score_batch`` (a model made of several fits averages them here)."""
+        return self.score_batch(history, context, **kwargs)
+
     def check_fitted(self) -> None:
         if not hasattr(self, "item_ids_"):
             raise NotFittedError(f"model {self.name!r} is not fitted yet: call fit() or load a saved model")
@@ -293,9 +299,9 @@ class Recommender(ABC):
                 ctx = None if context is None else context.iloc[start:stop]
                 if features:
                     part = {name: value[start:stop] for name, value in features.items()}
-                    scores = self.score_batch(history[start:stop], ctx, features=part)
+                    scores = self.score_rows(history[start:stop], ctx, features=part)
                 else:
-                    scores = self.score_batch(history[start:stop], ctx)
+                    scores = self.score_rows(history[start:stop], ctx)
                 scores = torch.as_tensor(scores).detach().to("cpu", torch.float32).clone()
                 # -inf means "never this item" and a stray NaN drops one item, but +inf anywhere or a row
                 # of NaN means the model broke (overflow): its lists would be scrambled or silently empty
@@ -472,6 +478,10 @@ class Recommender(ABC):
     def _state(self) -> dict[str, np.ndarray]:
         """Fitted arrays to save (beyond the item ids). Override in subclasses."""
         return {}
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Every array a save writes: ``_state``'s, and those of any sub-models a base class keeps."""
+        return self._state()
 
     def _set_state(self, state: dict[str, np.ndarray], meta: dict) -> None:
         """Restore what ``_state`` returned. The arrays come from an untrusted folder: check every shape

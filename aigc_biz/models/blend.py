@@ -201,7 +201,7 @@ class RepeatBlend(Recommender):
             sub_history = own.pop("history", history)
             kwargs = {"features": own} if own else {}
             parts[prefix] = torch.as_tensor(
-                np.asarray(model.score_batch(sub_history, context, **kwargs)), dtype=torch.float64
+                np.asarray(model.score_rows(sub_history, context, **kwargs)), dtype=torch.float64
             )
         seen = torch.as_tensor(sp.csr_matrix(history).toarray() > 0)
         p_new = calibrated_ranks(parts["new"], seen, self.calibration_)
@@ -215,7 +215,7 @@ class RepeatBlend(Recommender):
     def _state(self) -> dict[str, np.ndarray]:
         state = {"calibration": self.calibration_}
         for prefix, model in (("new", self.new_model_), ("repeat", self.repeat_model_)):
-            state.update({f"{prefix}.{k}": v for k, v in model._state().items()})
+            state.update({f"{prefix}.{k}": v for k, v in model._arrays().items()})
         return state
 
     def _meta(self) -> dict:

@@ -183,7 +183,7 @@ class ConditionalGAN(TorchRecommender):
         Share of training rows whose history condition is hidden (only with user attributes), so a
         customer with no history still gets a vector shaped by their attributes.
     epochs, batch_size, lr_g, lr_d, weight_decay, patience, val_fraction, device, precision, seed,
-    restarts, checkpoint_dir, resume :
+    restarts, restart_combine, checkpoint_dir, resume :
         As in :class:`~aigc_biz.models.cvae.ConditionalVAE` (the shared training loop).
 
     Attributes
@@ -228,6 +228,7 @@ class ConditionalGAN(TorchRecommender):
         precision: str = "auto",
         seed: int = 0,
         restarts: int = 1,
+        restart_combine: str = "best",
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):

@@ -348,6 +348,10 @@ class ConditionalVAE(TorchRecommender):
     restarts : int
         Fit seeds ``seed`` .. ``seed + restarts - 1`` and keep the one with the best validation NDCG (all
         judged on the one slice carved with ``seed``); needs ``val_fraction`` > 0.
+    restart_combine : {"best", "mean"}
+        With ``restarts`` > 1: keep the best fit, or keep all and score with the mean of their scores
+        (an ensemble; its validation NDCG is logged beside each fit's). "mean" costs ``restarts`` times
+        the memory and scoring time.
     checkpoint_dir : str or None
         Folder for a checkpoint after every epoch; ``resume=True`` continues from it.
 
@@ -410,6 +414,7 @@ class ConditionalVAE(TorchRecommender):
         precision: str = "auto",
         seed: int = 0,
         restarts: int = 1,
+        restart_combine: str = "best",
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):

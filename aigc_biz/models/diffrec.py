@@ -161,7 +161,7 @@ class DiffRec(_DiffusionParams):
     cold_start_rate : float
         Share of training rows whose history (and, separately, context) is hidden; only with context.
     epochs, batch_size, lr, weight_decay, patience, val_fraction, device, precision, seed, restarts,
-    checkpoint_dir, resume :
+    restart_combine, checkpoint_dir, resume :
         The shared training loop (see :class:`aigc_biz.models.training.TorchRecommender`).
 
     Attributes
@@ -201,6 +201,7 @@ class DiffRec(_DiffusionParams):
         precision: str = "auto",
         seed: int = 0,
         restarts: int = 1,
+        restart_combine: str = "best",
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):
@@ -462,6 +463,7 @@ class LatentDiffRec(_DiffusionParams):
         precision: str = "auto",
         seed: int = 0,
         restarts: int = 1,
+        restart_combine: str = "best",
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):

@@ -297,7 +297,7 @@ class GiffCF(TorchRecommender):
         0 ignores user attributes; any positive value conditions on them (embedded at ``dim`` width).
     cold_start_rate : float
     epochs, batch_size, lr, weight_decay, patience, val_fraction, device, precision, seed, restarts,
-    checkpoint_dir, resume :
+    restart_combine, checkpoint_dir, resume :
         The shared training loop; ``restarts=N`` fits seeds ``seed`` .. ``seed + N - 1`` and keeps the one
         that validates best (see :class:`aigc_biz.models.training.TorchRecommender`).
 
@@ -342,6 +342,7 @@ class GiffCF(TorchRecommender):
         precision: str = "auto",
         seed: int = 0,
         restarts: int = 1,
+        restart_combine: str = "best",
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):

@@ -292,8 +292,10 @@ class SASRec(TorchRecommender):
         Share of training sequences whose customer attributes are hidden (read as unknown).
     item_categories : bool
         Add a category embedding to each item's when the data has a ``category`` item column.
-    epochs, batch_size, patience, val_fraction, device, precision, seed, restarts, checkpoint_dir, resume :
-        The shared training loop (see :class:`~aigc_biz.models.training.TorchRecommender`);
+    epochs, batch_size, patience, val_fraction, device, precision, seed, restarts, restart_combine, checkpoint_dir,
+    resume :
+        The shared training loop (see :class:`~aigc_biz.models.training.TorchRecommender`; ``restart_combine``
+        must stay "best": its validation holds out each customer's last event, which averaged scores miss);
         ``batch_size`` counts sequences. The defaults (dropout 0.1, lr 2e-3, batch 16) are the configuration
         that reached the best *validation* NDCG@10 on ML-1M in the prototype runs of ``bench/sasrec_proto.md``;
         the published SASRec+ setting (lr 1e-3, batch 128) stayed at popularity level for 4 epochs there.
@@ -322,6 +324,7 @@ class SASRec(TorchRecommender):
     """
 
     name = "sasrec"
+    averages_restarts = False
 
     def __init__(
         self,
@@ -344,6 +347,7 @@ class SASRec(TorchRecommender):
         precision: str = "auto",
         seed: int = 0,
         restarts: int = 1,
+        restart_combine: str = "best",
         checkpoint_dir: str | None = None,
         resume: bool = False,
     ):

@@ -29,6 +29,11 @@ from aigc_biz.models.distributed import ProcessGroup, local_device, open_group
 
 log = logging.getLogger(__name__)
 
+#: how ``restarts`` fits become one model: the best on validation, or the mean of their scores
+RESTART_COMBINES = ("best", "mean")
+#: prefix of an averaged restart's arrays in a saved model (``averaged1.net.weight``...)
+_MEMBER = "averaged"
+
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -751,11 +756,20 @@ class TorchRecommender(Recommender):
         ``{epoch, epochs, loss, val_ndcg, seconds}`` per epoch (of the kept restart).
     restart_scores_ : list of dict
         With ``restarts`` > 1, ``{seed, best_epoch, best_val_ndcg}`` of each fit; empty otherwise.
+    members_ : list of TorchRecommender
+        With ``restart_combine="mean"``, the other restarts, whose scores are averaged with this model's
+        (:meth:`score_rows`); empty otherwise.
+    ensemble_val_ndcg_ : float or None
+        With ``restart_combine="mean"``, the validation NDCG of the averaged scores, on the same carved
+        slice as each restart's ``best_val_ndcg``.
     context_encoder_ : ContextEncoder
     device_ : str
     """
 
     uses_context = True
+    #: whether ``restart_combine="mean"`` can average this model's restarts: their validation must be the
+    #: item carve of :func:`carve_validation`, scored from the history alone (not sequence models)
+    averages_restarts: ClassVar[bool] = True
     #: hyper-parameters of the shared training loop, declared by every torch model's ``__init__``
     shared_params: ClassVar[tuple[str, ...]] = (
         "epochs",
@@ -766,6 +780,7 @@ class TorchRecommender(Recommender):
         "precision",
         "seed",
         "restarts",
+        "restart_combine",
         "checkpoint_dir",
         "resume",
     )
@@ -784,6 +799,10 @@ class TorchRecommender(Recommender):
             problems.append(f"epochs={self.epochs}")
         if not 0.0 <= float(self.val_fraction) < 1.0:
             problems.append(f"val_fraction={self.val_fraction}")
+        if str(self.restart_combine) not in RESTART_COMBINES:
+            problems.append(f"restart_combine={self.restart_combine}")
+        elif self.restart_combine == "mean" and not self.averages_restarts:
+            problems.append("restart_combine=mean (this model keeps one restart)")
         problems += [p for p in self._own_problems() if p not in problems]
         if problems:
             raise ConfigError(f"invalid {self.name} parameters: " + ", ".join(problems))
@@ -812,6 +831,7 @@ class TorchRecommender(Recommender):
         from ``data`` (``aigc_biz.api.train`` defaults ``epochs`` to :func:`warm_start_epochs`).
         """
         self._warm_source = None if warm_start is None else load_warm_start(warm_start, self.name, data)
+        self.members_, self.ensemble_val_ndcg_ = [], None
         try:
             if int(self.restarts) > 1:
                 return self._fit_restarts(data, progress)
@@ -830,7 +850,11 @@ class TorchRecommender(Recommender):
         """``restarts`` fits with seeds ``seed``, ``seed + 1``, ...; the one with the best validation NDCG
         becomes this model. The seed decides more than noise for some models: GiffCF's denoiser leaves
         its early plateau after 40 epochs with one seed and not within 200 with another (its authors
-        advise trying seeds), so the choice is made the way epochs are, on the validation slice."""
+        advise trying seeds), so the choice is made the way epochs are, on the validation slice.
+
+        With ``restart_combine="mean"`` the other fits are kept too (``members_``) and scoring averages
+        all of them; the averaged scores' NDCG on the same validation slice is ``ensemble_val_ndcg_``,
+        logged beside each fit's, so the validation says whether averaging beat the best single fit."""
         self.check_params()
         n = int(self.restarts)
         if int(self.epochs) < 1 or float(self.val_fraction) <= 0 or self.validation_slice(data, data.binary()) is None:
@@ -839,17 +863,21 @@ class TorchRecommender(Recommender):
                 hint="set epochs >= 1 and val_fraction > 0 (e.g. 0.1) on data with enough customers, or restarts=1",
             )
         params = self.get_params()
-        best, scores = None, []
+        best, scores, trials = None, [], []
         for r in range(n):
             seed = int(self.seed) + r
             folder = None if self.checkpoint_dir is None else str(Path(self.checkpoint_dir) / f"restart-{r + 1}")
-            trial = type(self)(**{**params, "seed": seed, "restarts": 1, "checkpoint_dir": folder})
+            one = {"seed": seed, "restarts": 1, "restart_combine": "best", "checkpoint_dir": folder}
+            trial = type(self)(**{**params, **one})
             trial._split_seed, trial._warm_source = int(self.seed), self._warm_source
 
             def report(record: dict, r: int = r, seed: int = seed) -> None:
                 progress({**record, "restart": r + 1, "restarts": n, "seed": seed})
 
             Recommender.fit(trial, data, None if progress is None else report)
+            trial._warm_source = None
+            if self.restart_combine == "mean":  # else only the best so far stays in memory
+                trials.append(trial)
             score = trial.best_val_ndcg_
             scores.append({"seed": seed, "best_epoch": trial.best_epoch_, "best_val_ndcg": score})
             log.info("%s restart %d/%d (seed %d): best validation NDCG %s", self.name, r + 1, n, seed, score)
@@ -857,9 +885,50 @@ class TorchRecommender(Recommender):
                 best = trial
         vars(self).update({k: v for k, v in vars(best).items() if k.endswith("_") and not k.startswith("_")})
         self.restart_scores_ = scores
+        summary = {"restart_kept": int(best.seed), "restart_scores": scores}
+        if self.restart_combine == "mean":
+            self.members_ = [t for t in trials if t is not best]
+            self.ensemble_val_ndcg_ = self._ensemble_validation(data)
+            summary["ensemble_val_ndcg"] = self.ensemble_val_ndcg_
+            log.info("%s: the mean of the %d restarts scores validation NDCG %s", self.name, n, self.ensemble_val_ndcg_)
         if progress is not None:
-            progress({"restart_kept": int(best.seed), "restart_scores": scores})
+            progress(summary)
         return self
+
+    def _ensemble_validation(self, data) -> float:
+        """NDCG@k of :meth:`scores` (every restart averaged) on the validation slice the restarts were judged on."""
+        validation = self.validation_slice(data, data.binary())
+        users, k = validation.users, TrainingSettings.val_k
+        features = data.user_features.reset_index(drop=True)
+        tops = []
+        for rows in iterate_batches(users, int(self.batch_size)):
+            history = validation.train[rows]
+            context = features.iloc[rows].reset_index(drop=True) if len(features.columns) else None
+            scores = torch.as_tensor(self.score_rows(history, context)).detach().to("cpu", torch.float32).clone()
+            seen = history.tocoo()
+            scores[
+                torch.from_numpy(seen.row.astype(np.int64)), torch.from_numpy(seen.col.astype(np.int64))
+            ] = -torch.inf
+            tops.append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.numpy())
+        return float(np.nanmean(ndcg_at_k(np.vstack(tops), validation.target, k)))
+
+    # --- averaged restarts -------------------------------------------------------------------------
+    def score_rows(self, history: sp.csr_matrix, context=None, **kwargs) -> torch.Tensor:
+        """``score_batch``, averaged over the kept restarts with ``restart_combine="mean"``."""
+        own = self.score_batch(history, context, **kwargs)
+        members = getattr(self, "members_", [])
+        if not members:
+            return own
+        total = torch.as_tensor(own).detach().to("cpu", torch.float32).clone()
+        for member in members:
+            total += torch.as_tensor(member.score_batch(history, context, **kwargs)).detach().to("cpu", torch.float32)
+        return total / (1 + len(members))
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = dict(self._state())
+        for i, member in enumerate(getattr(self, "members_", []), start=1):
+            arrays.update({f"{_MEMBER}{i}.{key}": value for key, value in member._state().items()})
+        return arrays
 
     @property
     def warm_source(self) -> "TorchRecommender | None":
@@ -956,6 +1025,8 @@ class TorchRecommender(Recommender):
             "best_val_ndcg": self.best_val_ndcg_,
             "training_curve": self.training_curve_,
             "restart_scores": getattr(self, "restart_scores_", []),
+            "ensemble_val_ndcg": getattr(self, "ensemble_val_ndcg_", None),
+            "members": [{"params": m.get_params(), "meta": m._meta()} for m in getattr(self, "members_", [])],
         }
 
     @abstractmethod
@@ -968,12 +1039,28 @@ class TorchRecommender(Recommender):
 
         self.context_encoder_ = ContextEncoder.from_meta(meta["context"])
         self.device_ = str(resolve_device(self.device))
-        self._load_networks(state, meta, self.device_)
+        own = {k: v for k, v in state.items() if not k.startswith(_MEMBER)}
+        self._load_networks(own, meta, self.device_)
         self.n_epochs_ = int(meta.get("n_epochs", 0))
         self.best_epoch_ = int(meta.get("best_epoch", 0))
         self.best_val_ndcg_ = meta.get("best_val_ndcg")
         self.training_curve_ = list(meta.get("training_curve", []))
         self.restart_scores_ = list(meta.get("restart_scores", []))
+        self.ensemble_val_ndcg_ = meta.get("ensemble_val_ndcg")
+        self.members_ = [self._restore_member(i, part, state) for i, part in enumerate(meta.get("members", []), 1)]
+        if self.members_ and self.restart_combine != "mean":
+            raise ValueError(f"{len(self.members_)} averaged restarts saved, restart_combine={self.restart_combine}")
+
+    def _restore_member(self, i: int, part: dict, state: dict[str, np.ndarray]) -> "TorchRecommender":
+        """Averaged restart ``i`` from its saved ``{"params", "meta"}`` and its ``member<i>.`` arrays."""
+        prefix = f"{_MEMBER}{i}."
+        member = type(self)()
+        member.set_params(**{**part["params"], "restart_combine": "best"})
+        member.item_ids_ = self.item_ids_
+        member.user_feature_columns_ = list(self.user_feature_columns_)
+        member.schema_ = getattr(self, "schema_", {})
+        member._set_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}, part["meta"])
+        return member
 
     # --- scoring --------------------------------------------------------------------------------
     def model_inputs(self, history: sp.csr_matrix, context) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -171,7 +171,7 @@ class TrendBlend(Recommender):
         depth = len(self.calibration_)
         scoring = base.history_for(test_data, users)  # scored once: the calibration and the weight share it
         kwargs = {"features": scoring.features} if scoring.features else {}
-        raw = torch.as_tensor(np.asarray(base.score_batch(scoring.history, scoring.context, **kwargs))).double()
+        raw = torch.as_tensor(np.asarray(base.score_rows(scoring.history, scoring.context, **kwargs))).double()
         seen = torch.as_tensor(sp.csr_matrix(scoring.history).toarray() > 0)
         top = torch.topk(raw.masked_fill(seen, -torch.inf), depth, dim=1).indices.numpy()
         self.calibration_ = rank_calibration(hits_matrix(top, target, depth).astype(np.float64))
@@ -206,7 +206,7 @@ class TrendBlend(Recommender):
     ) -> torch.Tensor:
         self.check_fitted()
         kwargs = {"features": features} if features else {}
-        raw = torch.as_tensor(np.asarray(self.base_model_.score_batch(history, context, **kwargs)))
+        raw = torch.as_tensor(np.asarray(self.base_model_.score_rows(history, context, **kwargs)))
         if float(self.weight_) == 0.0:
             return raw.float()
         seen = torch.as_tensor(sp.csr_matrix(history).toarray() > 0)
@@ -220,7 +220,7 @@ class TrendBlend(Recommender):
     # --- saving ----------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
         state = {"calibration": self.calibration_, "trend": self.trend_}
-        state.update({f"base.{k}": v for k, v in self.base_model_._state().items()})
+        state.update({f"base.{k}": v for k, v in self.base_model_._arrays().items()})
         return state
 
     def _meta(self) -> dict:

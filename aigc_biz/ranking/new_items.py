@@ -204,7 +204,7 @@ def select_shrink(
     with torch.inference_mode():
         for start in range(0, given.shape[0], 512):
             rows = given[start : start + 512]
-            known = torch.as_tensor(model.score_batch(rows, context.iloc[start : start + 512])).to(torch.float32)
+            known = torch.as_tensor(model.score_rows(rows, context.iloc[start : start + 512])).to(torch.float32)
             known = known.clone()
             known[~torch.isfinite(known)] = -torch.inf
             seen = rows.tocoo()

@@ -13,6 +13,7 @@ from aigc_biz.cli import app
 from aigc_biz.errors import ConfigError
 from aigc_biz.models.artifacts import load_model
 from aigc_biz.models.diffrec import DiffRec
+from aigc_biz.models.registry import create_model
 from aigc_biz.models.training import carve_validation
 
 from .test_diffusion import SMALL_DIFFREC
@@ -81,13 +82,19 @@ def test_restarts_need_a_validation_slice_and_a_positive_count(checkerboard):
         DiffRec(**RESTARTING, restarts=0).fit(checkerboard.train)
 
 
-def test_the_cli_names_each_restart_in_its_log(tmp_path, checkerboard):
+def recommend_diffrec_in_the_cli(tmp_path, checkerboard, *params: str):
+    """``aigc-biz recommend orders.csv --model diffrec`` of 2 epochs with 2 restarts and ``params``."""
     table = tmp_path / "orders.csv"
     checkerboard.frame.rename(columns={"customer": "user_id", "product": "item_id"}).to_csv(table, index=False)
-    params = ["epochs=2", "steps=5", "val_fraction=0.3", "restarts=2", "seed=5"]
+    params = ("epochs=2", "steps=5", "val_fraction=0.3", "restarts=2", *params)
     args = ["recommend", str(table), "--model", "diffrec", "-o", str(tmp_path / "recs.csv")]
     result = CliRunner().invoke(app, args + [a for p in params for a in ("-p", p)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    return result
+
+
+def test_the_cli_names_each_restart_in_its_log(tmp_path, checkerboard):
+    result = recommend_diffrec_in_the_cli(tmp_path, checkerboard, "seed=5")
     assert "[diffrec seed 5, restart 1/2] epoch 2/2" in result.output
     assert "[diffrec seed 6, restart 2/2] epoch 2/2" in result.output
     kept = max(bench_training_curve(result.output)["restarts"], key=lambda r: r["best_val_ndcg"])
@@ -109,3 +116,67 @@ def bench_training_curve(log: str) -> dict:
     finally:
         sys.path.remove(str(bench))
     return training_curve(log)
+
+
+def test_averaged_restarts_score_with_the_mean_of_every_fit_and_save_them_all(tmp_path, checkerboard):
+    model = DiffRec(**RESTARTING, restarts=3, restart_combine="mean").fit(checkerboard.train)
+    kept = max(model.restart_scores_, key=lambda s: s["best_val_ndcg"])["seed"]
+    assert sorted(m.seed for m in model.members_) == sorted({0, 1, 2} - {kept})
+    history = checkerboard.train.matrix
+    # each fit rebuilt by hand (its seed, the carve of seed 0): the model scores with their mean
+    alone = []
+    for seed in (0, 1, 2):
+        fit = DiffRec(**{**RESTARTING, "seed": seed})
+        fit._split_seed = 0
+        alone.append(np.asarray(fit.fit(checkerboard.train).score_batch(history)))
+    mean = np.mean(alone, axis=0)
+    np.testing.assert_allclose(np.asarray(model.score_rows(history)), mean, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(np.asarray(model.score_rows(history)), np.asarray(model.score_batch(history)), atol=1e-4)
+    # the recommendations rank by the mean too (with the customers' attributes, as recommend scores)
+    top = model.recommend(checkerboard.train, k=3, exclude_seen=True)
+    first = top[top["rank"] == 1].set_index("user_id")["item_id"]
+    context = checkerboard.train.user_features.reset_index(drop=True)
+    with_context = np.mean([np.asarray(m.score_batch(history, context)) for m in [model, *model.members_]], axis=0)
+    masked = np.where(history.toarray() > 0, -np.inf, with_context)
+    expected = model.item_ids_[masked.argmax(axis=1)]
+    users = checkerboard.train.user_ids
+    assert [first[u] for u in users] == list(expected)
+    # the mean's validation NDCG, measured on the restarts' carve, is recorded beside theirs
+    assert 0.0 <= model.ensemble_val_ndcg_ <= 1.0
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert len(loaded.members_) == 2 and loaded.ensemble_val_ndcg_ == model.ensemble_val_ndcg_
+    np.testing.assert_allclose(np.asarray(loaded.score_rows(history)), mean, rtol=1e-5, atol=1e-6)
+    # a refit with restart_combine=best drops the averaged fits
+    model.set_params(restart_combine="best").fit(checkerboard.train)
+    assert model.members_ == [] and model.ensemble_val_ndcg_ is None
+
+
+def test_restart_combine_is_checked(checkerboard):
+    from aigc_biz.models.sasrec import SASRec
+
+    with pytest.raises(ConfigError, match="restart_combine=median"):
+        DiffRec(**RESTARTING, restarts=2, restart_combine="median").fit(checkerboard.train)
+    with pytest.raises(ConfigError, match="restart_combine=mean"):
+        SASRec(restarts=2, restart_combine="mean").check_params()
+
+
+def test_the_cli_logs_the_validation_of_averaged_restarts(tmp_path, checkerboard):
+    result = recommend_diffrec_in_the_cli(tmp_path, checkerboard, "restart_combine=mean")
+    assert "[diffrec] scoring with the mean of the 2 restarts: val NDCG " in result.output
+    assert 0.0 <= bench_training_curve(result.output)["ensemble_val_ndcg"] <= 1.0
+
+
+def test_a_wrapper_saves_and_loads_averaged_restarts_of_its_base_model(tmp_path):
+    from .conftest import make_checkerboard
+
+    data = make_checkerboard(timed=True).train
+    base = {**RESTARTING, "restarts": 2, "restart_combine": "mean"}
+    model = create_model("trend", base_model="diffrec", base_params=base, horizon="15d").fit(data)
+    assert len(model.base_model_.members_) == 1
+    model.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert len(again.base_model_.members_) == 1
+    users = data.user_ids
+    a, b = model.recommend_topk(data, users, k=5), again.recommend_topk(data, users, k=5)
+    assert (a.indices == b.indices).all() and np.allclose(a.scores, b.scores)
