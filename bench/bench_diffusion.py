@@ -238,7 +238,9 @@ def main(argv=None) -> int:
             continue
         row["run"] = run
         row["cpu"] = system_line().split(",", 1)[0]  # the machine changes between stops: kept per row
-        row["bench_command"] = "python bench/bench_diffusion.py " + shlex.join(argv or sys.argv[1:])
+        # the data folder as the project's docs write it (../shared/data/...), not this machine's path
+        given = [a.replace(str(ROOT.parent.resolve()), "..") for a in (argv or sys.argv[1:])]
+        row["bench_command"] = "python bench/bench_diffusion.py " + shlex.join(given)
         rows.append(row)
         m = row["metrics"]
         print(

@@ -896,21 +896,14 @@ class TorchRecommender(Recommender):
         return self
 
     def _ensemble_validation(self, data) -> float:
-        """NDCG@k of :meth:`scores` (every restart averaged) on the validation slice the restarts were judged on."""
+        """NDCG@k of :meth:`score_rows` (every restart averaged) on the validation slice the restarts were
+        judged on, ranked by :meth:`recommend_indices` with each customer's fold-in items excluded."""
         validation = self.validation_slice(data, data.binary())
-        users, k = validation.users, TrainingSettings.val_k
+        history, k = validation.train[validation.users], TrainingSettings.val_k
         features = data.user_features.reset_index(drop=True)
-        tops = []
-        for rows in iterate_batches(users, int(self.batch_size)):
-            history = validation.train[rows]
-            context = features.iloc[rows].reset_index(drop=True) if len(features.columns) else None
-            scores = torch.as_tensor(self.score_rows(history, context)).detach().to("cpu", torch.float32).clone()
-            seen = history.tocoo()
-            scores[
-                torch.from_numpy(seen.row.astype(np.int64)), torch.from_numpy(seen.col.astype(np.int64))
-            ] = -torch.inf
-            tops.append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.numpy())
-        return float(np.nanmean(ndcg_at_k(np.vstack(tops), validation.target, k)))
+        context = features.iloc[validation.users].reset_index(drop=True) if len(features.columns) else None
+        top, _ = self.recommend_indices(history, k, context=context, exclude=history, batch_size=int(self.batch_size))
+        return float(np.nanmean(ndcg_at_k(top, validation.target, k)))
 
     # --- averaged restarts -------------------------------------------------------------------------
     def score_rows(self, history: sp.csr_matrix, context=None, **kwargs) -> torch.Tensor:
@@ -1047,20 +1040,12 @@ class TorchRecommender(Recommender):
         self.training_curve_ = list(meta.get("training_curve", []))
         self.restart_scores_ = list(meta.get("restart_scores", []))
         self.ensemble_val_ndcg_ = meta.get("ensemble_val_ndcg")
-        self.members_ = [self._restore_member(i, part, state) for i, part in enumerate(meta.get("members", []), 1)]
+        from aigc_biz.models.blend import restore_part
+
+        members = enumerate(meta.get("members", []), start=1)
+        self.members_ = [restore_part(self, self.name, part, state, f"{_MEMBER}{i}") for i, part in members]
         if self.members_ and self.restart_combine != "mean":
             raise ValueError(f"{len(self.members_)} averaged restarts saved, restart_combine={self.restart_combine}")
-
-    def _restore_member(self, i: int, part: dict, state: dict[str, np.ndarray]) -> "TorchRecommender":
-        """Averaged restart ``i`` from its saved ``{"params", "meta"}`` and its ``member<i>.`` arrays."""
-        prefix = f"{_MEMBER}{i}."
-        member = type(self)()
-        member.set_params(**{**part["params"], "restart_combine": "best"})
-        member.item_ids_ = self.item_ids_
-        member.user_feature_columns_ = list(self.user_feature_columns_)
-        member.schema_ = getattr(self, "schema_", {})
-        member._set_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}, part["meta"])
-        return member
 
     # --- scoring --------------------------------------------------------------------------------
     def model_inputs(self, history: sp.csr_matrix, context) -> tuple[torch.Tensor, torch.Tensor | None]:
