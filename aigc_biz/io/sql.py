@@ -455,8 +455,10 @@ def check_run_id(run_id) -> str:
 
 
 #: PostgreSQL SQLSTATEs and MySQL error numbers of a race another writer won: deadlock, serialization
-#: failure, a table created meanwhile (PostgreSQL's pg_type unique violation, "already exists")
-_RACE_SQLSTATES = frozenset({"40P01", "40001", "42P07", "23505"})
+#: failure, a table created meanwhile. PostgreSQL reports a concurrent CREATE TABLE of the same name
+#: three ways: 42P07 (relation exists), 23505 (pg_type unique violation) and 42710 (duplicate object:
+#: 'type "t" already exists', raised when the loser registers the table's row type)
+_RACE_SQLSTATES = frozenset({"40P01", "40001", "42P07", "23505", "42710"})
 _RACE_MYSQL_ERRORS = frozenset({1213, 1050, 1205})
 
 

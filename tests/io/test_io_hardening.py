@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from aigc_biz.cli import app
-from aigc_biz.errors import InputError
+from aigc_biz.errors import InputError, OutputError
 from aigc_biz.io.sql import table_for, write_table
 
 runner = CliRunner()
@@ -121,6 +121,28 @@ def test_two_concurrent_first_writes_to_a_new_table_both_land(backend, make_targ
             thread.join(timeout=60)
         assert errors == []
         assert target.count("run-0") == 50 and target.count("run-1") == 50
+
+
+def test_a_postgresql_duplicate_type_on_create_is_retried_as_a_lost_race(make_target, caplog):
+    """A CREATE TABLE that loses to a concurrent one can fail with 42710, 'type "t" already exists'
+    (the winner's row type is visible before its table is). Here a standing enum type of the table's name
+    raises the same error on every try: each is retried as a lost race, and the last ends in one
+    OutputError line with no table created."""
+    target = make_target("postgresql")
+    _execute(target.url, f"CREATE TYPE {target.table} AS ENUM ('a')")
+    try:
+        with caplog.at_level("INFO", logger="aigc_biz.io.sql"), pytest.raises(OutputError) as info:
+            write_table(_frame(5), target.url, target.table, run_id="r")
+        assert f'type "{target.table}" already exists' in str(info.value)
+        assert "\n" not in str(info.value)
+        assert sum("lost a race with another writer; retrying" in m for m in caplog.messages) == 2
+        engine = sa.create_engine(target.url)
+        try:
+            assert not sa.inspect(engine).has_table(target.table)
+        finally:
+            engine.dispose()
+    finally:
+        _execute(target.url, f"DROP TYPE IF EXISTS {target.table}")
 
 
 # --- Low: inspect --query runs read-only -----------------------------------------------------------------------
