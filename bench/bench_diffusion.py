@@ -35,8 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-#: ``[giffcf] scoring with the mean of the 4 restarts: val NDCG 0.3400`` (``restart_combine=mean``)
-ENSEMBLE_LINE = re.compile(r"\[\w+\] scoring with the mean of the \d+ restarts: val NDCG ([\d.]+)")
+#: ``[giffcf] scoring with the mean of the 4 restarts: val NDCG 0.3400`` (``restart_combine=mean``), or
+#: ``... of 2 of the 4 restarts (seeds 2, 3): val NDCG 0.3300`` (``restart_combine=select``)
+ENSEMBLE_LINE = re.compile(
+    r"\[\w+\] scoring with the mean of (?:the \d+ restarts|\d+ of the \d+ restarts \(seeds ([\d, ]+)\)): "
+    r"val NDCG ([\d.]+)"
+)
 #: the CLI's per-epoch log line of the shared training loop: ``[giffcf] epoch 3/300, loss 30.2, val NDCG
 #: 0.15``, or ``[giffcf seed 1, restart 2/4] ...`` under ``restarts``; no NDCG without a validation slice
 EPOCH_LINE = re.compile(
@@ -139,8 +143,10 @@ def training_curve(log_text: str) -> dict:
         curve["restarts"] = [{k: s[k] for k in ("seed", "epochs_run", "best_val_ndcg")} for s in summaries]
         curve["kept_seed"] = kept["seed"]
     mean = ENSEMBLE_LINE.search(log_text)
-    if mean:  # restart_combine=mean: the scores are every restart's mean, validated on the same carve
-        curve["ensemble_val_ndcg"] = float(mean.group(1))
+    if mean:  # restart_combine=mean (every restart) or select (those seeds), validated on the same carve
+        curve["ensemble_val_ndcg"] = float(mean.group(2))
+        if mean.group(1):
+            curve["averaged_seeds"] = [int(seed) for seed in mean.group(1).split(",")]
     return curve
 
 
@@ -210,7 +216,9 @@ def _curve(row: dict) -> str:
         seeds = ", ".join(f"{r['seed']}: " + _ndcg(r["best_val_ndcg"]) for r in row["restarts"])
         text += f"; seed {row['kept_seed']} kept of {seeds}"
     if row.get("ensemble_val_ndcg") is not None:
-        text += f"; their mean scores, val {_ndcg(row['ensemble_val_ndcg'])}"
+        averaged = row.get("averaged_seeds")
+        which = "their mean" if averaged is None else "the mean of seeds " + ", ".join(map(str, averaged))
+        text += f"; {which} scores, val {_ndcg(row['ensemble_val_ndcg'])}"
     return text
 
 

@@ -113,10 +113,15 @@ class TerminalObserver:
                 + ")",
                 markup=False,
             )
-            if stats.get("ensemble_val_ndcg") is not None:  # restart_combine=mean: every restart is kept
+            if stats.get("ensemble_val_ndcg") is not None:  # restart_combine=mean or select: several kept
+                n, averaged = len(stats["restart_scores"]), stats.get("restarts_averaged") or []
+                which = (
+                    f"the {n} restarts"
+                    if len(averaged) == n
+                    else f"{len(averaged)} of the {n} restarts (seeds {', '.join(map(str, averaged))})"
+                )
                 err_console.print(
-                    f"[{model}] scoring with the mean of the {len(stats['restart_scores'])} restarts: val NDCG "
-                    f"{stats['ensemble_val_ndcg']:.4f}",
+                    f"[{model}] scoring with the mean of {which}: val NDCG {stats['ensemble_val_ndcg']:.4f}",
                     markup=False,
                 )
             return

@@ -348,10 +348,11 @@ class ConditionalVAE(TorchRecommender):
     restarts : int
         Fit seeds ``seed`` .. ``seed + restarts - 1`` and keep the one with the best validation NDCG (all
         judged on the one slice carved with ``seed``); needs ``val_fraction`` > 0.
-    restart_combine : {"best", "mean"}
+    restart_combine : {"best", "mean", "select"}
         With ``restarts`` > 1: keep the best fit, or keep all and score with the mean of their scores
-        (an ensemble; its validation NDCG is logged beside each fit's). "mean" costs ``restarts`` times
-        the memory and scoring time.
+        (an ensemble; its validation NDCG is logged beside each fit's), or "select": start from the best
+        and average in each other fit, best first, only if the average's validation NDCG rises with it
+        (ensemble selection). "mean" costs ``restarts`` times the memory and scoring time.
     checkpoint_dir : str or None
         Folder for a checkpoint after every epoch; ``resume=True`` continues from it.
 

@@ -30,7 +30,9 @@ from aigc_biz.models.distributed import ProcessGroup, local_device, open_group
 log = logging.getLogger(__name__)
 
 #: how ``restarts`` fits become one model: the best on validation, or the mean of their scores
-RESTART_COMBINES = ("best", "mean")
+RESTART_COMBINES = ("best", "mean", "select")
+#: the combines that keep more than one restart for scoring
+_AVERAGING = ("mean", "select")
 #: prefix of an averaged restart's arrays in a saved model (``averaged1.net.weight``...)
 _MEMBER = "averaged"
 
@@ -758,17 +760,18 @@ class TorchRecommender(Recommender):
         With ``restarts`` > 1, ``{seed, best_epoch, best_val_ndcg}`` of each fit; empty otherwise.
     members_ : list of TorchRecommender
         With ``restart_combine="mean"``, the other restarts, whose scores are averaged with this model's
-        (:meth:`score_rows`); empty otherwise.
+        (:meth:`score_rows`); with ``"select"``, those of them the validation chose; empty otherwise.
     ensemble_val_ndcg_ : float or None
-        With ``restart_combine="mean"``, the validation NDCG of the averaged scores, on the same carved
-        slice as each restart's ``best_val_ndcg``.
+        With ``restart_combine="mean"`` or ``"select"``, the validation NDCG of the averaged scores, on
+        the same carved slice as each restart's ``best_val_ndcg``.
     context_encoder_ : ContextEncoder
     device_ : str
     """
 
     uses_context = True
-    #: whether ``restart_combine="mean"`` can average this model's restarts: their validation must be the
-    #: item carve of :func:`carve_validation`, scored from the history alone (not sequence models)
+    #: whether ``restart_combine="mean"`` or ``"select"`` can average this model's restarts: their
+    #: validation must be the item carve of :func:`carve_validation`, scored from the history alone
+    #: (not sequence models)
     averages_restarts: ClassVar[bool] = True
     #: hyper-parameters of the shared training loop, declared by every torch model's ``__init__``
     shared_params: ClassVar[tuple[str, ...]] = (
@@ -801,8 +804,8 @@ class TorchRecommender(Recommender):
             problems.append(f"val_fraction={self.val_fraction}")
         if str(self.restart_combine) not in RESTART_COMBINES:
             problems.append(f"restart_combine={self.restart_combine}")
-        elif self.restart_combine == "mean" and not self.averages_restarts:
-            problems.append("restart_combine=mean (this model keeps one restart)")
+        elif self.restart_combine in _AVERAGING and not self.averages_restarts:
+            problems.append(f"restart_combine={self.restart_combine} (this model keeps one restart)")
         problems += [p for p in self._own_problems() if p not in problems]
         if problems:
             raise ConfigError(f"invalid {self.name} parameters: " + ", ".join(problems))
@@ -854,7 +857,12 @@ class TorchRecommender(Recommender):
 
         With ``restart_combine="mean"`` the other fits are kept too (``members_``) and scoring averages
         all of them; the averaged scores' NDCG on the same validation slice is ``ensemble_val_ndcg_``,
-        logged beside each fit's, so the validation says whether averaging beat the best single fit."""
+        logged beside each fit's, so the validation says whether averaging beat the best single fit.
+
+        ``restart_combine="select"`` is ensemble selection (Caruana et al., ICML 2004), without
+        replacement: starting from the best fit, each other fit, best first, joins the average only if
+        the average's NDCG on that validation slice rises with it. A fit that never left a plateau
+        then stays out instead of pulling the mean down; the chosen ones are ``members_``."""
         self.check_params()
         n = int(self.restarts)
         if int(self.epochs) < 1 or float(self.val_fraction) <= 0 or self.validation_slice(data, data.binary()) is None:
@@ -876,7 +884,7 @@ class TorchRecommender(Recommender):
 
             Recommender.fit(trial, data, None if progress is None else report)
             trial._warm_source = None
-            if self.restart_combine == "mean":  # else only the best so far stays in memory
+            if self.restart_combine in _AVERAGING:  # else only the best so far stays in memory
                 trials.append(trial)
             score = trial.best_val_ndcg_
             scores.append({"seed": seed, "best_epoch": trial.best_epoch_, "best_val_ndcg": score})
@@ -889,11 +897,39 @@ class TorchRecommender(Recommender):
         if self.restart_combine == "mean":
             self.members_ = [t for t in trials if t is not best]
             self.ensemble_val_ndcg_ = self._ensemble_validation(data)
-            summary["ensemble_val_ndcg"] = self.ensemble_val_ndcg_
             log.info("%s: the mean of the %d restarts scores validation NDCG %s", self.name, n, self.ensemble_val_ndcg_)
+        elif self.restart_combine == "select":
+            self._select_members(data, [t for t in trials if t is not best])
+        if self.restart_combine in _AVERAGING:
+            summary["ensemble_val_ndcg"] = self.ensemble_val_ndcg_
+            summary["restarts_averaged"] = [int(best.seed)] + [int(m.seed) for m in self.members_]
         if progress is not None:
             progress(summary)
         return self
+
+    def _select_members(self, data, others: list) -> None:
+        """``restart_combine="select"``: add each of ``others`` (best validation first) to ``members_``
+        while the average's validation NDCG rises; ``ensemble_val_ndcg_`` is the chosen average's."""
+        self.members_ = []
+        current = self._ensemble_validation(data)
+        ranked = sorted(others, key=lambda t: -np.inf if t.best_val_ndcg_ is None else t.best_val_ndcg_, reverse=True)
+        for trial in ranked:
+            self.members_.append(trial)
+            value = self._ensemble_validation(data)
+            joined = value > current
+            log.info(
+                "%s: with seed %d the average scores validation NDCG %.4f (was %.4f): %s",
+                self.name,
+                trial.seed,
+                value,
+                current,
+                "kept" if joined else "left out",
+            )
+            if joined:
+                current = value
+            else:
+                self.members_.pop()
+        self.ensemble_val_ndcg_ = current
 
     def _ensemble_validation(self, data) -> float:
         """NDCG@k of :meth:`score_rows` (every restart averaged) on the validation slice the restarts were
@@ -907,7 +943,7 @@ class TorchRecommender(Recommender):
 
     # --- averaged restarts -------------------------------------------------------------------------
     def score_rows(self, history: sp.csr_matrix, context=None, **kwargs) -> torch.Tensor:
-        """``score_batch``, averaged over the kept restarts with ``restart_combine="mean"``."""
+        """``score_batch``, averaged over the kept restarts with ``restart_combine="mean"`` or ``"select"``."""
         own = self.score_batch(history, context, **kwargs)
         members = getattr(self, "members_", [])
         if not members:
@@ -1044,7 +1080,7 @@ class TorchRecommender(Recommender):
 
         members = enumerate(meta.get("members", []), start=1)
         self.members_ = [restore_part(self, self.name, part, state, f"{_MEMBER}{i}") for i, part in members]
-        if self.members_ and self.restart_combine != "mean":
+        if self.members_ and self.restart_combine not in _AVERAGING:
             raise ValueError(f"{len(self.members_)} averaged restarts saved, restart_combine={self.restart_combine}")
 
     # --- scoring --------------------------------------------------------------------------------

@@ -159,12 +159,72 @@ def test_restart_combine_is_checked(checkerboard):
         DiffRec(**RESTARTING, restarts=2, restart_combine="median").fit(checkerboard.train)
     with pytest.raises(ConfigError, match="restart_combine=mean"):
         SASRec(restarts=2, restart_combine="mean").check_params()
+    with pytest.raises(ConfigError, match="restart_combine=select"):
+        SASRec(restarts=2, restart_combine="select").check_params()
 
 
 def test_the_cli_logs_the_validation_of_averaged_restarts(tmp_path, checkerboard):
     result = recommend_diffrec_in_the_cli(tmp_path, checkerboard, "restart_combine=mean")
     assert "[diffrec] scoring with the mean of the 2 restarts: val NDCG " in result.output
     assert 0.0 <= bench_training_curve(result.output)["ensemble_val_ndcg"] <= 1.0
+
+
+class Reversed(DiffRec):
+    """A fit that ranks every item backwards: averaging it in can only hurt."""
+
+    def score_batch(self, history, context=None, **kwargs):
+        return -10 * super().score_batch(history, context, **kwargs)
+
+
+def _validation_of(model, members, data) -> float:
+    saved = model.members_
+    model.members_ = list(members)
+    try:
+        return model._ensemble_validation(data)
+    finally:
+        model.members_ = saved
+
+
+def test_select_averages_only_the_restarts_that_raise_the_validation(tmp_path, checkerboard):
+    train = checkerboard.train
+    model = DiffRec(**RESTARTING, restarts=3, restart_combine="select").fit(train)
+    kept = max(model.restart_scores_, key=lambda s: s["best_val_ndcg"])["seed"]
+    assert {m.seed for m in model.members_} <= {0, 1, 2} - {kept}
+    # the recorded value is the chosen average's, and never below the best fit alone
+    assert model.ensemble_val_ndcg_ == _validation_of(model, model.members_, train)
+    assert model.ensemble_val_ndcg_ >= _validation_of(model, [], train)
+    # a fit that ranks backwards is left out; one that is the kept fit's twin changes nothing, so it is
+    # left out too (it must raise the NDCG to join)
+    bad = Reversed(**{**RESTARTING, "seed": 1})
+    bad._split_seed = 0
+    bad.fit(train)
+    assert _validation_of(model, [bad], train) < _validation_of(model, [], train)
+    twin = DiffRec(**{**RESTARTING, "seed": kept})
+    twin._split_seed = 0
+    twin.fit(train)
+    model._select_members(train, [bad, twin])
+    assert model.members_ == [] and model.ensemble_val_ndcg_ == _validation_of(model, [], train)
+    # saved and loaded with its chosen members
+    chosen = DiffRec(**RESTARTING, restarts=3, restart_combine="select").fit(train)
+    chosen.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert [m.seed for m in loaded.members_] == [m.seed for m in chosen.members_]
+    history = train.matrix
+    np.testing.assert_allclose(
+        np.asarray(loaded.score_rows(history)), np.asarray(chosen.score_rows(history)), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_the_cli_logs_which_restarts_select_averaged(tmp_path, checkerboard):
+    result = recommend_diffrec_in_the_cli(tmp_path, checkerboard, "restart_combine=select")
+    line = next(x for x in result.output.splitlines() if "scoring with the mean of" in x)
+    curve = bench_training_curve(result.output)
+    assert 0.0 <= curve["ensemble_val_ndcg"] <= 1.0 and f"val NDCG {curve['ensemble_val_ndcg']:.4f}" in line
+    if "mean of the 2 restarts:" in line:  # both joined
+        assert "averaged_seeds" not in curve
+    else:
+        assert line.startswith("[diffrec] scoring with the mean of 1 of the 2 restarts (seeds ")
+        assert curve["averaged_seeds"] == [curve["kept_seed"]]
 
 
 def test_a_wrapper_saves_and_loads_averaged_restarts_of_its_base_model(tmp_path):
