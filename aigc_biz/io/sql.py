@@ -459,7 +459,9 @@ def check_run_id(run_id) -> str:
 #: three ways: 42P07 (relation exists), 23505 (pg_type unique violation) and 42710 (duplicate object:
 #: 'type "t" already exists', raised when the loser registers the table's row type)
 _RACE_SQLSTATES = frozenset({"40P01", "40001", "42P07", "23505", "42710"})
-_RACE_MYSQL_ERRORS = frozenset({1213, 1050, 1205})
+#: MySQL/MariaDB: deadlock (1213), table exists (1050), lock wait timeout (1205), and "Table definition
+#: has changed, please retry transaction" (1412: a read view older than a table created meanwhile)
+_RACE_MYSQL_ERRORS = frozenset({1213, 1050, 1205, 1412})
 
 
 def _lost_race(exc: BaseException) -> bool:

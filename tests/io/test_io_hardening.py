@@ -145,6 +145,27 @@ def test_a_postgresql_duplicate_type_on_create_is_retried_as_a_lost_race(make_ta
         _execute(target.url, f"DROP TYPE IF EXISTS {target.table}")
 
 
+def test_mariadb_table_definition_changed_counts_as_a_lost_race(mariadb_target):
+    """MariaDB's 1412 ('Table definition has changed, please retry transaction'), raised for real: a
+    transaction whose snapshot predates a table created meanwhile reads it. write_table retries it."""
+    from aigc_biz.io.sql import _lost_race
+
+    engine = sa.create_engine(mariadb_target.url)
+    try:
+        with engine.connect() as old, engine.connect() as other:
+            old.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            old.exec_driver_sql("SELECT 1")
+            other.exec_driver_sql(f"CREATE TABLE {mariadb_target.table} (a INT) ENGINE=InnoDB")
+            other.commit()
+            with pytest.raises(sa.exc.OperationalError) as info:
+                old.exec_driver_sql(f"SELECT * FROM {mariadb_target.table}").fetchall()
+            old.rollback()
+    finally:
+        engine.dispose()
+    assert info.value.orig.args[0] == 1412
+    assert _lost_race(info.value)
+
+
 # --- Low: inspect --query runs read-only -----------------------------------------------------------------------
 @pytest.mark.parametrize(
     "query",
