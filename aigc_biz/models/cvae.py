@@ -511,10 +511,17 @@ class ConditionalVAE(TorchRecommender):
         if self.linear_path_:
             chosen = 1.0 if report.best_variant is None else float(report.best_variant)
             self.linear_mix_ = kept[1] if kept is not None else chosen
-            # the final item-item path also learns from the items held out for validation
-            net.item_item.copy_(self.item_item_weights(matrix, device))
-            self.linear_scale_ = scale if kept is not None else self.softmax_scale(net.item_item, matrix, rng, device)
-            net.linear_weight.fill_(self.linear_mix_ * self.linear_scale_)
+            self.linear_scale_ = scale  # as validated, until the refresh below
+            net.linear_weight.fill_(self.linear_mix_ * scale)
+
+            def refresh() -> None:  # the final item-item path also learns from the items held out for validation
+                net.item_item.copy_(self.item_item_weights(matrix, device))
+                self.linear_scale_ = (
+                    scale if kept is not None else self.softmax_scale(net.item_item, matrix, rng, device)
+                )
+                net.linear_weight.fill_(self.linear_mix_ * self.linear_scale_)
+
+            self.after_validation(refresh)
         self.net_ = net
         self.record_report(report)
 

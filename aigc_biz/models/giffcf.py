@@ -455,8 +455,8 @@ class GiffCF(TorchRecommender):
             progress=progress,
             rng=fit.rng,
         )
-        if fit.validation is not None:
-            graph.build(fit.matrix, int(self.seed))  # the final graph learns from every interaction
+        if fit.validation is not None:  # the final graph learns from every interaction
+            self.after_validation(lambda: graph.build(fit.matrix, int(self.seed)))
         self.denoiser_, self.graph_ = denoiser.eval(), graph.eval()
         self.record_report(report)
 

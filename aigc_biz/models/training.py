@@ -878,6 +878,10 @@ class TorchRecommender(Recommender):
             one = {"seed": seed, "restarts": 1, "restart_combine": "best", "checkpoint_dir": folder}
             trial = type(self)(**{**params, **one})
             trial._split_seed, trial._warm_source = int(self.seed), self._warm_source
+            # an average is validated on the fits as they were validated, before what they learn from
+            # the carved items too (GiffCF's graph, CVAE's item-item path) would leak them into it
+            trial._defer_refresh = self.restart_combine in _AVERAGING
+            trial.members_, trial.ensemble_val_ndcg_ = [], None
 
             def report(record: dict, r: int = r, seed: int = seed) -> None:
                 progress({**record, "restart": r + 1, "restarts": n, "seed": seed})
@@ -891,21 +895,38 @@ class TorchRecommender(Recommender):
             log.info("%s restart %d/%d (seed %d): best validation NDCG %s", self.name, r + 1, n, seed, score)
             if best is None or (score is not None and (best.best_val_ndcg_ is None or score > best.best_val_ndcg_)):
                 best = trial
+        if self.restart_combine == "mean":
+            best.members_ = [t for t in trials if t is not best]
+            best.ensemble_val_ndcg_ = best._ensemble_validation(data)
+            log.info("%s: the mean of the %d restarts scores validation NDCG %s", self.name, n, best.ensemble_val_ndcg_)
+        elif self.restart_combine == "select":
+            best._select_members(data, [t for t in trials if t is not best])
+        for trial in [best, *best.members_]:
+            trial._refresh_after_validation()
         vars(self).update({k: v for k, v in vars(best).items() if k.endswith("_") and not k.startswith("_")})
         self.restart_scores_ = scores
         summary = {"restart_kept": int(best.seed), "restart_scores": scores}
-        if self.restart_combine == "mean":
-            self.members_ = [t for t in trials if t is not best]
-            self.ensemble_val_ndcg_ = self._ensemble_validation(data)
-            log.info("%s: the mean of the %d restarts scores validation NDCG %s", self.name, n, self.ensemble_val_ndcg_)
-        elif self.restart_combine == "select":
-            self._select_members(data, [t for t in trials if t is not best])
         if self.restart_combine in _AVERAGING:
             summary["ensemble_val_ndcg"] = self.ensemble_val_ndcg_
             summary["restarts_averaged"] = [int(best.seed)] + [int(m.seed) for m in self.members_]
         if progress is not None:
             progress(summary)
         return self
+
+    def after_validation(self, refresh: Callable[[], None]) -> None:
+        """Run ``refresh``, the step of ``_fit`` that relearns a fitted part from all of the data once
+        training has been validated on the carve (GiffCF's graph, CVAE's item-item path), now; or,
+        inside restarts that average, once their average has been validated on that carve too."""
+        if getattr(self, "_defer_refresh", False):
+            self._pending_refresh = refresh
+        else:
+            refresh()
+
+    def _refresh_after_validation(self) -> None:
+        refresh = vars(self).pop("_pending_refresh", None)
+        self._defer_refresh = False
+        if refresh is not None:
+            refresh()
 
     def _select_members(self, data, others: list) -> None:
         """``restart_combine="select"``: add each of ``others`` (best validation first) to ``members_``
