@@ -217,8 +217,15 @@ def _curve(row: dict) -> str:
         text += f"; seed {row['kept_seed']} kept of {seeds}"
     if row.get("ensemble_val_ndcg") is not None:
         averaged = row.get("averaged_seeds")
-        which = "their mean" if averaged is None else "the mean of seeds " + ", ".join(map(str, averaged))
+        if averaged is None:
+            which = "their mean"
+        elif len(averaged) == 1:
+            which = f"no other seed raised it: seed {averaged[0]} alone"
+        else:
+            which = "the mean of seeds " + ", ".join(map(str, averaged))
         text += f"; {which} scores, val {_ndcg(row['ensemble_val_ndcg'])}"
+        if row.get("ensemble_val_leaked"):  # measured before a5c3876: graph relearnt on the carved items
+            text += " (measured with the carved items in the graph: not comparable)"
     return text
 
 

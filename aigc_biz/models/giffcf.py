@@ -263,8 +263,10 @@ class GiffCF(TorchRecommender):
     (0.3337 / 0.3358 / 0.3340): it kept seed 1, which scored 0.1199 on the test lists against seed 0's
     0.1231. So restarts now guard against a stuck seed rather than find a better one, and stay off by
     default, since each multiplies the fit time. Averaging the four fits (``restart_combine=mean``)
-    lifted the carved NDCG to 0.3481 (8 units) and 0.3199 (2 units) but scored 0.1244 and 0.1245 on
-    the test lists: no better than the best single fits. ``init_scale`` widens the embedding's initialisation,
+    scored 0.1244 (8 units) and 0.1245 (2 units) on the test lists: no better than the best single
+    fits. ``restart_combine=select`` averages in only the fits that raise the carved NDCG: with 2-unit
+    mixers none did, so seed 2 scored alone (0.1257); with 8 units seed 3 joined seed 1 (0.1221).
+    ``init_scale`` widens the embedding's initialisation,
     which also shortens the plateau with 2-unit mixers but lifted fewer seeds (seed 4 to 0.100, seed 0 to
     0.100, seeds 1 and 6 not at all). A training epoch on ML-1M takes 5.4 s (2 units) or 6.7 s (8 units)
     on one AMD EPYC core, validation aside (see bench/RESULTS.md).
