@@ -114,7 +114,7 @@ class TerminalObserver:
                 markup=False,
             )
             if stats.get("ensemble_val_ndcg") is not None:  # restart_combine=mean or select: several kept
-                n, averaged = len(stats["restart_scores"]), stats.get("restarts_averaged") or []
+                n, averaged = len(stats["restart_scores"]), stats["restarts_averaged"]
                 which = (
                     f"the {n} restarts"
                     if len(averaged) == n

@@ -880,7 +880,7 @@ class TorchRecommender(Recommender):
             trial._split_seed, trial._warm_source = int(self.seed), self._warm_source
             # an average is validated on the fits as they were validated, before what they learn from
             # the carved items too (GiffCF's graph, CVAE's item-item path) would leak them into it
-            trial._defer_refresh = self.restart_combine in _AVERAGING
+            trial._pending_refresh = [] if self.restart_combine in _AVERAGING else None
             trial.members_, trial.ensemble_val_ndcg_ = [], None
 
             def report(record: dict, r: int = r, seed: int = seed) -> None:
@@ -917,15 +917,14 @@ class TorchRecommender(Recommender):
         """Run ``refresh``, the step of ``_fit`` that relearns a fitted part from all of the data once
         training has been validated on the carve (GiffCF's graph, CVAE's item-item path), now; or,
         inside restarts that average, once their average has been validated on that carve too."""
-        if getattr(self, "_defer_refresh", False):
-            self._pending_refresh = refresh
-        else:
+        pending = getattr(self, "_pending_refresh", None)
+        if pending is None:
             refresh()
+        else:
+            pending.append(refresh)
 
     def _refresh_after_validation(self) -> None:
-        refresh = vars(self).pop("_pending_refresh", None)
-        self._defer_refresh = False
-        if refresh is not None:
+        for refresh in vars(self).pop("_pending_refresh", None) or []:
             refresh()
 
     def _select_members(self, data, others: list) -> None:
